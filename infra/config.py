@@ -1,0 +1,318 @@
+"""Every stack setting, read once and validated before any resource exists.
+
+`load_config()` collects every problem before it fails, so a user fixes a stack file in one pass.
+Components receive the frozen `AppConfig` and never read Pulumi config themselves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional, TypeVar
+
+import pulumi
+
+NAMESPACE = "tca"
+
+NAT_STRATEGIES = ("Single", "OnePerAz")
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+
+SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
+
+# The load balancer's name is this prefix plus Pulumi's 8-character suffix, and AWS caps
+# load balancer and target group names at 32 characters, so the prefix may use 24.
+MAX_NAME_PREFIX = 24
+
+_T = TypeVar("_T")
+
+
+def fargate_memory_choices(cpu: int) -> tuple[int, ...]:
+    """Memory sizes (MiB) that Fargate accepts for a task CPU size; empty for an unknown size."""
+    gib = 1024
+    if cpu == 256:
+        return (512, 1 * gib, 2 * gib)
+    if cpu == 512:
+        return tuple(range(1 * gib, 4 * gib + 1, gib))
+    if cpu == 1024:
+        return tuple(range(2 * gib, 8 * gib + 1, gib))
+    if cpu == 2048:
+        return tuple(range(4 * gib, 16 * gib + 1, gib))
+    if cpu == 4096:
+        return tuple(range(8 * gib, 30 * gib + 1, gib))
+    # 8 and 16 vCPU need platform 1.4.0, which LATEST resolves to.
+    if cpu == 8192:
+        return tuple(range(16 * gib, 60 * gib + 1, 4 * gib))
+    if cpu == 16384:
+        return tuple(range(32 * gib, 120 * gib + 1, 8 * gib))
+    return ()
+
+
+FARGATE_CPU_SIZES = (256, 512, 1024, 2048, 4096, 8192, 16384)
+
+
+def subnet_layout(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Private and public subnet CIDRs, one of each per AZ.
+
+    The VPC is cut into one block per AZ (rounded up to a power of two); each AZ block holds a
+    private subnet of half its size and a public subnet of a quarter, the same shape awsx uses by
+    default, but computed here so validation knows exactly whether it fits.
+    """
+    vpc = ipaddress.ip_network(vpc_cidr, strict=True)
+    az_prefix = vpc.prefixlen + math.ceil(math.log2(az_count))
+    az_blocks = list(vpc.subnets(new_prefix=az_prefix))[:az_count]
+    private, public = [], []
+    for block in az_blocks:
+        halves = list(block.subnets(prefixlen_diff=1))
+        private.append(str(halves[0]))
+        public.append(str(next(halves[1].subnets(prefixlen_diff=1))))
+    return tuple(private), tuple(public)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    stack: str
+    region: str
+    az_count: int
+    vpc_cidr: str
+    nat_gateways: str
+    app_image: str
+    app_port: int
+    task_cpu: int
+    task_memory: int
+    min_tasks: int
+    max_tasks: int
+    cpu_target_percent: int
+    requests_per_target: int
+    db_engine_version: int
+    db_instance_class: str
+    db_allocated_storage: int
+    db_max_allocated_storage: int
+    db_multi_az: bool
+    db_backup_retention_days: int
+    deletion_protection: bool
+    log_retention_days: int
+    secret_recovery_days: int
+    private_subnet_cidrs: tuple[str, ...]
+    public_subnet_cidrs: tuple[str, ...]
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{NAMESPACE}-{self.stack}"
+
+
+class ConfigError(pulumi.RunError):
+    """Raised with every invalid setting listed; RunError prints without a traceback."""
+
+
+class _Reader:
+    """Parses raw config strings, recording one message per bad key instead of stopping."""
+
+    def __init__(self, raw: Callable[[str], Optional[str]], namespace: str):
+        self._raw = raw
+        self._namespace = namespace
+        self.errors: list[str] = []
+
+    def key(self, name: str) -> str:
+        return f"{self._namespace}:{name}"
+
+    def fail(self, name: str, value: object, allowed: str) -> None:
+        self.errors.append(f"{self.key(name)} = {value!r}: {allowed}")
+
+    def _parse(self, name: str, allowed: str, parse: Callable[[str], _T]) -> Optional[_T]:
+        value = self._raw(name)
+        if value is None or value.strip() == "":
+            self.errors.append(f"{self.key(name)} is not set: {allowed}")
+            return None
+        try:
+            return parse(value.strip())
+        except ValueError:
+            self.fail(name, value, allowed)
+            return None
+
+    def integer(self, name: str, low: int, high: int, allowed: Optional[str] = None) -> Optional[int]:
+        allowed = allowed or f"must be a whole number from {low} to {high}"
+        number = self._parse(name, allowed, _strict_int)
+        if number is not None and not low <= number <= high:
+            self.fail(name, number, allowed)
+            return None
+        return number
+
+    def boolean(self, name: str) -> Optional[bool]:
+        return self._parse(name, "must be true or false", _strict_bool)
+
+    def text(self, name: str, pattern: str, allowed: str) -> Optional[str]:
+        value = self._parse(name, allowed, str)
+        if value is not None and not re.fullmatch(pattern, value):
+            self.fail(name, value, allowed)
+            return None
+        return value
+
+
+def _strict_int(text: str) -> int:
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def _strict_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise ValueError(text)
+    return lowered == "true"
+
+
+# A Docker reference: [registry/]repository[:tag][@sha256:digest], lowercase repository path.
+_IMAGE_PATTERN = (
+    r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+)
+
+
+def _validate_network(r: _Reader, az_count: Optional[int]) -> tuple[Optional[str], tuple, tuple]:
+    allowed = "must be a private IPv4 network (10/8, 172.16/12 or 192.168/16) in CIDR form, such as 10.0.0.0/16"
+    cidr = r.text("vpcCidr", r"\d+\.\d+\.\d+\.\d+/\d+", allowed)
+    if cidr is None:
+        return None, (), ()
+    try:
+        network = ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError:
+        r.fail("vpcCidr", cidr, allowed + " with no host bits set")
+        return None, (), ()
+    if not any(network.subnet_of(ipaddress.IPv4Network(block)) for block in
+               ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")):
+        r.fail("vpcCidr", cidr, allowed)
+        return None, (), ()
+    if az_count is None:
+        return cidr, (), ()
+    # AWS allows VPCs from /16 to /28 and subnets no smaller than /28; the public subnet is a
+    # quarter of each AZ's block, so the AZ block must be /26 or larger.
+    longest = 26 - math.ceil(math.log2(az_count))
+    if not 16 <= network.prefixlen <= longest:
+        r.fail("vpcCidr", cidr,
+               f"needs a prefix from /16 to /{longest} to hold a private and a public subnet "
+               f"in each of {az_count} availability zones (tca:azCount)")
+        return None, (), ()
+    private, public = subnet_layout(cidr, az_count)
+    return cidr, private, public
+
+
+def load_config(
+    stack: Optional[str] = None,
+    raw: Optional[Callable[[str], Optional[str]]] = None,
+    region: Optional[str] = None,
+) -> AppConfig:
+    """Read and validate every `tca:` key; raise ConfigError naming each bad one."""
+    stack = stack if stack is not None else pulumi.get_stack()
+    raw = raw if raw is not None else pulumi.Config(NAMESPACE).get
+    region = region if region is not None else pulumi.Config("aws").get("region")
+    r = _Reader(raw, NAMESPACE)
+
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", stack) or "--" in stack \
+            or len(f"{NAMESPACE}-{stack}") > MAX_NAME_PREFIX:
+        r.errors.append(
+            f"stack name {stack!r}: must be lowercase letters, digits and single hyphens, at most "
+            f"{MAX_NAME_PREFIX - len(NAMESPACE) - 1} characters, because it names the load balancer")
+    if not region or not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d", region):
+        r.errors.append(f"aws:region = {region!r}: must be an AWS region such as ap-southeast-2")
+
+    az_count = r.integer("azCount", 2, 6)
+    vpc_cidr, private_cidrs, public_cidrs = _validate_network(r, az_count)
+
+    nat = r.text("natGateways", r".*",
+                 "must be Single or OnePerAz")
+    if nat is not None and nat not in NAT_STRATEGIES:
+        hint = " (None is refused: tasks in private subnets need a NAT gateway to pull the image)" \
+            if nat.lower() == "none" else ""
+        r.fail("natGateways", nat, "must be Single or OnePerAz" + hint)
+        nat = None
+
+    image = r.text("appImage", _IMAGE_PATTERN,
+                   "must be a container image reference such as servian/techchallengeapp:0.11.0")
+    port = r.integer("appPort", 1, 65535)
+
+    cpu = r.integer("taskCpu", 256, 16384, f"must be one of {', '.join(map(str, FARGATE_CPU_SIZES))}")
+    if cpu is not None and cpu not in FARGATE_CPU_SIZES:
+        r.fail("taskCpu", cpu, f"must be one of {', '.join(map(str, FARGATE_CPU_SIZES))}")
+        cpu = None
+    memory = r.integer("taskMemory", 512, 122880, "must be a Fargate memory size in MiB")
+    if cpu is not None and memory is not None and memory not in fargate_memory_choices(cpu):
+        choices = fargate_memory_choices(cpu)
+        r.fail("taskMemory", memory,
+               f"is not a valid Fargate size with tca:taskCpu = {cpu}; allowed: "
+               f"{', '.join(map(str, choices))}")
+        memory = None
+
+    # 100 is a sanity bound, far below ECS's per-service limit, that catches typos.
+    min_tasks = r.integer("minTasks", 1, 100)
+    max_tasks = r.integer("maxTasks", 1, 100)
+    if min_tasks is not None and max_tasks is not None and max_tasks < min_tasks:
+        r.fail("maxTasks", max_tasks, f"must be at least tca:minTasks ({min_tasks})")
+        max_tasks = None
+    cpu_target = r.integer("cpuTargetPercent", 1, 100)
+    requests = r.integer("requestsPerTarget", 1, 1_000_000)
+
+    pg_major = r.integer("dbEngineVersion", 14, 18,
+                         "must be a PostgreSQL major version in RDS standard support: 14, 15, 16, 17 or 18")
+    instance_class = r.text("dbInstanceClass", r"db\.[a-z0-9-]+\.[a-z0-9]+",
+                            "must be an RDS instance class such as db.t4g.micro")
+    # gp3 storage on RDS for PostgreSQL: 20 GiB to 64 TiB.
+    storage = r.integer("dbAllocatedStorage", 20, 65536)
+    max_storage = r.integer("dbMaxAllocatedStorage", 21, 65536,
+                            "must be a whole number of GiB above tca:dbAllocatedStorage, at most 65536")
+    if storage is not None and max_storage is not None and max_storage <= storage:
+        r.fail("dbMaxAllocatedStorage", max_storage,
+               f"must be greater than tca:dbAllocatedStorage ({storage}) for storage autoscaling")
+        max_storage = None
+    multi_az = r.boolean("dbMultiAz")
+    backups = r.integer("dbBackupRetentionDays", 0, 35)
+    protection = r.boolean("deletionProtection")
+
+    retention_allowed = f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+    log_days = r.integer("logRetentionDays", 1, 3653, retention_allowed)
+    if log_days is not None and log_days not in LOG_RETENTION_DAYS:
+        r.fail("logRetentionDays", log_days, retention_allowed)
+        log_days = None
+    recovery_allowed = "must be 0 (delete at once) or from 7 to 30 days"
+    recovery = r.integer("secretRecoveryDays", 0, 30, recovery_allowed)
+    if recovery is not None and 0 < recovery < 7:
+        r.fail("secretRecoveryDays", recovery, recovery_allowed)
+        recovery = None
+
+    if r.errors:
+        raise ConfigError(
+            f"Invalid configuration for stack {stack!r}; nothing was created. Fix these settings:\n  - "
+            + "\n  - ".join(r.errors))
+
+    return AppConfig(
+        stack=stack,
+        region=region,
+        az_count=az_count,
+        vpc_cidr=vpc_cidr,
+        nat_gateways=nat,
+        app_image=image,
+        app_port=port,
+        task_cpu=cpu,
+        task_memory=memory,
+        min_tasks=min_tasks,
+        max_tasks=max_tasks,
+        cpu_target_percent=cpu_target,
+        requests_per_target=requests,
+        db_engine_version=pg_major,
+        db_instance_class=instance_class,
+        db_allocated_storage=storage,
+        db_max_allocated_storage=max_storage,
+        db_multi_az=multi_az,
+        db_backup_retention_days=backups,
+        deletion_protection=protection,
+        log_retention_days=log_days,
+        secret_recovery_days=recovery,
+        private_subnet_cidrs=private_cidrs,
+        public_subnet_cidrs=public_cidrs,
+    )

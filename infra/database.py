@@ -1,0 +1,135 @@
+"""RDS PostgreSQL with a generated master password kept only in Secrets Manager."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from infra.config import AppConfig
+from infra.network import POSTGRES_PORT, Network
+
+DB_NAME = "tca"
+DB_USERNAME = "tcaadmin"
+PASSWORD_LENGTH = 32
+# RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
+# into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
+PASSWORD_SPECIALS = "!#%*+-.:=^_~"
+
+
+class Database(pulumi.ComponentResource):
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    endpoint: pulumi.Output[str]
+    db_name: str
+    username: str
+    secret: aws.secretsmanager.Secret
+    secret_version: aws.secretsmanager.SecretVersion
+    instance: aws.rds.Instance
+
+    def __init__(self, name: str, cfg: AppConfig, network: Network,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("tca:infra:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.db_name = DB_NAME
+        self.username = DB_USERNAME
+
+        password = random.RandomPassword(
+            f"{name}-password",
+            length=PASSWORD_LENGTH,
+            special=True,
+            override_special=PASSWORD_SPECIALS,
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            min_special=2,
+            opts=child,
+        )
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=network.private_subnet_ids,
+            description="Private subnets for the TechChallengeApp database",
+            opts=child,
+        )
+
+        # The app hard-codes sslmode=disable in its connection string, and PostgreSQL 15+ on RDS
+        # defaults rds.force_ssl to 1, which refuses it. The waiver is compensated by the network:
+        # only the service security group can reach 5432, inside private subnets.
+        parameter_group = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{cfg.db_engine_version}",
+            description="TechChallengeApp: the app cannot use TLS (sslmode=disable)",
+            parameters=[aws.rds.ParameterGroupParameterArgs(
+                name="rds.force_ssl", value="0", apply_method="immediate")],
+            opts=child,
+        )
+
+        # A unique name per instance, so a re-created stack never collides with an old snapshot.
+        snapshot_suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
+        final_snapshot = (pulumi.Output.concat(f"{cfg.name_prefix}-final-", snapshot_suffix.hex)
+                          if cfg.deletion_protection else None)
+
+        self.instance = aws.rds.Instance(
+            f"{name}-pg",
+            engine="postgres",
+            # A major version alone lets RDS pick the newest minor and upgrade minors itself.
+            engine_version=str(cfg.db_engine_version),
+            allow_major_version_upgrade=True,
+            auto_minor_version_upgrade=True,
+            # Without this, RDS enrols majors past end of standard support in paid Extended Support.
+            engine_lifecycle_support="open-source-rds-extended-support-disabled",
+            instance_class=cfg.db_instance_class,
+            db_name=DB_NAME,
+            username=DB_USERNAME,
+            password=password.result,
+            port=POSTGRES_PORT,
+            parameter_group_name=parameter_group.name,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[network.db_security_group.id],
+            publicly_accessible=False,
+            storage_type="gp3",
+            storage_encrypted=True,
+            allocated_storage=cfg.db_allocated_storage,
+            max_allocated_storage=cfg.db_max_allocated_storage,
+            multi_az=cfg.db_multi_az,
+            backup_retention_period=cfg.db_backup_retention_days,
+            copy_tags_to_snapshot=True,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            deletion_protection=cfg.deletion_protection,
+            skip_final_snapshot=not cfg.deletion_protection,
+            final_snapshot_identifier=final_snapshot,
+            opts=pulumi.ResourceOptions(parent=self, protect=cfg.deletion_protection),
+        )
+        self.address = self.instance.address
+        self.port = self.instance.port
+        self.endpoint = self.instance.endpoint
+
+        # Auto-named: an explicit name would collide with a deleted secret still in its recovery window.
+        self.secret = aws.secretsmanager.Secret(
+            f"{name}-credentials",
+            description=f"TechChallengeApp database master credentials ({cfg.stack})",
+            recovery_window_in_days=cfg.secret_recovery_days,
+            opts=child,
+        )
+        self.secret_version = aws.secretsmanager.SecretVersion(
+            f"{name}-credentials",
+            secret_id=self.secret.id,
+            secret_string=pulumi.Output.json_dumps({
+                "username": DB_USERNAME,
+                "password": password.result,
+                "engine": "postgres",
+                "host": self.instance.address,
+                "port": self.instance.port,
+                "dbname": DB_NAME,
+            }),
+            opts=child,
+        )
+
+        self.register_outputs({
+            "address": self.address,
+            "port": self.port,
+            "secretArn": self.secret.arn,
+        })

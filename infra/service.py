@@ -1,0 +1,277 @@
+"""ECS cluster, load balancer and the Fargate service that runs `serve` against RDS."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from infra.config import AppConfig
+from infra.database import Database
+from infra.network import Network
+
+CONTAINER_NAME = "app"
+HEALTHCHECK_PATH = "/healthcheck/"
+ECS_SERVICE_TYPE = "aws:ecs/service:Service"
+EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+# /debug reveals database settings and makes the task call out to the internet.
+BLOCKED_PATHS = ["/debug", "/debug/*"]
+DEREGISTRATION_DELAY_SECONDS = 30
+HEALTH_CHECK_GRACE_SECONDS = 60
+
+
+def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
+    """Keep `pulumi up` from resetting the task count that autoscaling chose.
+
+    Applied as a transform because ResourceOptions on the awsx component do not reach its
+    children; the child's property names are the engine's camelCase ones.
+    """
+    if args.type_ != ECS_SERVICE_TYPE:
+        return None
+    ignored = list(args.opts.ignore_changes or [])
+    if "desiredCount" not in ignored:
+        ignored.append("desiredCount")
+    return pulumi.ResourceTransformResult(
+        props=args.props,
+        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(ignore_changes=ignored)),
+    )
+
+
+def healthcheck_command(port: int) -> list[str]:
+    """A container check on the body: the app answers 200 even when its database is down."""
+    return ["CMD-SHELL",
+            f"wget -q -T 3 -O - http://127.0.0.1:{port}{HEALTHCHECK_PATH} | grep -qx OK || exit 1"]
+
+
+def app_environment(cfg: AppConfig, db: Database) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
+    """Plain settings for the app; the password travels separately as an ECS secret."""
+    values: dict[str, pulumi.Input[str]] = {
+        # Left unset, the app silently uses an embedded BoltDB file inside each task.
+        "VTT_DBTYPE": "postgres",
+        # Left unset, the app binds to localhost and the load balancer can never reach it.
+        "VTT_LISTENHOST": "0.0.0.0",
+        "VTT_LISTENPORT": str(cfg.app_port),
+        "VTT_DBHOST": db.address,
+        "VTT_DBPORT": db.port.apply(str),
+        "VTT_DBNAME": db.db_name,
+        "VTT_DBUSER": db.username,
+    }
+    return [awsx.ecs.TaskDefinitionKeyValuePairArgs(name=k, value=v) for k, v in values.items()]
+
+
+def app_secrets(db: Database) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
+    # valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret, current version.
+    return [awsx.ecs.TaskDefinitionSecretArgs(
+        name="VTT_DBPASSWORD", value_from=pulumi.Output.concat(db.secret.arn, ":password::"))]
+
+
+class Service(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    cluster: aws.ecs.Cluster
+    log_group: aws.cloudwatch.LogGroup
+    execution_role: aws.iam.Role
+    alb: awsx.lb.ApplicationLoadBalancer
+    fargate: awsx.ecs.FargateService
+
+    def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("tca:infra:Service", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=child,
+        )
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            retention_in_days=cfg.log_retention_days,
+            skip_destroy=False,
+            opts=child,
+        )
+
+        self.execution_role = aws.iam.Role(
+            f"{name}-exec",
+            description="Pulls the image, writes logs and reads the database password",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }],
+            }),
+            opts=child,
+        )
+        managed = aws.iam.RolePolicyAttachment(
+            f"{name}-exec-managed",
+            role=self.execution_role.name,
+            policy_arn=EXECUTION_POLICY_ARN,
+            opts=child,
+        )
+        read_secret = aws.iam.RolePolicy(
+            f"{name}-exec-secret",
+            role=self.execution_role.id,
+            policy=db.secret.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": arn,
+                }],
+            })),
+            opts=child,
+        )
+
+        # The component's own name becomes the load balancer's and target group's AWS names, which
+        # AWS caps at 32 characters; config keeps the prefix within 24 for Pulumi's suffix.
+        self.alb = awsx.lb.ApplicationLoadBalancer(
+            cfg.name_prefix,
+            subnet_ids=network.public_subnet_ids,
+            # Without explicit groups awsx creates one open to every protocol from anywhere.
+            security_groups=[network.lb_security_group.id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=cfg.deletion_protection,
+            listener=awsx.lb.ListenerArgs(port=80, protocol="HTTP"),
+            default_target_group=awsx.lb.TargetGroupArgs(
+                port=cfg.app_port,
+                protocol="HTTP",
+                target_type="ip",
+                deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+                # Status only: the body check that sees a dead database is the container's.
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    path=HEALTHCHECK_PATH,
+                    protocol="HTTP",
+                    matcher="200",
+                    interval=15,
+                    timeout=5,
+                    healthy_threshold=2,
+                    unhealthy_threshold=3,
+                ),
+            ),
+            opts=child,
+        )
+        listener_arn = self.alb.listeners.apply(lambda listeners: listeners[0].arn)
+        aws.lb.ListenerRule(
+            f"{name}-block-debug",
+            listener_arn=listener_arn,
+            priority=1,
+            conditions=[aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=BLOCKED_PATHS))],
+            actions=[aws.lb.ListenerRuleActionArgs(
+                type="fixed-response",
+                fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                    content_type="text/plain", message_body="Not Found", status_code="404"))],
+            opts=child,
+        )
+
+        self.fargate = awsx.ecs.FargateService(
+            f"{name}-svc",
+            cluster=self.cluster.arn,
+            desired_count=cfg.min_tasks,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=network.private_subnet_ids,
+                security_groups=[network.service_security_group.id],
+                assign_public_ip=False,
+            ),
+            platform_version="LATEST",
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            health_check_grace_period_seconds=HEALTH_CHECK_GRACE_SECONDS,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            task_definition_args=awsx.ecs.FargateServiceTaskDefinitionArgs(
+                cpu=str(cfg.task_cpu),
+                memory=str(cfg.task_memory),
+                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                    cpu_architecture="X86_64", operating_system_family="LINUX"),
+                execution_role=awsx.awsx.DefaultRoleWithPolicyArgs(role_arn=self.execution_role.arn),
+                # The app calls no AWS API, so its tasks get no role at all.
+                task_role=awsx.awsx.DefaultRoleWithPolicyArgs(skip=True),
+                # Our own log group, with retention, replaces awsx's keep-forever default.
+                log_group=awsx.awsx.DefaultLogGroupArgs(skip=True),
+                container=awsx.ecs.TaskDefinitionContainerDefinitionArgs(
+                    name=CONTAINER_NAME,
+                    image=cfg.app_image,
+                    # Only `serve`: `updatedb` in any form drops the tasks table.
+                    command=["serve"],
+                    essential=True,
+                    port_mappings=[awsx.ecs.TaskDefinitionPortMappingArgs(
+                        container_port=cfg.app_port,
+                        host_port=cfg.app_port,
+                        protocol="tcp",
+                        target_group=self.alb.default_target_group,
+                    )],
+                    environment=app_environment(cfg, db),
+                    secrets=app_secrets(db),
+                    health_check=awsx.ecs.TaskDefinitionHealthCheckArgs(
+                        command=healthcheck_command(cfg.app_port),
+                        interval=15,
+                        timeout=5,
+                        retries=3,
+                        start_period=30,
+                    ),
+                    log_configuration=awsx.ecs.TaskDefinitionLogConfigurationArgs(
+                        log_driver="awslogs",
+                        options={
+                            "awslogs-group": self.log_group.name,
+                            "awslogs-region": cfg.region,
+                            "awslogs-stream-prefix": CONTAINER_NAME,
+                        },
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                transforms=[ignore_desired_count],
+                # Tasks must find the password, the role's permissions and a listener-attached
+                # target group (ECS refuses a target group without a load balancer).
+                depends_on=[db.secret_version, managed, read_secret, self.alb],
+            ),
+        )
+
+        service_name = self.fargate.service.name
+        scaling = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", self.cluster.name, "/", service_name),
+            min_capacity=cfg.min_tasks,
+            max_capacity=cfg.max_tasks,
+            opts=child,
+        )
+        request_label = pulumi.Output.concat(
+            self.alb.load_balancer.arn_suffix, "/", self.alb.default_target_group.arn_suffix)
+        self._target_tracking(f"{name}-cpu", scaling, cfg.cpu_target_percent,
+                              "ECSServiceAverageCPUUtilization")
+        self._target_tracking(f"{name}-requests", scaling, cfg.requests_per_target,
+                              "ALBRequestCountPerTarget", request_label)
+
+        self.url = pulumi.Output.concat("http://", self.alb.load_balancer.dns_name)
+        self.cluster_name = self.cluster.name
+        self.service_name = service_name
+        self.register_outputs({"url": self.url, "serviceName": service_name})
+
+    def _target_tracking(self, name: str, target: aws.appautoscaling.Target, value: float,
+                         metric: str, resource_label: Optional[pulumi.Input[str]] = None) -> None:
+        aws.appautoscaling.Policy(
+            name,
+            policy_type="TargetTrackingScaling",
+            resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=value,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type=metric, resource_label=resource_label),
+                # Scale out fast, scale in slowly so a burst does not flap the fleet.
+                scale_out_cooldown=60,
+                scale_in_cooldown=300,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -123,7 +123,7 @@ class _Reader:
         return f"{self._namespace}:{name}"
 
     def fail(self, name: str, value: object, allowed: str) -> None:
-        self.errors.append(f"{self.key(name)} = {value!r}: {allowed}")
+        self.errors.append(f"{self.key(name)} = {str(value)!r}: {allowed}")
 
     def _parse(self, name: str, allowed: str, parse: Callable[[str], _T]) -> Optional[_T]:
         value = self._raw(name)

@@ -321,6 +321,7 @@ class Run:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     generated_secrets: list[str]
+    states: dict[str, dict]
     error: Optional[BaseException] = None
 
     def of_type(self, type_: str) -> list[Registration]:
@@ -333,6 +334,10 @@ class Run:
 
     def by_urn(self, urn: str) -> Registration:
         return next(r for r in self.registrations if r.urn == urn)
+
+    def referenced(self, reference: dict) -> dict:
+        """State of the awsx child a component output refers to."""
+        return self.states[reference["urn"]]
 
     def by_id(self, resource_id: str) -> Registration:
         return next(r for r in self.registrations if r.id == resource_id)
@@ -369,4 +374,5 @@ def run_program(stack: str, overrides: Optional[dict[str, Any]] = None,
                 secret_outputs.add(key)
     # Later runs must not see this run's config.
     pulumi.runtime.set_all_config({}, [])
-    return Run(stack, monitor.registrations, outputs, secret_outputs, mocks.generated_secrets, error)
+    states = {urn: dict(reg.state) for urn, reg in monitor.resources.items()}
+    return Run(stack, monitor.registrations, outputs, secret_outputs, mocks.generated_secrets, states, error)

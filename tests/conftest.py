@@ -1,0 +1,47 @@
+"""Runs the real program once per committed stack file and shares the recording across tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.mocks import ROOT, Run, run_program
+
+STACKS = ("dev", "prod")
+_runs: dict[str, Run] = {}
+
+
+def stack_run(stack: str) -> Run:
+    if stack not in _runs:
+        run = run_program(stack)
+        assert run.error is None, f"the {stack} program failed under mocks: {run.error!r}"
+        _runs[stack] = run
+    return _runs[stack]
+
+
+def stack_file(stack: str) -> dict[str, Any]:
+    """The stack's committed settings, as written (the expectations come from the file itself)."""
+    return yaml.safe_load(Path(ROOT, f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+@pytest.fixture(params=STACKS)
+def run(request) -> Run:
+    return stack_run(request.param)
+
+
+@pytest.fixture
+def settings(run: Run) -> dict[str, Any]:
+    return stack_file(run.stack)
+
+
+@pytest.fixture
+def dev() -> Run:
+    return stack_run("dev")
+
+
+@pytest.fixture
+def prod() -> Run:
+    return stack_run("prod")

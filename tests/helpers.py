@@ -1,0 +1,62 @@
+"""Small readers over recorded registrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.mocks import Registration, Run
+
+SECRET_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+ECS_SERVICE = "awsx:ecs:FargateService"
+ALB = "awsx:lb:ApplicationLoadBalancer"
+VPC = "awsx:ec2:Vpc"
+RDS = "aws:rds/instance:Instance"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_KEY) == SECRET_SIG
+
+
+def plain(value: Any) -> Any:
+    """The value with Pulumi's secret wrappers removed, at any depth."""
+    if is_secret(value):
+        return plain(value["value"])
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def container(run: Run) -> dict:
+    return plain(run.one(ECS_SERVICE).inputs["taskDefinitionArgs"]["container"])
+
+
+def environment(run: Run) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(run)["environment"]}
+
+
+def group_id(run: Run, role: str) -> str:
+    return run.one(SG, f"-{role}-sg").id
+
+
+def component_output(run: Run, component_type: str, key: str) -> Any:
+    return run.one(component_type).outputs[key]
+
+
+def int_of(value: Any) -> int:
+    """Numbers cross the mock boundary as floats (3000.0); compare them as integers."""
+    assert float(value).is_integer(), value
+    return int(value)
+
+
+def registrations_under(run: Run, component_type: str) -> list[Registration]:
+    parent = run.one(component_type).urn
+    return [r for r in run.registrations if r.parent == parent]

@@ -1,0 +1,191 @@
+"""Config: the committed stack files, the project declarations, and refusal of bad values."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import (
+    FARGATE_CPU_SIZES,
+    AppConfig,
+    ConfigError,
+    fargate_memory_choices,
+    load_config,
+    subnet_layout,
+)
+from tests.conftest import stack_file
+from tests.mocks import ROOT, run_program, stack_config
+
+# The issue's table, per stack: the stack files must say exactly this.
+EXPECTED = {
+    "dev": dict(az_count=2, vpc_cidr="10.0.0.0/16", nat_gateways="Single",
+                app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=256,
+                task_memory=512, min_tasks=1, max_tasks=2, cpu_target_percent=60,
+                requests_per_target=1000, db_engine_version=16, db_instance_class="db.t4g.micro",
+                db_allocated_storage=20, db_max_allocated_storage=50, db_multi_az=False,
+                db_backup_retention_days=1, deletion_protection=False, log_retention_days=7,
+                secret_recovery_days=0, region="ap-southeast-2"),
+    "prod": dict(az_count=3, vpc_cidr="10.0.0.0/16", nat_gateways="OnePerAz",
+                 app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=512,
+                 task_memory=1024, min_tasks=2, max_tasks=6, cpu_target_percent=60,
+                 requests_per_target=1000, db_engine_version=16, db_instance_class="db.t4g.small",
+                 db_allocated_storage=20, db_max_allocated_storage=100, db_multi_az=True,
+                 db_backup_retention_days=7, deletion_protection=True, log_retention_days=30,
+                 secret_recovery_days=30, region="ap-southeast-2"),
+}
+
+
+def _load(stack: str, **overrides) -> AppConfig:
+    values = stack_config(stack, overrides)
+    return load_config(stack=stack,
+                       raw=lambda key: values.get(f"tca:{key}"),
+                       region=values.get("aws:region"))
+
+
+def _project_keys() -> dict:
+    return yaml.safe_load(Path(ROOT, "Pulumi.yaml").read_text())["config"]
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED))
+def test_stack_file_loads_to_the_issue_values(stack):
+    cfg = _load(stack)
+    for field, expected in EXPECTED[stack].items():
+        assert getattr(cfg, field) == expected, field
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED))
+def test_stack_file_states_every_declared_key(stack):
+    declared = {f"tca:{key}" for key in _project_keys()}
+    assert declared <= set(stack_file(stack)), declared - set(stack_file(stack))
+    assert stack_file(stack)["aws:region"] == "ap-southeast-2"
+
+
+def test_project_declares_each_key_with_type_default_and_description():
+    for key, spec in _project_keys().items():
+        assert {"type", "default", "description"} <= set(spec), key
+        assert spec["type"] in ("string", "integer", "boolean"), key
+
+
+def test_project_defaults_are_themselves_valid():
+    values = {f"tca:{k}": str(v).lower() if isinstance(v, bool) else str(v)
+              for k, v in ((k, s["default"]) for k, s in _project_keys().items())}
+    cfg = load_config(stack="dev", raw=lambda key: values.get(f"tca:{key}"), region="ap-southeast-2")
+    assert cfg.az_count == 2
+
+
+def test_project_uses_pip_toolchain_in_a_venv():
+    project = yaml.safe_load(Path(ROOT, "Pulumi.yaml").read_text())
+    assert project["name"] == "tca"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+
+
+def test_config_is_frozen():
+    cfg = _load("dev")
+    with pytest.raises(Exception):
+        cfg.app_port = 80  # type: ignore[misc]
+
+
+# key, bad value, a fragment of the "allowed" explanation the message must carry
+BAD_VALUES = [
+    ("azCount", 1, "from 2 to 6"),
+    ("azCount", "two", "from 2 to 6"),
+    ("vpcCidr", "10.0.0.0/33", "private IPv4 network"),
+    ("vpcCidr", "8.8.0.0/16", "private IPv4 network"),
+    ("vpcCidr", "10.0.0.1/16", "no host bits"),
+    ("vpcCidr", "10.0.0.0/26", "needs a prefix from /16"),
+    ("natGateways", "None", "None is refused"),
+    ("natGateways", "single", "Single or OnePerAz"),
+    ("appImage", "servian/tech challenge", "container image reference"),
+    ("appImage", "Servian/TechChallengeApp", "container image reference"),
+    ("appPort", 0, "from 1 to 65535"),
+    ("appPort", 70000, "from 1 to 65535"),
+    ("taskCpu", 300, "256, 512, 1024"),
+    ("taskMemory", 4096, "allowed: 512, 1024, 2048"),
+    ("minTasks", 0, "from 1 to 100"),
+    ("maxTasks", 0, "from 1 to 100"),
+    ("cpuTargetPercent", 0, "from 1 to 100"),
+    ("cpuTargetPercent", 101, "from 1 to 100"),
+    ("requestsPerTarget", -5, "from 1 to"),
+    ("dbEngineVersion", 13, "14, 15, 16, 17 or 18"),
+    ("dbEngineVersion", "16.4", "14, 15, 16, 17 or 18"),
+    ("dbInstanceClass", "t4g.micro", "db.t4g.micro"),
+    ("dbAllocatedStorage", 10, "from 20 to 65536"),
+    ("dbMaxAllocatedStorage", 20, "above tca:dbAllocatedStorage"),
+    ("dbMultiAz", "yes", "true or false"),
+    ("dbBackupRetentionDays", 36, "from 0 to 35"),
+    ("deletionProtection", "on", "true or false"),
+    ("logRetentionDays", 10, "one of 1, 3, 5, 7, 14"),
+    ("secretRecoveryDays", 3, "0 (delete at once) or from 7 to 30"),
+    ("secretRecoveryDays", 31, "0 (delete at once) or from 7 to 30"),
+]
+
+
+@pytest.mark.parametrize("key,value,allowed", BAD_VALUES, ids=[f"{k}={v}" for k, v, _ in BAD_VALUES])
+def test_bad_value_stops_the_program_naming_key_value_and_allowed(key, value, allowed):
+    run = run_program("dev", overrides={f"tca:{key}": value})
+    assert isinstance(run.error, ConfigError), run.error
+    message = str(run.error)
+    assert f"tca:{key} = {str(value)!r}" in message
+    assert allowed in message
+    assert run.registrations == [], "a resource was registered despite bad configuration"
+
+
+def test_every_bad_key_is_reported_in_one_run():
+    run = run_program("prod", overrides={"tca:appPort": 0, "tca:minTasks": 0, "tca:logRetentionDays": 2})
+    assert isinstance(run.error, ConfigError)
+    for key in ("tca:appPort", "tca:minTasks", "tca:logRetentionDays"):
+        assert key in str(run.error)
+    assert run.registrations == []
+
+
+def test_missing_key_is_named():
+    run = run_program("dev", remove=("tca:appImage",))
+    assert isinstance(run.error, ConfigError)
+    assert "tca:appImage is not set" in str(run.error)
+    assert run.registrations == []
+
+
+def test_max_tasks_below_min_tasks_is_refused():
+    with pytest.raises(ConfigError, match=r"tca:maxTasks = '2': must be at least tca:minTasks \(3\)"):
+        _load("dev", **{"tca:minTasks": 3, "tca:maxTasks": 2})
+
+
+def test_missing_region_is_refused():
+    run = run_program("dev", remove=("aws:region",))
+    assert isinstance(run.error, ConfigError)
+    assert "aws:region" in str(run.error)
+    assert run.registrations == []
+
+
+@pytest.mark.parametrize("stack", ["Dev_Stack", "a-very-long-stack-name-x"])
+def test_stack_name_that_cannot_name_a_load_balancer_is_refused(stack):
+    values = stack_config("dev")
+    with pytest.raises(ConfigError, match="stack name"):
+        load_config(stack=stack, raw=lambda key: values.get(f"tca:{key}"), region="ap-southeast-2")
+
+
+@pytest.mark.parametrize("cpu", FARGATE_CPU_SIZES)
+def test_every_listed_fargate_pair_is_accepted(cpu):
+    for memory in fargate_memory_choices(cpu):
+        cfg = _load("dev", **{"tca:taskCpu": cpu, "tca:taskMemory": memory})
+        assert (cfg.task_cpu, cfg.task_memory) == (cpu, memory)
+
+
+@pytest.mark.parametrize("cpu,memory", [(256, 4096), (512, 512), (1024, 1024), (4096, 31744), (2048, 17408)])
+def test_fargate_pairs_aws_rejects_are_refused(cpu, memory):
+    with pytest.raises(ConfigError, match="tca:taskMemory"):
+        _load("dev", **{"tca:taskCpu": cpu, "tca:taskMemory": memory})
+
+
+@pytest.mark.parametrize("cidr,azs", [("10.0.0.0/16", 2), ("10.0.0.0/16", 3), ("10.0.0.0/16", 6),
+                                      ("172.16.0.0/24", 2), ("192.168.0.0/23", 4)])
+def test_subnet_layout_fits_the_vpc_without_overlap(cidr, azs):
+    private, public = subnet_layout(cidr, azs)
+    vpc = ipaddress.ip_network(cidr)
+    nets = [ipaddress.ip_network(n) for n in private + public]
+    assert len(private) == len(public) == azs
+    assert all(n.subnet_of(vpc) and n.prefixlen <= 28 for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])

@@ -1,0 +1,70 @@
+"""The program as a whole: composition, outputs and where secrets may appear."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import ALB, RDS, SECRET, is_secret
+
+COMPONENTS = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service"}
+OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn"}
+
+
+def test_program_exports_exactly_the_documented_outputs(run):
+    assert set(run.outputs) == OUTPUTS
+
+
+def test_no_output_is_secret_or_carries_a_secret_value(run):
+    assert run.secret_outputs == set()
+    text = json.dumps(run.outputs)
+    assert run.generated_secrets and not any(s in text for s in run.generated_secrets)
+
+
+def test_url_outputs_point_at_the_load_balancer(run):
+    lb = run.referenced(run.one(ALB).outputs["loadBalancer"])
+    assert run.outputs["url"] == f"http://{lb['dnsName']}"
+    assert run.outputs["healthcheckUrl"] == f"http://{lb['dnsName']}/healthcheck/"
+
+
+def test_operational_outputs_name_the_real_resources(run):
+    service = run.referenced(run.one("awsx:ecs:FargateService").outputs["service"])
+    assert run.outputs["clusterName"] == run.one("aws:ecs/cluster:Cluster").outputs["name"]
+    assert run.outputs["serviceName"] == service["name"]
+    assert run.outputs["logGroupName"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    assert run.outputs["dbEndpoint"] == run.one(RDS).outputs["endpoint"]
+    assert run.outputs["dbSecretArn"] == run.one(SECRET).outputs["arn"]
+
+
+def _occurrences(value, secret, wrapped=False):
+    """Yield whether each occurrence of `secret` inside `value` sits inside a secret wrapper."""
+    if is_secret(value):
+        yield from _occurrences(value["value"], secret, True)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _occurrences(v, secret, wrapped)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _occurrences(v, secret, wrapped)
+    elif isinstance(value, str) and secret in value:
+        yield wrapped
+
+
+def test_password_reaches_resources_only_as_a_pulumi_secret(run):
+    (password,) = run.generated_secrets
+    places = {r.name + ":" + r.type: list(_occurrences(r.inputs, password)) for r in run.registrations}
+    places = {k: v for k, v in places.items() if v}
+    assert set(places) == {f"tca-{run.stack}-pg:{RDS}",
+                           f"tca-{run.stack}-credentials:aws:secretsmanager/secretVersion:SecretVersion"}
+    assert all(all(v) for v in places.values()), places
+
+
+def test_main_composes_the_three_components(run):
+    components = [r for r in run.registrations if r.type.startswith("tca:")]
+    assert {c.type for c in components} == COMPONENTS
+    assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in components)
+
+
+def test_every_resource_is_a_child_of_one_of_the_components(run):
+    component_urns = {r.urn for r in run.registrations if r.type in COMPONENTS}
+    orphans = [r.name for r in run.registrations if r.type not in COMPONENTS and r.parent not in component_urns]
+    assert orphans == []

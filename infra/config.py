@@ -99,6 +99,7 @@ class AppConfig:
     deletion_protection: bool
     log_retention_days: int
     secret_recovery_days: int
+    seed_revision: int
     private_subnet_cidrs: tuple[str, ...]
     public_subnet_cidrs: tuple[str, ...]
 
@@ -285,6 +286,9 @@ def load_config(
         r.fail("secretRecoveryDays", recovery, recovery_allowed)
         recovery = None
 
+    # Raising it re-runs `updatedb -s`, which erases every task; a bound keeps typos visible.
+    seed_revision = r.integer("seedRevision", 1, 1_000_000)
+
     if r.errors:
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}; nothing was created. Fix these settings:\n  - "
@@ -313,6 +317,7 @@ def load_config(
         deletion_protection=protection,
         log_retention_days=log_days,
         secret_recovery_days=recovery,
+        seed_revision=seed_revision,
         private_subnet_cidrs=private_cidrs,
         public_subnet_cidrs=public_cidrs,
     )

@@ -10,10 +10,11 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from infra.config import AppConfig
+from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
 from infra.network import Network
+from infra.seed import Seed
 
-CONTAINER_NAME = "app"
 HEALTHCHECK_PATH = "/healthcheck/"
 ECS_SERVICE_TYPE = "aws:ecs/service:Service"
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
@@ -50,28 +51,6 @@ def healthcheck_command(port: int) -> list[str]:
             f"wget -q -O - http://127.0.0.1:{port}{HEALTHCHECK_PATH} | grep -qx OK || exit 1"]
 
 
-def app_environment(cfg: AppConfig, db: Database) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
-    """Plain settings for the app; the password travels separately as an ECS secret."""
-    values: dict[str, pulumi.Input[str]] = {
-        # Left unset, the app silently uses an embedded BoltDB file inside each task.
-        "VTT_DBTYPE": "postgres",
-        # Left unset, the app binds to localhost and the load balancer can never reach it.
-        "VTT_LISTENHOST": "0.0.0.0",
-        "VTT_LISTENPORT": str(cfg.app_port),
-        "VTT_DBHOST": db.address,
-        "VTT_DBPORT": db.port.apply(str),
-        "VTT_DBNAME": db.db_name,
-        "VTT_DBUSER": db.username,
-    }
-    return [awsx.ecs.TaskDefinitionKeyValuePairArgs(name=k, value=v) for k, v in values.items()]
-
-
-def app_secrets(db: Database) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
-    # valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret, current version.
-    return [awsx.ecs.TaskDefinitionSecretArgs(
-        name="VTT_DBPASSWORD", value_from=pulumi.Output.concat(db.secret.arn, ":password::"))]
-
-
 class Service(pulumi.ComponentResource):
     url: pulumi.Output[str]
     cluster: aws.ecs.Cluster
@@ -79,6 +58,7 @@ class Service(pulumi.ComponentResource):
     execution_role: aws.iam.Role
     alb: awsx.lb.ApplicationLoadBalancer
     fargate: awsx.ecs.FargateService
+    seed: Seed
 
     def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database,
                  opts: Optional[pulumi.ResourceOptions] = None):
@@ -173,6 +153,13 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.seed = Seed(
+            name, cfg, network, db,
+            cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
+            wait_for=[db.secret_version, managed, read_secret],
+            opts=child,
+        )
+
         self.fargate = awsx.ecs.FargateService(
             f"{name}-svc",
             cluster=self.cluster.arn,
@@ -190,29 +177,17 @@ class Service(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             task_definition_args=awsx.ecs.FargateServiceTaskDefinitionArgs(
-                cpu=str(cfg.task_cpu),
-                memory=str(cfg.task_memory),
-                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                    cpu_architecture="X86_64", operating_system_family="LINUX"),
-                execution_role=awsx.awsx.DefaultRoleWithPolicyArgs(role_arn=self.execution_role.arn),
-                # The app calls no AWS API, so its tasks get no role at all.
-                task_role=awsx.awsx.DefaultRoleWithPolicyArgs(skip=True),
-                # Our own log group, with retention, replaces awsx's keep-forever default.
-                log_group=awsx.awsx.DefaultLogGroupArgs(skip=True),
-                container=awsx.ecs.TaskDefinitionContainerDefinitionArgs(
-                    name=CONTAINER_NAME,
-                    image=cfg.app_image,
-                    # Only `serve`: `updatedb` in any form drops the tasks table.
+                container=app_container(
+                    cfg, db, self.log_group,
+                    # Only `serve`: `updatedb` in any form drops the tasks table; seeding is separate.
                     command=["serve"],
-                    essential=True,
+                    stream_prefix=CONTAINER_NAME,
                     port_mappings=[awsx.ecs.TaskDefinitionPortMappingArgs(
                         container_port=cfg.app_port,
                         host_port=cfg.app_port,
                         protocol="tcp",
                         target_group=self.alb.default_target_group,
                     )],
-                    environment=app_environment(cfg, db),
-                    secrets=app_secrets(db),
                     health_check=awsx.ecs.TaskDefinitionHealthCheckArgs(
                         command=healthcheck_command(cfg.app_port),
                         interval=15,
@@ -220,22 +195,15 @@ class Service(pulumi.ComponentResource):
                         retries=3,
                         start_period=30,
                     ),
-                    log_configuration=awsx.ecs.TaskDefinitionLogConfigurationArgs(
-                        log_driver="awslogs",
-                        options={
-                            "awslogs-group": self.log_group.name,
-                            "awslogs-region": cfg.region,
-                            "awslogs-stream-prefix": CONTAINER_NAME,
-                        },
-                    ),
                 ),
+                **task_settings(cfg, self.execution_role),
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 transforms=[ignore_desired_count],
-                # Tasks must find the password, the role's permissions and a listener-attached
-                # target group (ECS refuses a target group without a load balancer).
-                depends_on=[db.secret_version, managed, read_secret, self.alb],
+                # Tasks must find the password, the role's permissions, a listener-attached target
+                # group (ECS refuses a target group without a load balancer) and a seeded table.
+                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed],
             ),
         )
 

@@ -36,6 +36,7 @@ _COMPONENT_INPUTS_TO_DROP = {
     "awsx:ec2:Vpc": {"natGateways"},
     "awsx:lb:ApplicationLoadBalancer": {"defaultTargetGroup", "defaultSecurityGroup", "listener", "listeners"},
     "awsx:ecs:FargateService": {"taskDefinition"},
+    "awsx:ecs:FargateTaskDefinition": {"executionRole", "logGroup", "taskRole"},
 }
 
 
@@ -144,6 +145,7 @@ def _rds_instance(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
         "port": port,
         "arn": _arn("rds", f"db:{identifier}"),
         "engineVersionActual": f"{inputs.get('engineVersion', '16')}.6",
+        "resourceId": f"db-{_short_hash(name, 'dbi', length=26).upper()}",
     }
 
 
@@ -218,6 +220,18 @@ def _fargate_service(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return f"{name}-component", {"service": service, "taskDefinition": task_definition}
 
 
+def _fargate_task_definition(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    td_arn = _arn("ecs", f"task-definition/{name}:1")
+    task_definition = m.child_reference("awsx:ecs:FargateTaskDefinition", "aws:ecs/taskDefinition:TaskDefinition",
+                                        name, td_arn, {"arn": td_arn, "family": name, "revision": 1})
+    return f"{name}-component", {"taskDefinition": task_definition, "loadBalancers": []}
+
+
+def _dynamic_seed(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    task_arn = _arn("ecs", f"task/{_short_hash(name, length=12)}/{_short_hash(name, 't', length=32)}")
+    return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z"}
+
+
 def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": _arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")}
 
@@ -239,6 +253,8 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ec2:Vpc": _vpc,
     "awsx:lb:ApplicationLoadBalancer": _alb,
     "awsx:ecs:FargateService": _fargate_service,
+    "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
+    "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
 }
 
 

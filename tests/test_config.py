@@ -27,14 +27,14 @@ EXPECTED = {
                 requests_per_target=1000, db_engine_version=16, db_instance_class="db.t4g.micro",
                 db_allocated_storage=20, db_max_allocated_storage=50, db_multi_az=False,
                 db_backup_retention_days=1, deletion_protection=False, log_retention_days=7,
-                secret_recovery_days=0, region="ap-southeast-2"),
+                secret_recovery_days=0, seed_revision=1, region="ap-southeast-2"),
     "prod": dict(az_count=3, vpc_cidr="10.0.0.0/16", nat_gateways="OnePerAz",
                  app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=512,
                  task_memory=1024, min_tasks=2, max_tasks=6, cpu_target_percent=60,
                  requests_per_target=1000, db_engine_version=16, db_instance_class="db.t4g.small",
                  db_allocated_storage=20, db_max_allocated_storage=100, db_multi_az=True,
                  db_backup_retention_days=7, deletion_protection=True, log_retention_days=30,
-                 secret_recovery_days=30, region="ap-southeast-2"),
+                 secret_recovery_days=30, seed_revision=1, region="ap-southeast-2"),
 }
 
 

@@ -6,8 +6,10 @@ import json
 
 from tests.helpers import ALB, RDS, SECRET, is_secret
 
-COMPONENTS = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service"}
-OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn"}
+TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service"}
+COMPONENTS = TOP_LEVEL | {"tca:infra:Seed"}
+OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
+           "reseedCommand"}
 
 
 def test_program_exports_exactly_the_documented_outputs(run):
@@ -58,10 +60,12 @@ def test_password_reaches_resources_only_as_a_pulumi_secret(run):
     assert all(all(v) for v in places.values()), places
 
 
-def test_main_composes_the_three_components(run):
+def test_main_composes_the_three_components_and_the_service_owns_the_seed(run):
     components = [r for r in run.registrations if r.type.startswith("tca:")]
-    assert {c.type for c in components} == COMPONENTS
-    assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in components)
+    assert sorted(c.type for c in components) == sorted(COMPONENTS)
+    top = [c for c in components if c.type in TOP_LEVEL]
+    assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)
+    assert run.one("tca:infra:Seed").parent == run.one("tca:infra:Service").urn
 
 
 def test_every_resource_is_a_child_of_one_of_the_components(run):

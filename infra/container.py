@@ -1,0 +1,85 @@
+"""The app's container and task settings, shared by the service and the one-off seed task.
+
+One definition serves both so the seed always talks to the same database, with the same
+credentials and logging, as the tasks that serve users.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from infra.config import AppConfig
+from infra.database import Database
+
+CONTAINER_NAME = "app"
+
+
+def app_environment(cfg: AppConfig, db: Database) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
+    """Plain settings for the app; the password travels separately as an ECS secret."""
+    values: dict[str, pulumi.Input[str]] = {
+        # Left unset, the app silently uses an embedded BoltDB file inside each task.
+        "VTT_DBTYPE": "postgres",
+        # Left unset, the app binds to localhost and the load balancer can never reach it.
+        "VTT_LISTENHOST": "0.0.0.0",
+        "VTT_LISTENPORT": str(cfg.app_port),
+        "VTT_DBHOST": db.address,
+        "VTT_DBPORT": db.port.apply(str),
+        "VTT_DBNAME": db.db_name,
+        "VTT_DBUSER": db.username,
+    }
+    return [awsx.ecs.TaskDefinitionKeyValuePairArgs(name=k, value=v) for k, v in values.items()]
+
+
+def app_secrets(db: Database) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
+    # valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret, current version.
+    return [awsx.ecs.TaskDefinitionSecretArgs(
+        name="VTT_DBPASSWORD", value_from=pulumi.Output.concat(db.secret.arn, ":password::"))]
+
+
+def app_container(
+    cfg: AppConfig,
+    db: Database,
+    log_group: aws.cloudwatch.LogGroup,
+    *,
+    command: Sequence[str],
+    stream_prefix: str,
+    port_mappings: Optional[list[awsx.ecs.TaskDefinitionPortMappingArgs]] = None,
+    health_check: Optional[awsx.ecs.TaskDefinitionHealthCheckArgs] = None,
+) -> awsx.ecs.TaskDefinitionContainerDefinitionArgs:
+    return awsx.ecs.TaskDefinitionContainerDefinitionArgs(
+        name=CONTAINER_NAME,
+        image=cfg.app_image,
+        command=list(command),
+        essential=True,
+        port_mappings=port_mappings,
+        environment=app_environment(cfg, db),
+        secrets=app_secrets(db),
+        health_check=health_check,
+        log_configuration=awsx.ecs.TaskDefinitionLogConfigurationArgs(
+            log_driver="awslogs",
+            options={
+                "awslogs-group": log_group.name,
+                "awslogs-region": cfg.region,
+                "awslogs-stream-prefix": stream_prefix,
+            },
+        ),
+    )
+
+
+def task_settings(cfg: AppConfig, execution_role: aws.iam.Role) -> dict[str, Any]:
+    """Task-level arguments common to awsx's FargateService task and FargateTaskDefinition."""
+    return dict(
+        cpu=str(cfg.task_cpu),
+        memory=str(cfg.task_memory),
+        runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+            cpu_architecture="X86_64", operating_system_family="LINUX"),
+        execution_role=awsx.awsx.DefaultRoleWithPolicyArgs(role_arn=execution_role.arn),
+        # The app calls no AWS API, so its tasks get no role at all.
+        task_role=awsx.awsx.DefaultRoleWithPolicyArgs(skip=True),
+        # Our own log group, with retention, replaces awsx's keep-forever default.
+        log_group=awsx.awsx.DefaultLogGroupArgs(skip=True),
+    )

@@ -1,0 +1,77 @@
+"""Seeds a new database exactly once: a one-off task running `updatedb -s`, awaited by `pulumi up`.
+
+`updatedb -s` drops and re-creates the tasks table, so it runs only when the seed resource is
+created: for a new database, or when the operator raises tca:seedRevision. Never at task start.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi.dynamic
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from infra.config import AppConfig
+from infra.container import CONTAINER_NAME, app_container, task_settings
+from infra.database import Database
+from infra.network import Network
+from infra.seed_provider import SeedProvider
+
+SEED_COMMAND = ["updatedb", "-s"]
+SEED_STREAM_PREFIX = "seed"
+
+
+class DatabaseSeed(pulumi.dynamic.Resource, module="seed", name="DatabaseSeed"):
+    task_arn: pulumi.Output[str]
+    exit_code: pulumi.Output[int]
+
+    def __init__(self, name: str, props: dict, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(SeedProvider(), name, {**props, "task_arn": None, "exit_code": None, "stopped_at": None},
+                         opts)
+
+
+def reseed_command(stack: str, revision: int) -> str:
+    return (f"pulumi config set --stack {stack} tca:seedRevision {revision + 1} && pulumi up --stack {stack}"
+            "  # WARNING: drops and re-creates the tasks table, erasing every task")
+
+
+class Seed(pulumi.ComponentResource):
+    task_definition: awsx.ecs.FargateTaskDefinition
+    seed: DatabaseSeed
+
+    def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database, *,
+                 cluster: aws.ecs.Cluster, log_group: aws.cloudwatch.LogGroup,
+                 execution_role: aws.iam.Role, wait_for: Sequence[pulumi.Resource],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("tca:infra:Seed", name, None, opts)
+
+        self.task_definition = awsx.ecs.FargateTaskDefinition(
+            f"{name}-seed",
+            container=app_container(cfg, db, log_group, command=SEED_COMMAND, stream_prefix=SEED_STREAM_PREFIX),
+            **task_settings(cfg, execution_role),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        profile = pulumi.Config("aws").get("profile")
+        self.seed = DatabaseSeed(
+            f"{name}-seed-run",
+            {
+                "cluster": cluster.arn,
+                "task_definition": self.task_definition.task_definition.apply(lambda td: td.arn),
+                "subnets": network.private_subnet_ids,
+                "security_groups": [network.service_security_group.id],
+                "region": cfg.region,
+                "profile": profile or "",
+                "container_name": CONTAINER_NAME,
+                "log_group": log_group.name,
+                "log_stream_prefix": SEED_STREAM_PREFIX,
+                # DbiResourceId changes only when the instance is replaced: a new, empty database.
+                "db_instance_id": db.instance.resource_id,
+                "seed_revision": cfg.seed_revision,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.instance, *wait_for]),
+        )
+        self.reseed_command = reseed_command(cfg.stack, cfg.seed_revision)
+        self.register_outputs({"task_arn": self.seed.task_arn})

@@ -26,6 +26,9 @@ LOG_RETENTION_DAYS = (
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
 
+# Client password authentication to RDS Proxy that lib/pq speaks (README: the throughput trade-off).
+PROXY_CLIENT_AUTH = ("POSTGRES_MD5", "POSTGRES_SCRAM_SHA_256")
+
 # The load balancer's name is this prefix plus Pulumi's 8-character suffix, and AWS caps
 # load balancer and target group names at 32 characters, so the prefix may use 24.
 MAX_NAME_PREFIX = 24
@@ -100,6 +103,8 @@ class AppConfig:
     log_retention_days: int
     secret_recovery_days: int
     seed_revision: int
+    db_proxy: bool
+    db_proxy_client_auth: str
     private_subnet_cidrs: tuple[str, ...]
     public_subnet_cidrs: tuple[str, ...]
 
@@ -259,8 +264,9 @@ def load_config(
     cpu_target = r.integer("cpuTargetPercent", 1, 100)
     requests = r.integer("requestsPerTarget", 1, 1_000_000)
 
-    pg_major = r.integer("dbEngineVersion", 14, 18,
-                         "must be a PostgreSQL major version in RDS standard support: 14, 15, 16, 17 or 18")
+    pg_major = r.integer("dbEngineVersion", SUPPORTED_PG_MAJORS[0], SUPPORTED_PG_MAJORS[-1],
+                         "must be a PostgreSQL major version in RDS standard support: "
+                         + ", ".join(map(str, SUPPORTED_PG_MAJORS[:-1])) + f" or {SUPPORTED_PG_MAJORS[-1]}")
     instance_class = r.text("dbInstanceClass", r"db\.[a-z0-9-]+\.[a-z0-9]+",
                             "must be an RDS instance class such as db.t4g.micro")
     # gp3 storage on RDS for PostgreSQL: 20 GiB to 64 TiB.
@@ -288,6 +294,10 @@ def load_config(
 
     # Raising it re-runs `updatedb -s`, which erases every task; a bound keeps typos visible.
     seed_revision = r.integer("seedRevision", 1, 1_000_000)
+
+    db_proxy = r.boolean("dbProxy")
+    proxy_auth = r.text("dbProxyClientAuth", "|".join(PROXY_CLIENT_AUTH),
+                        f"must be {' or '.join(PROXY_CLIENT_AUTH)}")
 
     if r.errors:
         raise ConfigError(
@@ -318,6 +328,8 @@ def load_config(
         log_retention_days=log_days,
         secret_recovery_days=recovery,
         seed_revision=seed_revision,
+        db_proxy=db_proxy,
+        db_proxy_client_auth=proxy_auth,
         private_subnet_cidrs=private_cidrs,
         public_subnet_cidrs=public_cidrs,
     )

@@ -26,7 +26,8 @@ def app_environment(cfg: AppConfig, db: Database) -> list[awsx.ecs.TaskDefinitio
         # Left unset, the app binds to localhost and the load balancer can never reach it.
         "VTT_LISTENHOST": "0.0.0.0",
         "VTT_LISTENPORT": str(cfg.app_port),
-        "VTT_DBHOST": db.address,
+        # The proxy endpoint when RDS Proxy is on, else the instance address (never host:port).
+        "VTT_DBHOST": db.client_host,
         "VTT_DBPORT": db.port.apply(str),
         "VTT_DBNAME": db.db_name,
         "VTT_DBUSER": db.username,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 import pulumi
@@ -128,8 +129,85 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
+        # What the app connects to: the proxy when there is one, else the instance itself.
+        self.proxy: Optional[aws.rds.Proxy] = None
+        self.proxy_target: Optional[aws.rds.ProxyTarget] = None
+        self.client_host: pulumi.Output[str] = self.address
+        if network.proxy_security_group is not None:
+            self._add_proxy(name, cfg, network.private_subnet_ids, network.proxy_security_group)
+            assert self.proxy is not None
+            self.client_host = self.proxy.endpoint
+
         self.register_outputs({
             "address": self.address,
+            "clientHost": self.client_host,
             "port": self.port,
             "secretArn": self.secret.arn,
         })
+
+    def _add_proxy(self, name: str, cfg: AppConfig, subnet_ids: pulumi.Input[list[str]],
+                   security_group: aws.ec2.SecurityGroup) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-proxy",
+            description="Lets RDS Proxy read the database credentials secret",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            }),
+            opts=child,
+        )
+        # The secret uses the AWS-managed key, whose key policy already admits Secrets Manager
+        # callers in this account, so no kms:Decrypt grant is needed.
+        read_secret = aws.iam.RolePolicy(
+            f"{name}-proxy-secret",
+            role=role.id,
+            policy=self.secret.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}],
+            })),
+            opts=child,
+        )
+        self.proxy = aws.rds.Proxy(
+            f"{name}-proxy",
+            engine_family="POSTGRESQL",
+            role_arn=role.arn,
+            vpc_subnet_ids=subnet_ids,
+            vpc_security_group_ids=[security_group.id],
+            # The app cannot speak TLS (sslmode=disable), so the proxy must accept plaintext clients;
+            # only the service security group can reach it.
+            require_tls=False,
+            # The app opens a connection per request and closes it; anything idle for 5 minutes
+            # is a leak, not a client worth keeping.
+            idle_client_timeout=300,
+            debug_logging=False,
+            auths=[aws.rds.ProxyAuthArgs(
+                auth_scheme="SECRETS",
+                secret_arn=self.secret.arn,
+                client_password_auth_type=cfg.db_proxy_client_auth,
+                iam_auth="DISABLED",
+                description="TechChallengeApp master user",
+            )],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret, self.secret_version]),
+        )
+        target_group = aws.rds.ProxyDefaultTargetGroup(
+            f"{name}-proxy",
+            db_proxy_name=self.proxy.name,
+            connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
+                # Fail a request after 10 s rather than hold it for the default 120 s, well past
+                # the load balancer's 60 s idle timeout.
+                connection_borrow_timeout=10,
+                # The proxy is the database's only client (the db group admits nothing else).
+                max_connections_percent=100,
+                max_idle_connections_percent=50,
+            ),
+            opts=child,
+        )
+        self.proxy_target = aws.rds.ProxyTarget(
+            f"{name}-proxy",
+            db_proxy_name=self.proxy.name,
+            target_group_name=target_group.name,
+            db_instance_identifier=self.instance.identifier,
+            opts=child,
+        )

@@ -56,23 +56,24 @@ class Network(pulumi.ComponentResource):
         # to each other without a cycle, and the provider strips AWS's default allow-all egress.
         self.lb_security_group = self._group(name, "lb", "Load balancer: HTTP/HTTPS from the internet")
         self.service_security_group = self._group(name, "svc", "App tasks: app port from the load balancer")
-        self.db_security_group = self._group(name, "db", "PostgreSQL: from the app tasks only")
+        self.db_security_group = self._group(name, "db", "PostgreSQL: from its one client group only")
+        self.proxy_security_group: Optional[aws.ec2.SecurityGroup] = (
+            self._group(name, "proxy", "RDS Proxy: PostgreSQL from the app tasks only") if cfg.db_proxy else None)
 
         for port in (80, 443):
             self._rule(INGRESS, f"{name}-lb-in-{port}", self.lb_security_group, port, cidr=ANYWHERE_V4)
-        self._rule(EGRESS, f"{name}-lb-out-app", self.lb_security_group, cfg.app_port,
-                     peer=self.service_security_group)
-
-        self._rule(INGRESS, f"{name}-svc-in-app", self.service_security_group, cfg.app_port,
-                      peer=self.lb_security_group)
-        self._rule(EGRESS, f"{name}-svc-out-db", self.service_security_group, POSTGRES_PORT,
-                     peer=self.db_security_group)
         # Image pulls (Docker Hub), Secrets Manager and CloudWatch Logs are all HTTPS endpoints
         # without fixed addresses; DNS to the VPC resolver is not subject to security groups.
         self._rule(EGRESS, f"{name}-svc-out-https", self.service_security_group, 443, cidr=ANYWHERE_V4)
 
-        self._rule(INGRESS, f"{name}-db-in-pg", self.db_security_group, POSTGRES_PORT,
-                      peer=self.service_security_group)
+        # The only internal path: ALB -> tasks -> (proxy ->) database, each hop one port.
+        chain = [("lb", self.lb_security_group, cfg.app_port), ("svc", self.service_security_group, POSTGRES_PORT)]
+        if self.proxy_security_group is not None:
+            chain.append(("proxy", self.proxy_security_group, POSTGRES_PORT))
+        chain.append(("db", self.db_security_group, 0))
+        for (src_role, src, port), (dst_role, dst, _) in zip(chain, chain[1:]):
+            self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, peer=dst)
+            self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, peer=src)
 
         self.register_outputs({
             "vpcId": self.vpc_id,

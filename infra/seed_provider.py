@@ -31,6 +31,26 @@ def _log_hint(props: dict[str, Any], task_arn: str) -> str:
             f"--log-group-name {props['log_group']} --log-stream-name {stream})")
 
 
+def wait_for_proxy_target(rds: Any, proxy_name: str, delay: int = WAIT_DELAY_SECONDS,
+                          max_attempts: int = WAIT_MAX_ATTEMPTS) -> None:
+    """A new proxy target starts unavailable; a seed through it before then fails to connect."""
+    import time
+
+    state, reason = "unknown", ""
+    for attempt in range(max_attempts):
+        targets = rds.describe_db_proxy_targets(DBProxyName=proxy_name).get("Targets", [])
+        health = [t.get("TargetHealth", {}) for t in targets if t.get("Type") == "RDS_INSTANCE"]
+        if health and all(h.get("State") == "AVAILABLE" for h in health):
+            return
+        if health:
+            state, reason = health[0].get("State", "unknown"), health[0].get("Description", "")
+        if attempt + 1 < max_attempts:
+            time.sleep(delay)
+    raise SeedError(f"RDS Proxy {proxy_name} did not report its database target AVAILABLE within "
+                    f"{delay * max_attempts} s (last state {state}{': ' + reason if reason else ''}); "
+                    "the seed was not started")
+
+
 def run_seed_task(ecs: Any, props: dict[str, Any],
                   delay: int = WAIT_DELAY_SECONDS, max_attempts: int = WAIT_MAX_ATTEMPTS) -> dict[str, Any]:
     """Start the seed task, wait until it stops, and raise SeedError unless it exited 0."""
@@ -90,11 +110,11 @@ def run_seed_task(ecs: Any, props: dict[str, Any],
     return {"task_arn": task_arn, "exit_code": 0, "stopped_at": str(task.get("stoppedAt", ""))}
 
 
-def _ecs_client(props: dict[str, Any]) -> Any:
+def _client(props: dict[str, Any], service: str) -> Any:
     import boto3
 
     session = boto3.session.Session(profile_name=props.get("profile") or None, region_name=props["region"])
-    return session.client("ecs")
+    return session.client(service)
 
 
 def reseed_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
@@ -117,7 +137,9 @@ OUTPUT_KEYS = ("task_arn", "exit_code", "stopped_at")
 
 class SeedProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        result = run_seed_task(_ecs_client(props), props)
+        if props.get("db_proxy_name"):
+            wait_for_proxy_target(_client(props, "rds"), props["db_proxy_name"])
+        result = run_seed_task(_client(props, "ecs"), props)
         return CreateResult(id_=result["task_arn"], outs={**props, **result})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -156,7 +156,7 @@ class Service(pulumi.ComponentResource):
         self.seed = Seed(
             name, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
-            wait_for=[db.secret_version, managed, read_secret],
+            wait_for=[db.secret_version, managed, read_secret, *([db.proxy_target] if db.proxy_target else [])],
             opts=child,
         )
 

@@ -232,6 +232,12 @@ def _dynamic_seed(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z"}
 
 
+def _rds_proxy(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    proxy = f"{name}-{_short_hash(name, length=7)}"
+    return proxy, {"name": proxy, "arn": _arn("rds", f"db-proxy:prx-{_short_hash(name, length=17)}"),
+                   "endpoint": f"{proxy}.proxy-c9akciq32.{REGION}.rds.amazonaws.com"}
+
+
 def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": _arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")}
 
@@ -250,6 +256,8 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ecs/cluster:Cluster": _named("ecs", "cluster/"),
     "aws:lb/listenerRule:ListenerRule": _named("elasticloadbalancing", "listener-rule/app/"),
     "aws:appautoscaling/target:Target": _scaling_target,
+    "aws:rds/proxy:Proxy": _rds_proxy,
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": _named("rds", "target-group:"),
     "awsx:ec2:Vpc": _vpc,
     "awsx:lb:ApplicationLoadBalancer": _alb,
     "awsx:ecs:FargateService": _fargate_service,

@@ -27,14 +27,16 @@ EXPECTED = {
                 requests_per_target=1000, db_engine_version=16, db_instance_class="db.t4g.micro",
                 db_allocated_storage=20, db_max_allocated_storage=50, db_multi_az=False,
                 db_backup_retention_days=1, deletion_protection=False, log_retention_days=7,
-                secret_recovery_days=0, seed_revision=1, region="ap-southeast-2"),
+                secret_recovery_days=0, seed_revision=1, db_proxy=False,
+                db_proxy_client_auth="POSTGRES_MD5", region="ap-southeast-2"),
     "prod": dict(az_count=3, vpc_cidr="10.0.0.0/16", nat_gateways="OnePerAz",
                  app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=512,
                  task_memory=1024, min_tasks=2, max_tasks=6, cpu_target_percent=60,
                  requests_per_target=1000, db_engine_version=16, db_instance_class="db.t4g.small",
                  db_allocated_storage=20, db_max_allocated_storage=100, db_multi_az=True,
                  db_backup_retention_days=7, deletion_protection=True, log_retention_days=30,
-                 secret_recovery_days=30, seed_revision=1, region="ap-southeast-2"),
+                 secret_recovery_days=30, seed_revision=1, db_proxy=True,
+                 db_proxy_client_auth="POSTGRES_MD5", region="ap-southeast-2"),
 }
 
 
@@ -120,6 +122,9 @@ BAD_VALUES = [
     ("logRetentionDays", 10, "one of 1, 3, 5, 7, 14"),
     ("secretRecoveryDays", 3, "0 (delete at once) or from 7 to 30"),
     ("secretRecoveryDays", 31, "0 (delete at once) or from 7 to 30"),
+    ("seedRevision", -1, "from 1 to"),
+    ("dbProxy", "maybe", "true or false"),
+    ("dbProxyClientAuth", "MD5", "POSTGRES_MD5 or POSTGRES_SCRAM_SHA_256"),
 ]
 
 

@@ -153,3 +153,79 @@ def test_database_children_belong_to_the_database_component(run):
     parent = run.one("tca:infra:Database").urn
     for type_ in (PASSWORD, PARAMS, SUBNETS, RDS, SECRET, SECRET_VERSION):
         assert run.one(type_).parent == parent, type_
+
+
+# -- RDS Proxy (tca:dbProxy) ----------------------------------------------------------------------
+
+PROXY = "aws:rds/proxy:Proxy"
+PROXY_GROUP = "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"
+PROXY_TARGET = "aws:rds/proxyTarget:ProxyTarget"
+
+
+def test_proxy_exists_exactly_when_configured(run, settings, dev, prod):
+    expected = 1 if settings["tca:dbProxy"] else 0
+    for type_ in (PROXY, PROXY_GROUP, PROXY_TARGET):
+        assert len(run.of_type(type_)) == expected, type_
+    assert dev.of_type(PROXY) == [] and len(prod.of_type(PROXY)) == 1
+
+
+def test_proxy_sits_in_private_subnets_behind_its_own_group(prod):
+    proxy = prod.one(PROXY).inputs
+    assert proxy["engineFamily"] == "POSTGRESQL"
+    assert proxy["vpcSubnetIds"] == prod.one(VPC).outputs["privateSubnetIds"]
+    assert proxy["vpcSecurityGroupIds"] == [group_id(prod, "proxy")]
+
+
+def test_proxy_accepts_the_apps_plaintext_connections(prod):
+    assert prod.one(PROXY).inputs["requireTls"] is False
+
+
+def test_proxy_authenticates_with_the_database_secret_and_configured_client_auth(prod):
+    (auth,) = prod.one(PROXY).inputs["auths"]
+    assert auth["authScheme"] == "SECRETS"
+    assert auth["secretArn"] == prod.one(SECRET).outputs["arn"]
+    assert auth["clientPasswordAuthType"] == "POSTGRES_MD5"
+    assert auth["iamAuth"] == "DISABLED"
+
+
+def test_proxy_client_auth_follows_config():
+    from tests.mocks import run_program
+    run = run_program("prod", overrides={"tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256"})
+    assert run.one(PROXY).inputs["auths"][0]["clientPasswordAuthType"] == "POSTGRES_SCRAM_SHA_256"
+
+
+def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(prod):
+    role = prod.one("aws:iam/role:Role", "-proxy")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "rds.amazonaws.com"}]
+    assert prod.one(PROXY).inputs["roleArn"] == role.outputs["arn"]
+    policy = prod.one("aws:iam/rolePolicy:RolePolicy", "-proxy-")
+    assert policy.inputs["role"] == role.id
+    assert json.loads(policy.inputs["policy"])["Statement"] == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": prod.one(SECRET).outputs["arn"]}]
+
+
+def test_proxy_pool_fails_fast_and_drops_idle_clients(prod):
+    pool = prod.one(PROXY_GROUP).inputs["connectionPoolConfig"]
+    assert int_of(pool["connectionBorrowTimeout"]) < 60, "must give up before the ALB's 60 s idle timeout"
+    assert 1 <= int_of(pool["maxConnectionsPercent"]) <= 100
+    assert prod.one(PROXY_GROUP).inputs["dbProxyName"] == prod.one(PROXY).outputs["name"]
+    assert int_of(prod.one(PROXY).inputs["idleClientTimeout"]) == 300
+
+
+def test_proxy_target_is_this_instance(prod):
+    target = prod.one(PROXY_TARGET).inputs
+    assert target["dbInstanceIdentifier"] == prod.one(RDS).outputs["identifier"]
+    assert target["dbProxyName"] == prod.one(PROXY).outputs["name"]
+    assert target["targetGroupName"] == prod.one(PROXY_GROUP).outputs["name"]
+
+
+def test_proxy_starts_after_its_secret_and_permission_exist(prod):
+    deps = set(prod.one(PROXY).dependencies)
+    assert prod.one(SECRET_VERSION).urn in deps
+    assert prod.one("aws:iam/rolePolicy:RolePolicy", "-proxy-").urn in deps
+
+
+def test_proxied_stack_keeps_the_tls_waiver(prod):
+    params = prod.one(PARAMS).inputs["parameters"]
+    assert [(p["name"], p["value"]) for p in params] == [("rds.force_ssl", "0")]

@@ -31,7 +31,7 @@ def test_vpc_has_a_private_and_a_public_subnet_per_zone_from_the_validated_layou
 
 def _rules(run):
     """Every security-group rule as (direction, group role, port, source or destination)."""
-    roles = {group_id(run, role): role for role in ("lb", "svc", "db")}
+    roles = {g.id: g.name.split("-")[-2] for g in run.of_type(SG)}
     found = set()
     for kind, direction in ((INGRESS, "in"), (EGRESS, "out")):
         for rule in run.of_type(kind):
@@ -43,23 +43,35 @@ def _rules(run):
     return found
 
 
+def _expected_chain(port: int, proxy: bool) -> set:
+    hops = [("lb", port), ("svc", 5432)] + ([("proxy", 5432)] if proxy else []) + [("db", None)]
+    rules = {("in", "lb", 80, "0.0.0.0/0"), ("in", "lb", 443, "0.0.0.0/0"), ("out", "svc", 443, "0.0.0.0/0")}
+    for (src, hop_port), (dst, _) in zip(hops, hops[1:]):
+        rules |= {("out", src, hop_port, dst), ("in", dst, hop_port, src)}
+    return rules
+
+
 def test_security_groups_open_exactly_the_chain_and_nothing_else_ec2_18(run, settings):
-    port = settings["tca:appPort"]
-    assert _rules(run) == {
-        ("in", "lb", 80, "0.0.0.0/0"),
-        ("in", "lb", 443, "0.0.0.0/0"),
-        ("out", "lb", port, "svc"),
-        ("in", "svc", port, "lb"),
-        ("out", "svc", 5432, "db"),
-        ("out", "svc", 443, "0.0.0.0/0"),
-        ("in", "db", 5432, "svc"),
-    }
+    assert _rules(run) == _expected_chain(settings["tca:appPort"], settings["tca:dbProxy"])
 
 
-def test_database_group_admits_only_the_service_group_on_5432_rds_2(run):
+def test_dev_chain_goes_straight_from_tasks_to_the_database(dev):
+    rules = _rules(dev)
+    assert ("in", "db", 5432, "svc") in rules and not any("proxy" in r for r in rules)
+
+
+def test_prod_chain_puts_the_proxy_between_tasks_and_database(prod):
+    rules = _rules(prod)
+    assert {("out", "svc", 5432, "proxy"), ("in", "proxy", 5432, "svc"),
+            ("out", "proxy", 5432, "db"), ("in", "db", 5432, "proxy")} <= rules
+    assert ("in", "db", 5432, "svc") not in rules and ("out", "svc", 5432, "db") not in rules
+
+
+def test_database_group_admits_only_its_one_client_group_on_5432_rds_2(run, settings):
+    client = "proxy" if settings["tca:dbProxy"] else "svc"
     db_rules = [r.inputs for r in run.of_type(INGRESS) if r.inputs["securityGroupId"] == group_id(run, "db")]
     assert [(int_of(r["fromPort"]), r.get("referencedSecurityGroupId"), r.get("cidrIpv4")) for r in db_rules] \
-        == [(5432, group_id(run, "svc"), None)]
+        == [(5432, group_id(run, client), None)]
 
 
 def test_security_groups_have_no_inline_rules_that_would_fight_the_rule_resources(run):
@@ -77,5 +89,4 @@ def test_app_port_change_moves_every_rule_with_it():
     run = run_program("dev", overrides={"tca:appPort": 8080})
     assert run.error is None
     rules = _rules(run)
-    assert ("in", "svc", 8080, "lb") in rules and ("out", "lb", 8080, "svc") in rules
-    assert not any(port == 3000 for _, _, port, _ in rules)
+    assert rules == _expected_chain(8080, False)

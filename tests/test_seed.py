@@ -72,9 +72,18 @@ def test_seed_is_keyed_to_this_database_instance_and_revision(run, settings):
 def test_seed_runs_after_the_database_password_and_role_exist(run):
     deps = set(run.one(SEED).dependencies)
     for needed in (run.one(RDS), run.one(SECRET_VERSION),
-                   run.one("aws:iam/rolePolicy:RolePolicy"),
+                   run.one("aws:iam/rolePolicy:RolePolicy", "-exec-"),
                    run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")):
         assert needed.urn in deps, needed.name
+
+
+def test_seed_waits_for_the_proxy_exactly_when_there_is_one(run, settings):
+    props = plain(run.one(SEED).inputs)
+    if settings["tca:dbProxy"]:
+        assert props["db_proxy_name"] == run.one("aws:rds/proxy:Proxy").outputs["name"]
+        assert run.one("aws:rds/proxyTarget:ProxyTarget").urn in run.one(SEED).dependencies
+    else:
+        assert props["db_proxy_name"] == ""
 
 
 def test_service_starts_only_after_the_seed_finished(run):

@@ -31,6 +31,7 @@ PROPS = {
     "log_stream_prefix": "seed",
     "db_instance_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "seed_revision": 1,
+    "db_proxy_name": "",
 }
 STOPPED_AT = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.timezone.utc)
 
@@ -128,11 +129,55 @@ def test_create_runs_the_seed_with_the_deployers_client(ecs, monkeypatch):
     client, stub = ecs
     _expect_run(stub)
     _expect_stop(stub, {"exitCode": 0})
-    monkeypatch.setattr(seed_provider, "_ecs_client", lambda props: client)
+    monkeypatch.setattr(seed_provider, "_client", lambda props, service: client)
     monkeypatch.setattr(seed_provider.run_seed_task, "__defaults__", (0, 3))  # no real waiting
     result = SeedProvider().create(dict(PROPS))
     assert result.id == TASK
     assert result.outs["exit_code"] == 0 and result.outs["db_instance_id"] == PROPS["db_instance_id"]
+
+
+@pytest.fixture
+def rds():
+    client = boto3.client("rds", region_name="ap-southeast-2",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def _target(state: str, description: str = "") -> dict:
+    health = {"State": state, **({"Description": description} if description else {})}
+    return {"Targets": [{"Type": "RDS_INSTANCE", "RdsResourceId": "tca-prod-pg-1", "Port": 5432,
+                         "TargetHealth": health}]}
+
+
+def test_seed_waits_until_the_proxy_target_is_available(rds):
+    client, stub = rds
+    stub.add_response("describe_db_proxy_targets", _target("REGISTERING"), {"DBProxyName": "tca-prod-proxy-1"})
+    stub.add_response("describe_db_proxy_targets", _target("AVAILABLE"), {"DBProxyName": "tca-prod-proxy-1"})
+    seed_provider.wait_for_proxy_target(client, "tca-prod-proxy-1", delay=0, max_attempts=3)
+
+
+def test_proxy_target_that_never_becomes_available_stops_before_the_seed(rds):
+    client, stub = rds
+    for _ in range(2):
+        stub.add_response("describe_db_proxy_targets", _target("UNAVAILABLE", "auth failure"),
+                          {"DBProxyName": "tca-prod-proxy-1"})
+    with pytest.raises(SeedError, match="UNAVAILABLE: auth failure.*seed was not started"):
+        seed_provider.wait_for_proxy_target(client, "tca-prod-proxy-1", delay=0, max_attempts=2)
+
+
+def test_create_checks_the_proxy_first_when_there_is_one(monkeypatch):
+    calls = []
+    monkeypatch.setattr(seed_provider, "_client", lambda props, service: service)
+    monkeypatch.setattr(seed_provider, "wait_for_proxy_target", lambda rds, name: calls.append(("proxy", rds, name)))
+    monkeypatch.setattr(seed_provider, "run_seed_task",
+                        lambda ecs, props: calls.append(("seed", ecs)) or {"task_arn": TASK, "exit_code": 0})
+    SeedProvider().create({**PROPS, "db_proxy_name": "tca-prod-proxy-1"})
+    assert calls == [("proxy", "rds", "tca-prod-proxy-1"), ("seed", "ecs")]
+    calls.clear()
+    SeedProvider().create(dict(PROPS))
+    assert calls == [("seed", "ecs")]
 
 
 def test_client_uses_the_stack_region_and_profile(monkeypatch):
@@ -147,9 +192,9 @@ def test_client_uses_the_stack_region_and_profile(monkeypatch):
             return object()
 
     monkeypatch.setattr(boto3.session, "Session", Session)
-    seed_provider._ecs_client({**PROPS, "profile": "deployer"})
+    seed_provider._client({**PROPS, "profile": "deployer"}, "ecs")
     assert seen == {"profile": "deployer", "region": "ap-southeast-2", "service": "ecs"}
-    seed_provider._ecs_client(PROPS)
+    seed_provider._client(PROPS, "rds")
     assert seen["profile"] is None
 
 
@@ -201,7 +246,7 @@ def test_unknown_values_during_preview_may_reseed():
 
 
 def test_update_keeps_the_seed_result_and_never_calls_ecs(monkeypatch):
-    monkeypatch.setattr(seed_provider, "_ecs_client", lambda props: pytest.fail("update called ECS"))
+    monkeypatch.setattr(seed_provider, "_client", lambda props, service: pytest.fail("update called AWS"))
     olds = {**PROPS, "task_arn": TASK, "exit_code": 0, "stopped_at": "x"}
     news = {**PROPS, "task_definition": TASK_DEF.replace(":3", ":4")}
     outs = SeedProvider().update(TASK, olds, news).outs
@@ -209,7 +254,7 @@ def test_update_keeps_the_seed_result_and_never_calls_ecs(monkeypatch):
 
 
 def test_delete_never_calls_ecs(monkeypatch):
-    monkeypatch.setattr(seed_provider, "_ecs_client", lambda props: pytest.fail("delete called ECS"))
+    monkeypatch.setattr(seed_provider, "_client", lambda props, service: pytest.fail("delete called AWS"))
     assert SeedProvider().delete(TASK, PROPS) is None
 
 

@@ -47,14 +47,22 @@ def test_app_listens_on_all_interfaces_not_its_localhost_default(run):
     assert environment(run)["VTT_LISTENHOST"] == "0.0.0.0"
 
 
-def test_app_reaches_the_rds_address_port_name_and_user(run):
+def test_app_reaches_the_database_port_name_and_user(run):
     env = environment(run)
     rds = run.one(RDS)
-    assert env["VTT_DBHOST"] == rds.outputs["address"]
-    assert ":" not in env["VTT_DBHOST"], "the app wants the address, not host:port"
     assert env["VTT_DBPORT"] == str(int_of(rds.outputs["port"]))
     assert env["VTT_DBNAME"] == rds.inputs["dbName"]
     assert env["VTT_DBUSER"] == rds.inputs["username"]
+
+
+def test_app_host_is_the_proxy_endpoint_exactly_when_the_proxy_is_on(run, settings):
+    host = environment(run)["VTT_DBHOST"]
+    proxies = run.of_type("aws:rds/proxy:Proxy")
+    if settings["tca:dbProxy"]:
+        assert host == proxies[0].outputs["endpoint"]
+    else:
+        assert proxies == [] and host == run.one(RDS).outputs["address"]
+    assert ":" not in host, "the app wants a host name, not host:port"
 
 
 def test_app_environment_has_exactly_the_documented_variables(run):
@@ -219,7 +227,7 @@ def test_service_starts_at_the_minimum_task_count(run, settings):
 
 def test_service_waits_for_password_permissions_and_listener(run):
     deps = set(run.one(ECS_SERVICE).dependencies)
-    for needed in (run.one(SECRET_VERSION), run.one(ROLE_POLICY), run.one(ATTACHMENT), run.one(ALB), run.one(RDS)):
+    for needed in (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT), run.one(ALB), run.one(RDS)):
         assert needed.urn in deps, needed.name
 
 
@@ -268,7 +276,7 @@ def test_awsx_default_log_group_and_task_role_are_skipped(run):
 
 
 def test_execution_role_is_assumable_only_by_ecs_tasks(run):
-    role = run.one(ROLE)
+    role = run.one(ROLE, "-exec")
     policy = json.loads(role.inputs["assumeRolePolicy"])
     assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "ecs-tasks.amazonaws.com"}]
     task = run.one(ECS_SERVICE).inputs["taskDefinitionArgs"]
@@ -278,12 +286,12 @@ def test_execution_role_is_assumable_only_by_ecs_tasks(run):
 def test_execution_role_has_the_ecs_managed_policy(run):
     attachment = run.one(ATTACHMENT).inputs
     assert attachment["policyArn"] == EXECUTION_POLICY_ARN
-    assert attachment["role"] == run.one(ROLE).outputs["name"]
+    assert attachment["role"] == run.one(ROLE, "-exec").outputs["name"]
 
 
 def test_execution_role_reads_only_this_one_secret_iam_1(run):
-    policy = run.one(ROLE_POLICY)
-    assert policy.inputs["role"] == run.one(ROLE).id
+    policy = run.one(ROLE_POLICY, "-exec-")
+    assert policy.inputs["role"] == run.one(ROLE, "-exec").id
     document = json.loads(policy.inputs["policy"])
     assert document["Statement"] == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                                       "Resource": run.one(SECRET).outputs["arn"]}]

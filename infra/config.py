@@ -79,6 +79,43 @@ def subnet_layout(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...], tuple[
 
 
 @dataclass(frozen=True)
+class AlarmThresholds:
+    """Each alarm fires when its metric crosses this value (see infra/monitoring.py)."""
+    target_5xx_count: int
+    alb_5xx_count: int
+    response_time_ms: int
+    service_cpu_percent: int
+    service_memory_percent: int
+    db_cpu_percent: int
+    db_free_storage_gib: int
+    db_connections: int
+    db_free_memory_mib: int
+    proxy_borrow_latency_ms: int
+    proxy_client_connections: int
+
+
+# config key, field, lowest, highest: bounds are sanity limits that catch unit mistakes.
+ALARM_KEYS = (
+    ("alarmTarget5xxCount", "target_5xx_count", 1, 100_000),
+    ("alarmAlb5xxCount", "alb_5xx_count", 1, 100_000),
+    ("alarmResponseTimeMs", "response_time_ms", 10, 60_000),
+    ("alarmServiceCpuPercent", "service_cpu_percent", 1, 100),
+    ("alarmServiceMemoryPercent", "service_memory_percent", 1, 100),
+    ("alarmDbCpuPercent", "db_cpu_percent", 1, 100),
+    ("alarmDbFreeStorageGib", "db_free_storage_gib", 1, 65536),
+    ("alarmDbConnections", "db_connections", 1, 100_000),
+    ("alarmDbFreeMemoryMib", "db_free_memory_mib", 1, 1_048_576),
+    ("alarmProxyBorrowLatencyMs", "proxy_borrow_latency_ms", 1, 120_000),
+    ("alarmProxyClientConnections", "proxy_client_connections", 1, 1_000_000),
+)
+
+_EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+# A DNS name: labels of letters, digits and inner hyphens, at most 253 characters.
+_DOMAIN = r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+_ZONE_ID = r"Z[A-Z0-9]{1,31}"
+
+
+@dataclass(frozen=True)
 class AppConfig:
     stack: str
     region: str
@@ -105,12 +142,20 @@ class AppConfig:
     seed_revision: int
     db_proxy: bool
     db_proxy_client_auth: str
+    alarm_email: str
+    domain_name: str
+    hosted_zone_id: str
+    alarms: AlarmThresholds
     private_subnet_cidrs: tuple[str, ...]
     public_subnet_cidrs: tuple[str, ...]
 
     @property
     def name_prefix(self) -> str:
         return f"{NAMESPACE}-{self.stack}"
+
+    @property
+    def https(self) -> bool:
+        return bool(self.domain_name)
 
 
 class ConfigError(pulumi.RunError):
@@ -156,6 +201,14 @@ class _Reader:
     def text(self, name: str, pattern: str, allowed: str) -> Optional[str]:
         value = self._parse(name, allowed, str)
         if value is not None and not re.fullmatch(pattern, value):
+            self.fail(name, value, allowed)
+            return None
+        return value
+
+    def optional_text(self, name: str, pattern: str, allowed: str) -> Optional[str]:
+        """An optional key: unset or empty reads as "" (off); anything else must match."""
+        value = (self._raw(name) or "").strip()
+        if value and not re.fullmatch(pattern, value):
             self.fail(name, value, allowed)
             return None
         return value
@@ -299,6 +352,15 @@ def load_config(
     proxy_auth = r.text("dbProxyClientAuth", "|".join(PROXY_CLIENT_AUTH),
                         f"must be {' or '.join(PROXY_CLIENT_AUTH)}")
 
+    alarm_email = r.optional_text("alarmEmail", _EMAIL, "must be an email address, or empty for no subscription")
+    domain = r.optional_text("domainName", _DOMAIN, "must be a DNS name such as todo.example.com, or empty")
+    zone = r.optional_text("hostedZoneId", _ZONE_ID, "must be a Route 53 hosted zone ID such as Z0123456789ABC")
+    if domain is not None and zone is not None and bool(domain) != bool(zone):
+        missing = "tca:hostedZoneId" if domain else "tca:domainName"
+        r.errors.append(f"tca:domainName and tca:hostedZoneId go together for HTTPS: {missing} is not set "
+                        "(set both, or neither for HTTP only)")
+    thresholds = {field: r.integer(key, low, high) for key, field, low, high in ALARM_KEYS}
+
     if r.errors:
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}; nothing was created. Fix these settings:\n  - "
@@ -330,6 +392,10 @@ def load_config(
         seed_revision=seed_revision,
         db_proxy=db_proxy,
         db_proxy_client_auth=proxy_auth,
+        alarm_email=alarm_email,
+        domain_name=domain,
+        hosted_zone_id=zone,
+        alarms=AlarmThresholds(**thresholds),
         private_subnet_cidrs=private_cidrs,
         public_subnet_cidrs=public_cidrs,
     )

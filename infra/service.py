@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -41,6 +41,24 @@ def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.
     )
 
 
+# A TLS 1.3 policy that still admits TLS 1.2 clients; AWS's recommended default for HTTPS listeners.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def listener_args(certificate_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
+    """HTTP only, or HTTPS on 443 with port 80 answering a permanent redirect to it."""
+    if certificate_arn is None:
+        return {"listener": awsx.lb.ListenerArgs(port=80, protocol="HTTP")}
+    redirect = aws.lb.ListenerDefaultActionArgs(
+        type="redirect",
+        redirect=aws.lb.ListenerDefaultActionRedirectArgs(protocol="HTTPS", port="443", status_code="HTTP_301"),
+    )
+    return {"listeners": [
+        awsx.lb.ListenerArgs(port=80, protocol="HTTP", default_actions=[redirect]),
+        awsx.lb.ListenerArgs(port=443, protocol="HTTPS", certificate_arn=certificate_arn, ssl_policy=TLS_POLICY),
+    ]}
+
+
 def healthcheck_command(port: int) -> list[str]:
     """A container check on the body: the app answers 200 even when its database is down.
 
@@ -61,6 +79,7 @@ class Service(pulumi.ComponentResource):
     seed: Seed
 
     def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database,
+                 certificate_arn: Optional[pulumi.Input[str]] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -120,7 +139,7 @@ class Service(pulumi.ComponentResource):
             security_groups=[network.lb_security_group.id],
             drop_invalid_header_fields=True,
             enable_deletion_protection=cfg.deletion_protection,
-            listener=awsx.lb.ListenerArgs(port=80, protocol="HTTP"),
+            **listener_args(certificate_arn),
             default_target_group=awsx.lb.TargetGroupArgs(
                 port=cfg.app_port,
                 protocol="HTTP",
@@ -139,7 +158,9 @@ class Service(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        listener_arn = self.alb.listeners.apply(lambda listeners: listeners[0].arn)
+        # The rule belongs on the listener that forwards to the app; with HTTPS, port 80 only redirects.
+        forwarding = 1 if certificate_arn is not None else 0
+        listener_arn = self.alb.listeners.apply(lambda listeners: listeners[forwarding].arn)
         aws.lb.ListenerRule(
             f"{name}-block-debug",
             listener_arn=listener_arn,

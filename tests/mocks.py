@@ -82,12 +82,10 @@ class AwsMocks(pulumi.runtime.Mocks):
     # -- resource outputs -------------------------------------------------------------------
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        inputs = dict(args.inputs)
-        for key in _COMPONENT_INPUTS_TO_DROP.get(args.typ, ()):
-            inputs.pop(key, None)
-        handler: Callable[[str, dict], tuple[str, dict]] = _HANDLERS.get(args.typ, _generic)
-        resource_id, extra = handler(self, args.name, inputs)
-        state = {**inputs, **extra}
+        handler = _HANDLERS.get(args.typ, _generic)
+        resource_id, extra = handler(self, args.name, dict(args.inputs))
+        dropped = _COMPONENT_INPUTS_TO_DROP.get(args.typ, set())
+        state = {**{k: v for k, v in args.inputs.items() if k not in dropped}, **extra}
         return resource_id, state
 
     def child_reference(self, parent_type: str, child_type: str, name: str, resource_id: str,
@@ -202,9 +200,14 @@ def _alb(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
         "arnSuffix": tg_arn.split(":", 5)[5],
         "name": suffix,
     })
-    listener = m.child_reference("awsx:lb:ApplicationLoadBalancer", "aws:lb/listener:Listener", f"{name}-0",
-                                 listener_arn, {"arn": listener_arn, "port": 80, "protocol": "HTTP"})
-    return f"{name}-component", {"loadBalancer": lb, "defaultTargetGroup": tg, "listeners": [listener],
+    # awsx creates one listener per entry of `listeners`, or one from `listener` (port 80 by default).
+    wanted = inputs.get("listeners") or [inputs.get("listener") or {"port": 80, "protocol": "HTTP"}]
+    listeners = [
+        m.child_reference("awsx:lb:ApplicationLoadBalancer", "aws:lb/listener:Listener", f"{name}-{i}",
+                          f"{listener_arn}{i}", {"arn": f"{listener_arn}{i}", "port": spec.get("port"),
+                                                 "protocol": spec.get("protocol")})
+        for i, spec in enumerate(wanted)]
+    return f"{name}-component", {"loadBalancer": lb, "defaultTargetGroup": tg, "listeners": listeners,
                                  "vpcId": "vpc-0from-subnets"}
 
 
@@ -238,6 +241,30 @@ def _rds_proxy(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
                    "endpoint": f"{proxy}.proxy-c9akciq32.{REGION}.rds.amazonaws.com"}
 
 
+def _dashboard(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    return inputs["dashboardName"], {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"}
+
+
+def _certificate(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    arn = _arn("acm", f"certificate/{_short_hash(name, length=8)}-1111-4222-8333-{_short_hash(name, length=12)}")
+    domain = inputs["domainName"]
+    return arn, {"arn": arn, "domainValidationOptions": [{
+        "domainName": domain,
+        "resourceRecordName": f"_{_short_hash(domain, length=32)}.{domain}.",
+        "resourceRecordType": "CNAME",
+        "resourceRecordValue": f"_{_short_hash(domain, 'v', length=32)}.abcdefghij.acm-validations.aws.",
+    }]}
+
+
+def _record(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    fqdn = str(inputs.get("name", name)).rstrip(".")
+    return f"{inputs.get('zoneId')}_{fqdn}_{inputs.get('type')}", {"fqdn": fqdn}
+
+
+def _certificate_validation(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    return f"{inputs['certificateArn']}", {}
+
+
 def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": _arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")}
 
@@ -257,6 +284,11 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:lb/listenerRule:ListenerRule": _named("elasticloadbalancing", "listener-rule/app/"),
     "aws:appautoscaling/target:Target": _scaling_target,
     "aws:rds/proxy:Proxy": _rds_proxy,
+    "aws:sns/topic:Topic": _named("sns", ""),
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:route53/record:Record": _record,
+    "aws:acm/certificateValidation:CertificateValidation": _certificate_validation,
     "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": _named("rds", "target-group:"),
     "awsx:ec2:Vpc": _vpc,
     "awsx:lb:ApplicationLoadBalancer": _alb,

@@ -6,10 +6,10 @@ import json
 
 from tests.helpers import ALB, RDS, SECRET, is_secret
 
-TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service"}
-COMPONENTS = TOP_LEVEL | {"tca:infra:Seed"}
+TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring"}
+COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
-           "reseedCommand"}
+           "reseedCommand", "dashboardUrl", "alarmTopicArn"}
 
 
 def test_program_exports_exactly_the_documented_outputs(run):
@@ -60,9 +60,10 @@ def test_password_reaches_resources_only_as_a_pulumi_secret(run):
     assert all(all(v) for v in places.values()), places
 
 
-def test_main_composes_the_three_components_and_the_service_owns_the_seed(run):
+def test_main_composes_the_components_and_the_service_owns_the_seed(run):
     components = [r for r in run.registrations if r.type.startswith("tca:")]
-    assert sorted(c.type for c in components) == sorted(COMPONENTS)
+    # The committed stacks have no custom domain, so no Domain component.
+    assert sorted(c.type for c in components) == sorted(COMPONENTS - {"tca:infra:Domain"})
     top = [c for c in components if c.type in TOP_LEVEL]
     assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)
     assert run.one("tca:infra:Seed").parent == run.one("tca:infra:Service").urn

@@ -1,0 +1,154 @@
+"""Alarms that notify one SNS topic, and a dashboard of the same metrics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import AppConfig
+from infra.database import Database
+from infra.service import Service
+
+FIVE_MINUTES = 300
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    key: str                   # suffix of the alarm's logical name
+    title: str                 # what a human reads in the notification and on the dashboard
+    namespace: str
+    metric: str
+    dimensions: dict[str, pulumi.Input[str]]
+    statistic: str
+    threshold: float
+    comparison: str
+    # Missing data means "no traffic" for counts (fine), but "no tasks" for the task count.
+    missing: str = "notBreaching"
+    periods: int = 1
+
+
+def alarm_specs(cfg: AppConfig, service: Service, db: Database) -> list[AlarmSpec]:
+    a = cfg.alarms
+    lb = {"LoadBalancer": service.alb.load_balancer.arn_suffix}
+    tg = {**lb, "TargetGroup": service.alb.default_target_group.arn_suffix}
+    ecs = {"ClusterName": service.cluster_name, "ServiceName": service.service_name}
+    rds = {"DBInstanceIdentifier": db.instance.identifier}
+    gt, lt = "GreaterThanThreshold", "LessThanThreshold"
+    specs = [
+        AlarmSpec("target-5xx", "App 5XX responses", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", tg,
+                  "Sum", a.target_5xx_count, gt),
+        AlarmSpec("alb-5xx", "Load balancer 5XX responses", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lb,
+                  "Sum", a.alb_5xx_count, gt),
+        AlarmSpec("unhealthy-hosts", "Unhealthy targets", "AWS/ApplicationELB", "UnHealthyHostCount", tg,
+                  "Maximum", 0, gt, periods=2),
+        # TargetResponseTime is reported in seconds.
+        AlarmSpec("response-time", "Target response time (s)", "AWS/ApplicationELB", "TargetResponseTime", tg,
+                  "Average", a.response_time_ms / 1000, gt, periods=2),
+        AlarmSpec("service-cpu", "Service CPU (%)", "AWS/ECS", "CPUUtilization", ecs,
+                  "Average", a.service_cpu_percent, gt, periods=2),
+        AlarmSpec("service-memory", "Service memory (%)", "AWS/ECS", "MemoryUtilization", ecs,
+                  "Average", a.service_memory_percent, gt, periods=2),
+        # Container Insights; fewer running tasks than the autoscaling floor means tasks are failing.
+        AlarmSpec("running-tasks", "Running tasks", "ECS/ContainerInsights", "RunningTaskCount", ecs,
+                  "Minimum", cfg.min_tasks, lt, missing="breaching", periods=2),
+        AlarmSpec("db-cpu", "Database CPU (%)", "AWS/RDS", "CPUUtilization", rds,
+                  "Average", a.db_cpu_percent, gt, periods=2),
+        # RDS reports storage and memory in bytes.
+        AlarmSpec("db-free-storage", "Database free storage (bytes)", "AWS/RDS", "FreeStorageSpace", rds,
+                  "Minimum", a.db_free_storage_gib * GIB, lt),
+        AlarmSpec("db-connections", "Database connections", "AWS/RDS", "DatabaseConnections", rds,
+                  "Maximum", a.db_connections, gt, periods=2),
+        AlarmSpec("db-free-memory", "Database freeable memory (bytes)", "AWS/RDS", "FreeableMemory", rds,
+                  "Minimum", a.db_free_memory_mib * MIB, lt, periods=2),
+    ]
+    if db.proxy is not None:
+        proxy = {"ProxyName": db.proxy.name}
+        specs += [
+            AlarmSpec("proxy-clients", "Proxy client connections", "AWS/RDS", "ClientConnections", proxy,
+                      "Maximum", a.proxy_client_connections, gt, periods=2),
+            # Borrow latency is reported in microseconds.
+            AlarmSpec("proxy-borrow-latency", "Proxy borrow latency (us)", "AWS/RDS",
+                      "DatabaseConnectionsBorrowLatency", proxy,
+                      "Average", a.proxy_borrow_latency_ms * 1000, gt, periods=2),
+        ]
+    return specs
+
+
+def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: list[dict[str, str]]) -> str:
+    """One graph per alarmed metric, with the alarm's threshold drawn on it."""
+    widgets = []
+    for i, (spec, dims) in enumerate(zip(specs, resolved_dimensions)):
+        metric: list[Any] = [spec.namespace, spec.metric]
+        for name, value in dims.items():
+            metric += [name, value]
+        widgets.append({
+            "type": "metric",
+            "x": (i % 3) * 8, "y": (i // 3) * 6, "width": 8, "height": 6,
+            "properties": {
+                "title": spec.title,
+                "region": region,
+                "metrics": [metric + [{"stat": spec.statistic}]],
+                "period": FIVE_MINUTES,
+                "view": "timeSeries",
+                "annotations": {"horizontal": [{"label": "alarm", "value": spec.threshold}]},
+            },
+        })
+    return json.dumps({"widgets": widgets})
+
+
+class Monitoring(pulumi.ComponentResource):
+    topic: aws.sns.Topic
+    dashboard_url: pulumi.Output[str]
+
+    def __init__(self, name: str, cfg: AppConfig, service: Service, db: Database,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("tca:infra:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and
+        # alarm messages carry no secrets, so a customer-managed key would only add cost.
+        self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{cfg.name_prefix} alarms", opts=child)
+        if cfg.alarm_email:
+            # AWS mails a confirmation link; nothing is delivered until it is followed.
+            aws.sns.TopicSubscription(
+                f"{name}-alarm-email", topic=self.topic.arn, protocol="email", endpoint=cfg.alarm_email,
+                opts=child)
+
+        specs = alarm_specs(cfg, service, db)
+        for spec in specs:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.key}",
+                alarm_description=f"{cfg.name_prefix}: {spec.title} {spec.comparison} {spec.threshold:g}",
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                dimensions=spec.dimensions,
+                statistic=spec.statistic,
+                period=FIVE_MINUTES,
+                evaluation_periods=spec.periods,
+                datapoints_to_alarm=spec.periods,
+                threshold=spec.threshold,
+                comparison_operator=spec.comparison,
+                treat_missing_data=spec.missing,
+                alarm_actions=[self.topic.arn],
+                ok_actions=[self.topic.arn],
+                opts=child,
+            )
+
+        resolved = pulumi.Output.all(*[pulumi.Output.all(**s.dimensions) for s in specs])
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            # Dashboard names allow letters, digits, "-" and "_" (up to 255); the stack prefix fits.
+            dashboard_name=f"{cfg.name_prefix}-overview",
+            dashboard_body=resolved.apply(lambda dims: dashboard_body(cfg.region, specs, list(dims))),
+            opts=child,
+        )
+        self.dashboard_url = pulumi.Output.concat(
+            f"https://{cfg.region}.console.aws.amazon.com/cloudwatch/home?region={cfg.region}#dashboards:name=",
+            dashboard.dashboard_name)
+        self.register_outputs({"topicArn": self.topic.arn, "dashboardUrl": self.dashboard_url})

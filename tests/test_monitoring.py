@@ -1,0 +1,161 @@
+"""Monitoring: alarms on the real resources' dimensions, notifying one topic, and a dashboard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import stack_file
+from tests.helpers import ALB, ECS_SERVICE, RDS
+from tests.mocks import run_program
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+
+CORE_METRICS = {
+    ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"),
+    ("AWS/ApplicationELB", "UnHealthyHostCount"), ("AWS/ApplicationELB", "TargetResponseTime"),
+    ("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization"),
+    ("ECS/ContainerInsights", "RunningTaskCount"),
+    ("AWS/RDS", "CPUUtilization"), ("AWS/RDS", "FreeStorageSpace"), ("AWS/RDS", "DatabaseConnections"),
+    ("AWS/RDS", "FreeableMemory"),
+}
+PROXY_METRICS = {("AWS/RDS", "ClientConnections"), ("AWS/RDS", "DatabaseConnectionsBorrowLatency")}
+
+
+def _alarm(run, metric, namespace=None):
+    found = [a.inputs for a in run.of_type(ALARM) if a.inputs["metricName"] == metric
+             and (namespace is None or a.inputs["namespace"] == namespace)]
+    assert len(found) == 1, (metric, namespace, len(found))
+    return found[0]
+
+
+def _dims(run):
+    alb = run.one(ALB).outputs
+    service = run.referenced(run.one(ECS_SERVICE).outputs["service"])
+    lb = run.referenced(alb["loadBalancer"])["arnSuffix"]
+    return {
+        "lb": {"LoadBalancer": lb},
+        "tg": {"LoadBalancer": lb, "TargetGroup": run.referenced(alb["defaultTargetGroup"])["arnSuffix"]},
+        "ecs": {"ClusterName": run.one("aws:ecs/cluster:Cluster").outputs["name"], "ServiceName": service["name"]},
+        "rds": {"DBInstanceIdentifier": run.one(RDS).outputs["identifier"]},
+    }
+
+
+def test_alarms_cover_every_required_metric(run, settings):
+    metrics = {(a.inputs["namespace"], a.inputs["metricName"]) for a in run.of_type(ALARM)}
+    expected = CORE_METRICS | (PROXY_METRICS if settings["tca:dbProxy"] else set())
+    assert metrics == expected
+    assert len(run.of_type(ALARM)) == len(expected)
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(run):
+    topic = run.one(TOPIC).outputs["arn"]
+    for alarm in run.of_type(ALARM):
+        assert alarm.inputs["alarmActions"] == [topic], alarm.name
+        assert alarm.inputs["okActions"] == [topic], alarm.name
+
+
+@pytest.mark.parametrize("metric,kind", [
+    ("HTTPCode_Target_5XX_Count", "tg"), ("HTTPCode_ELB_5XX_Count", "lb"), ("UnHealthyHostCount", "tg"),
+    ("TargetResponseTime", "tg"), ("MemoryUtilization", "ecs"), ("RunningTaskCount", "ecs"),
+    ("FreeStorageSpace", "rds"), ("DatabaseConnections", "rds"), ("FreeableMemory", "rds"),
+])
+def test_alarm_dimensions_come_from_the_real_resources(run, metric, kind):
+    assert _alarm(run, metric)["dimensions"] == _dims(run)[kind]
+
+
+def test_cpu_alarms_watch_the_service_and_the_database_separately(run):
+    assert _alarm(run, "CPUUtilization", "AWS/ECS")["dimensions"] == _dims(run)["ecs"]
+    assert _alarm(run, "CPUUtilization", "AWS/RDS")["dimensions"] == _dims(run)["rds"]
+
+
+def test_thresholds_come_from_the_stack_file_in_the_metrics_units(run, settings):
+    s = settings
+    expected = {
+        ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"): s["tca:alarmTarget5xxCount"],
+        ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"): s["tca:alarmAlb5xxCount"],
+        ("AWS/ApplicationELB", "TargetResponseTime"): s["tca:alarmResponseTimeMs"] / 1000,
+        ("AWS/ECS", "CPUUtilization"): s["tca:alarmServiceCpuPercent"],
+        ("AWS/ECS", "MemoryUtilization"): s["tca:alarmServiceMemoryPercent"],
+        ("AWS/RDS", "CPUUtilization"): s["tca:alarmDbCpuPercent"],
+        ("AWS/RDS", "FreeStorageSpace"): s["tca:alarmDbFreeStorageGib"] * 1024 ** 3,
+        ("AWS/RDS", "DatabaseConnections"): s["tca:alarmDbConnections"],
+        ("AWS/RDS", "FreeableMemory"): s["tca:alarmDbFreeMemoryMib"] * 1024 ** 2,
+    }
+    for (namespace, metric), threshold in expected.items():
+        assert _alarm(run, metric, namespace)["threshold"] == pytest.approx(threshold), metric
+
+
+def test_prod_alarms_are_tighter_than_dev(dev, prod):
+    for metric in ("HTTPCode_Target_5XX_Count", "TargetResponseTime"):
+        assert _alarm(prod, metric)["threshold"] < _alarm(dev, metric)["threshold"]
+
+
+def test_low_value_alarms_fire_below_their_threshold(run):
+    for metric in ("FreeStorageSpace", "FreeableMemory", "RunningTaskCount"):
+        assert _alarm(run, metric)["comparisonOperator"] == "LessThanThreshold", metric
+
+
+def test_running_task_alarm_fires_below_min_tasks_and_when_no_data(run, settings):
+    alarm = _alarm(run, "RunningTaskCount")
+    assert alarm["namespace"] == "ECS/ContainerInsights"
+    assert alarm["threshold"] == settings["tca:minTasks"]
+    assert alarm["treatMissingData"] == "breaching"
+
+
+def test_error_count_alarms_stay_quiet_without_traffic(run):
+    for metric in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"):
+        assert _alarm(run, metric)["treatMissingData"] == "notBreaching"
+        assert _alarm(run, metric)["statistic"] == "Sum"
+
+
+def test_proxy_alarms_watch_the_proxy_in_prod(prod):
+    proxy = prod.one("aws:rds/proxy:Proxy").outputs["name"]
+    s = stack_file("prod")
+    clients = _alarm(prod, "ClientConnections")
+    latency = _alarm(prod, "DatabaseConnectionsBorrowLatency")
+    assert clients["dimensions"] == latency["dimensions"] == {"ProxyName": proxy}
+    assert clients["threshold"] == s["tca:alarmProxyClientConnections"]
+    assert latency["threshold"] == s["tca:alarmProxyBorrowLatencyMs"] * 1000, "the metric is in microseconds"
+
+
+def test_no_email_subscription_without_an_address(run):
+    assert run.of_type(SUBSCRIPTION) == []
+
+
+def test_email_subscription_when_an_address_is_configured():
+    run = run_program("dev", overrides={"tca:alarmEmail": "ops@example.com"})
+    sub = run.one(SUBSCRIPTION).inputs
+    assert sub == {"topic": run.one(TOPIC).outputs["arn"], "protocol": "email", "endpoint": "ops@example.com"}
+
+
+def test_dashboard_graphs_every_alarmed_metric_with_the_same_dimensions(run):
+    body = json.loads(run.one(DASHBOARD).inputs["dashboardBody"])
+    graphed = []
+    for widget in body["widgets"]:
+        metric = widget["properties"]["metrics"][0]
+        dims = dict(zip(metric[2:-1:2], metric[3:-1:2]))
+        graphed.append((metric[0], metric[1], json.dumps(dims, sort_keys=True)))
+        assert widget["properties"]["region"] == "ap-southeast-2"
+    alarmed = [(a.inputs["namespace"], a.inputs["metricName"], json.dumps(a.inputs["dimensions"], sort_keys=True))
+               for a in run.of_type(ALARM)]
+    assert sorted(graphed) == sorted(alarmed)
+
+
+def test_dashboard_url_output_opens_this_stacks_dashboard(run):
+    name = run.one(DASHBOARD).inputs["dashboardName"]
+    assert name == f"tca-{run.stack}-overview"
+    assert run.outputs["dashboardUrl"] == (
+        "https://ap-southeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-southeast-2"
+        f"#dashboards:name={name}")
+    assert run.outputs["alarmTopicArn"] == run.one(TOPIC).outputs["arn"]
+
+
+def test_monitoring_children_belong_to_the_monitoring_component(run):
+    parent = run.one("tca:infra:Monitoring").urn
+    for r in run.of_type(ALARM) + run.of_type(TOPIC) + run.of_type(DASHBOARD):
+        assert r.parent == parent, r.name

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -36,28 +37,31 @@ MAX_NAME_PREFIX = 24
 _T = TypeVar("_T")
 
 
+_GIB = 1024
+# Task CPU units -> (lowest, highest, step) memory in MiB, from the Fargate task-size table.
+# 8 and 16 vCPU need platform 1.4.0, which LATEST resolves to.
+_FARGATE_MEMORY = {
+    256: (512, 2 * _GIB, None),
+    512: (1 * _GIB, 4 * _GIB, _GIB),
+    1024: (2 * _GIB, 8 * _GIB, _GIB),
+    2048: (4 * _GIB, 16 * _GIB, _GIB),
+    4096: (8 * _GIB, 30 * _GIB, _GIB),
+    8192: (16 * _GIB, 60 * _GIB, 4 * _GIB),
+    16384: (32 * _GIB, 120 * _GIB, 8 * _GIB),
+}
+
+
 def fargate_memory_choices(cpu: int) -> tuple[int, ...]:
     """Memory sizes (MiB) that Fargate accepts for a task CPU size; empty for an unknown size."""
-    gib = 1024
-    if cpu == 256:
-        return (512, 1 * gib, 2 * gib)
-    if cpu == 512:
-        return tuple(range(1 * gib, 4 * gib + 1, gib))
-    if cpu == 1024:
-        return tuple(range(2 * gib, 8 * gib + 1, gib))
-    if cpu == 2048:
-        return tuple(range(4 * gib, 16 * gib + 1, gib))
-    if cpu == 4096:
-        return tuple(range(8 * gib, 30 * gib + 1, gib))
-    # 8 and 16 vCPU need platform 1.4.0, which LATEST resolves to.
-    if cpu == 8192:
-        return tuple(range(16 * gib, 60 * gib + 1, 4 * gib))
-    if cpu == 16384:
-        return tuple(range(32 * gib, 120 * gib + 1, 8 * gib))
-    return ()
+    if cpu not in _FARGATE_MEMORY:
+        return ()
+    low, high, step = _FARGATE_MEMORY[cpu]
+    if step is None:  # 0.25 vCPU takes exactly 512 MiB, 1 GiB or 2 GiB
+        return (512, 1 * _GIB, 2 * _GIB)
+    return tuple(range(low, high + 1, step))
 
 
-FARGATE_CPU_SIZES = (256, 512, 1024, 2048, 4096, 8192, 16384)
+FARGATE_CPU_SIZES = tuple(_FARGATE_MEMORY)
 
 
 def subnet_layout(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -67,10 +71,11 @@ def subnet_layout(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...], tuple[
     private subnet of half its size and a public subnet of a quarter, the same shape awsx uses by
     default, but computed here so validation knows exactly whether it fits.
     """
-    vpc = ipaddress.ip_network(vpc_cidr, strict=True)
+    vpc = ipaddress.IPv4Network(vpc_cidr, strict=True)
     az_prefix = vpc.prefixlen + math.ceil(math.log2(az_count))
     az_blocks = list(vpc.subnets(new_prefix=az_prefix))[:az_count]
-    private, public = [], []
+    private: list[str] = []
+    public: list[str] = []
     for block in az_blocks:
         halves = list(block.subnets(prefixlen_diff=1))
         private.append(str(halves[0]))
@@ -165,7 +170,7 @@ class ConfigError(pulumi.RunError):
 class _Reader:
     """Parses raw config strings, recording one message per bad key instead of stopping."""
 
-    def __init__(self, raw: Callable[[str], Optional[str]], namespace: str):
+    def __init__(self, raw: Callable[[str], str | None], namespace: str):
         self._raw = raw
         self._namespace = namespace
         self.errors: list[str] = []
@@ -176,7 +181,7 @@ class _Reader:
     def fail(self, name: str, value: object, allowed: str) -> None:
         self.errors.append(f"{self.key(name)} = {str(value)!r}: {allowed}")
 
-    def _parse(self, name: str, allowed: str, parse: Callable[[str], _T]) -> Optional[_T]:
+    def _parse(self, name: str, allowed: str, parse: Callable[[str], _T]) -> _T | None:
         value = self._raw(name)
         if value is None or value.strip() == "":
             self.errors.append(f"{self.key(name)} is not set: {allowed}")
@@ -187,7 +192,7 @@ class _Reader:
             self.fail(name, value, allowed)
             return None
 
-    def integer(self, name: str, low: int, high: int, allowed: Optional[str] = None) -> Optional[int]:
+    def integer(self, name: str, low: int, high: int, allowed: str | None = None) -> int | None:
         allowed = allowed or f"must be a whole number from {low} to {high}"
         number = self._parse(name, allowed, _strict_int)
         if number is not None and not low <= number <= high:
@@ -195,17 +200,17 @@ class _Reader:
             return None
         return number
 
-    def boolean(self, name: str) -> Optional[bool]:
+    def boolean(self, name: str) -> bool | None:
         return self._parse(name, "must be true or false", _strict_bool)
 
-    def text(self, name: str, pattern: str, allowed: str) -> Optional[str]:
+    def text(self, name: str, pattern: str, allowed: str) -> str | None:
         value = self._parse(name, allowed, str)
         if value is not None and not re.fullmatch(pattern, value):
             self.fail(name, value, allowed)
             return None
         return value
 
-    def optional_text(self, name: str, pattern: str, allowed: str) -> Optional[str]:
+    def optional_text(self, name: str, pattern: str, allowed: str) -> str | None:
         """An optional key: unset or empty reads as "" (off); anything else must match."""
         value = (self._raw(name) or "").strip()
         if value and not re.fullmatch(pattern, value):
@@ -234,7 +239,7 @@ _IMAGE_PATTERN = (
 )
 
 
-def _validate_network(r: _Reader, az_count: Optional[int]) -> tuple[Optional[str], tuple, tuple]:
+def _validate_network(r: _Reader, az_count: int | None) -> tuple[str | None, tuple, tuple]:
     allowed = "must be a private IPv4 network (10/8, 172.16/12 or 192.168/16) in CIDR form, such as 10.0.0.0/16"
     cidr = r.text("vpcCidr", r"\d+\.\d+\.\d+\.\d+/\d+", allowed)
     if cidr is None:
@@ -262,10 +267,10 @@ def _validate_network(r: _Reader, az_count: Optional[int]) -> tuple[Optional[str
     return cidr, private, public
 
 
-def load_config(
-    stack: Optional[str] = None,
-    raw: Optional[Callable[[str], Optional[str]]] = None,
-    region: Optional[str] = None,
+def load_config(  # noqa: PLR0915 - one flat pass over every key reads best
+    stack: str | None = None,
+    raw: Callable[[str], str | None] | None = None,
+    region: str | None = None,
 ) -> AppConfig:
     """Read and validate every `tca:` key; raise ConfigError naming each bad one."""
     stack = stack if stack is not None else pulumi.get_stack()
@@ -359,14 +364,14 @@ def load_config(
         missing = "tca:hostedZoneId" if domain else "tca:domainName"
         r.errors.append(f"tca:domainName and tca:hostedZoneId go together for HTTPS: {missing} is not set "
                         "(set both, or neither for HTTP only)")
-    thresholds = {field: r.integer(key, low, high) for key, field, low, high in ALARM_KEYS}
+    thresholds: dict[str, Any] = {field: r.integer(key, low, high) for key, field, low, high in ALARM_KEYS}
 
     if r.errors:
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}; nothing was created. Fix these settings:\n  - "
             + "\n  - ".join(r.errors))
 
-    return AppConfig(
+    values: dict[str, Any] = dict(
         stack=stack,
         region=region,
         az_count=az_count,
@@ -395,7 +400,10 @@ def load_config(
         alarm_email=alarm_email,
         domain_name=domain,
         hosted_zone_id=zone,
-        alarms=AlarmThresholds(**thresholds),
         private_subnet_cidrs=private_cidrs,
         public_subnet_cidrs=public_cidrs,
     )
+    # Every parser either returned a value or recorded an error, so nothing here is None.
+    unset = [k for k, v in {**values, **thresholds}.items() if v is None]
+    assert not unset, f"config parsed to None without an error: {unset}"
+    return AppConfig(**values, alarms=AlarmThresholds(**thresholds))

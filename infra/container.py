@@ -6,7 +6,8 @@ credentials and logging, as the tasks that serve users.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -24,7 +25,7 @@ def app_environment(cfg: AppConfig, db: Database) -> list[awsx.ecs.TaskDefinitio
         # Left unset, the app silently uses an embedded BoltDB file inside each task.
         "VTT_DBTYPE": "postgres",
         # Left unset, the app binds to localhost and the load balancer can never reach it.
-        "VTT_LISTENHOST": "0.0.0.0",
+        "VTT_LISTENHOST": "0.0.0.0",  # noqa: S104 - inside the task's own network namespace
         "VTT_LISTENPORT": str(cfg.app_port),
         # The proxy endpoint when RDS Proxy is on, else the instance address (never host:port).
         "VTT_DBHOST": db.client_host,
@@ -48,8 +49,8 @@ def app_container(
     *,
     command: Sequence[str],
     stream_prefix: str,
-    port_mappings: Optional[list[awsx.ecs.TaskDefinitionPortMappingArgs]] = None,
-    health_check: Optional[awsx.ecs.TaskDefinitionHealthCheckArgs] = None,
+    port_mappings: list[awsx.ecs.TaskDefinitionPortMappingArgs] | None = None,
+    health_check: awsx.ecs.TaskDefinitionHealthCheckArgs | None = None,
 ) -> awsx.ecs.TaskDefinitionContainerDefinitionArgs:
     return awsx.ecs.TaskDefinitionContainerDefinitionArgs(
         name=CONTAINER_NAME,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -17,7 +17,7 @@ DB_USERNAME = "tcaadmin"
 PASSWORD_LENGTH = 32
 # RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
-PASSWORD_SPECIALS = "!#%*+-.:=^_~"
+PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
 
 
 class Database(pulumi.ComponentResource):
@@ -31,7 +31,7 @@ class Database(pulumi.ComponentResource):
     instance: aws.rds.Instance
 
     def __init__(self, name: str, cfg: AppConfig, network: Network,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.db_name = DB_NAME
@@ -130,8 +130,8 @@ class Database(pulumi.ComponentResource):
         )
 
         # What the app connects to: the proxy when there is one, else the instance itself.
-        self.proxy: Optional[aws.rds.Proxy] = None
-        self.proxy_target: Optional[aws.rds.ProxyTarget] = None
+        self.proxy: aws.rds.Proxy | None = None
+        self.proxy_target: aws.rds.ProxyTarget | None = None
         self.client_host: pulumi.Output[str] = self.address
         if network.proxy_security_group is not None:
             self._add_proxy(name, cfg, network.private_subnet_ids, network.proxy_security_group)
@@ -145,7 +145,7 @@ class Database(pulumi.ComponentResource):
             "secretArn": self.secret.arn,
         })
 
-    def _add_proxy(self, name: str, cfg: AppConfig, subnet_ids: pulumi.Input[list[str]],
+    def _add_proxy(self, name: str, cfg: AppConfig, subnet_ids: pulumi.Input[Sequence[str]],
                    security_group: aws.ec2.SecurityGroup) -> None:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(

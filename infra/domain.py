@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 import pulumi_aws as aws
 
@@ -14,7 +12,7 @@ class Domain(pulumi.ComponentResource):
     certificate_arn: pulumi.Output[str]
     url: str
 
-    def __init__(self, name: str, cfg: AppConfig, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, cfg: AppConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Domain", name, None, opts)
         self._cfg = cfg
         child = pulumi.ResourceOptions(parent=self)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -24,7 +25,7 @@ class AlarmSpec:
     title: str                 # what a human reads in the notification and on the dashboard
     namespace: str
     metric: str
-    dimensions: dict[str, pulumi.Input[str]]
+    dimensions: Mapping[str, pulumi.Input[str]]
     statistic: str
     threshold: float
     comparison: str
@@ -83,7 +84,7 @@ def alarm_specs(cfg: AppConfig, service: Service, db: Database) -> list[AlarmSpe
 def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: list[dict[str, str]]) -> str:
     """One graph per alarmed metric, with the alarm's threshold drawn on it."""
     widgets = []
-    for i, (spec, dims) in enumerate(zip(specs, resolved_dimensions)):
+    for i, (spec, dims) in enumerate(zip(specs, resolved_dimensions, strict=True)):
         metric: list[Any] = [spec.namespace, spec.metric]
         for name, value in dims.items():
             metric += [name, value]
@@ -93,7 +94,7 @@ def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: lis
             "properties": {
                 "title": spec.title,
                 "region": region,
-                "metrics": [metric + [{"stat": spec.statistic}]],
+                "metrics": [[*metric, {"stat": spec.statistic}]],
                 "period": FIVE_MINUTES,
                 "view": "timeSeries",
                 "annotations": {"horizontal": [{"label": "alarm", "value": spec.threshold}]},
@@ -107,7 +108,7 @@ class Monitoring(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str]
 
     def __init__(self, name: str, cfg: AppConfig, service: Service, db: Database,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import itertools
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -18,13 +19,13 @@ EGRESS = aws.vpc.SecurityGroupEgressRule
 
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
-    public_subnet_ids: pulumi.Output[list[str]]
-    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[Sequence[str]]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
     lb_security_group: aws.ec2.SecurityGroup
     service_security_group: aws.ec2.SecurityGroup
     db_security_group: aws.ec2.SecurityGroup
 
-    def __init__(self, name: str, cfg: AppConfig, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, cfg: AppConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -57,7 +58,7 @@ class Network(pulumi.ComponentResource):
         self.lb_security_group = self._group(name, "lb", "Load balancer: HTTP/HTTPS from the internet")
         self.service_security_group = self._group(name, "svc", "App tasks: app port from the load balancer")
         self.db_security_group = self._group(name, "db", "PostgreSQL: from its one client group only")
-        self.proxy_security_group: Optional[aws.ec2.SecurityGroup] = (
+        self.proxy_security_group: aws.ec2.SecurityGroup | None = (
             self._group(name, "proxy", "RDS Proxy: PostgreSQL from the app tasks only") if cfg.db_proxy else None)
 
         for port in (80, 443):
@@ -71,7 +72,7 @@ class Network(pulumi.ComponentResource):
         if self.proxy_security_group is not None:
             chain.append(("proxy", self.proxy_security_group, POSTGRES_PORT))
         chain.append(("db", self.db_security_group, 0))
-        for (src_role, src, port), (dst_role, dst, _) in zip(chain, chain[1:]):
+        for (src_role, src, port), (dst_role, dst, _) in itertools.pairwise(chain):
             self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, peer=dst)
             self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, peer=src)
 
@@ -91,7 +92,7 @@ class Network(pulumi.ComponentResource):
         )
 
     def _rule(self, direction: type, rule: str, group: aws.ec2.SecurityGroup, port: int, *,
-              cidr: Optional[str] = None, peer: Optional[aws.ec2.SecurityGroup] = None) -> None:
+              cidr: str | None = None, peer: aws.ec2.SecurityGroup | None = None) -> None:
         direction(
             rule,
             security_group_id=group.id,

@@ -6,7 +6,7 @@ created: for a new database, or when the operator raises tca:seedRevision. Never
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi.dynamic
@@ -27,7 +27,7 @@ class DatabaseSeed(pulumi.dynamic.Resource, module="seed", name="DatabaseSeed"):
     task_arn: pulumi.Output[str]
     exit_code: pulumi.Output[int]
 
-    def __init__(self, name: str, props: dict, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None):
         super().__init__(SeedProvider(), name, {**props, "task_arn": None, "exit_code": None, "stopped_at": None},
                          opts)
 
@@ -44,7 +44,7 @@ class Seed(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database, *,
                  cluster: aws.ecs.Cluster, log_group: aws.cloudwatch.LogGroup,
                  execution_role: aws.iam.Role, wait_for: Sequence[pulumi.Resource],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Seed", name, None, opts)
 
         self.task_definition = awsx.ecs.FargateTaskDefinition(

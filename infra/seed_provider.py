@@ -7,7 +7,8 @@ dynamic-provider process, so imports stay inside functions and the class is self
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import contextlib
+from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
@@ -83,10 +84,9 @@ def run_seed_task(ecs: Any, props: dict[str, Any],
             WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
     except WaiterError as exc:
         # Stop it so a late seed cannot erase data written after this deployment gave up.
-        try:
+        # Best effort: the timeout is the error worth reporting.
+        with contextlib.suppress(Exception):
             ecs.stop_task(cluster=cluster, task=task_arn, reason="pulumi up stopped waiting for the seed")
-        except Exception:  # noqa: BLE001 - the timeout is the error worth reporting
-            pass
         raise SeedError(
             f"The seed task {task_arn} did not stop within {delay * max_attempts} s ({exc}); "
             f"it was asked to stop. {_log_hint(props, task_arn)}") from exc
@@ -97,8 +97,9 @@ def run_seed_task(ecs: Any, props: dict[str, Any],
         raise SeedError(f"ECS no longer describes the seed task {task_arn}: {described.get('failures')}. "
                         f"{_log_hint(props, task_arn)}")
     task = tasks[0]
-    container = next((c for c in task.get("containers", []) if c.get("name") == props["container_name"]), {})
-    exit_code: Optional[int] = container.get("exitCode")
+    container: dict[str, Any] = next(
+        (c for c in task.get("containers", []) if c.get("name") == props["container_name"]), {})
+    exit_code: int | None = container.get("exitCode")
     stopped_reason = task.get("stoppedReason", "not given")
     if exit_code != 0:
         what = "never ran to completion (no exit code)" if exit_code is None else f"exited with code {exit_code}"
@@ -123,8 +124,8 @@ def reseed_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     if olds.get("db_instance_id") != news.get("db_instance_id"):
         reasons.append("db_instance_id")
     try:
-        raised = int(news.get("seed_revision")) > int(olds.get("seed_revision"))
-    except (TypeError, ValueError):
+        raised = int(news["seed_revision"]) > int(olds["seed_revision"])
+    except (KeyError, TypeError, ValueError):
         # An unknown value (during preview) or a missing old one: say it may re-seed.
         raised = olds.get("seed_revision") != news.get("seed_revision")
     if raised:

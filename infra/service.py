@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -24,7 +24,7 @@ DEREGISTRATION_DELAY_SECONDS = 30
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 
-def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
+def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
     """Keep `pulumi up` from resetting the task count that autoscaling chose.
 
     Applied as a transform because ResourceOptions on the awsx component do not reach its
@@ -45,7 +45,7 @@ def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
-def listener_args(certificate_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
+def listener_args(certificate_arn: pulumi.Input[str] | None) -> dict[str, Any]:
     """HTTP only, or HTTPS on 443 with port 80 answering a permanent redirect to it."""
     if certificate_arn is None:
         return {"listener": awsx.lb.ListenerArgs(port=80, protocol="HTTP")}
@@ -78,9 +78,9 @@ class Service(pulumi.ComponentResource):
     fargate: awsx.ecs.FargateService
     seed: Seed
 
-    def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database,
-                 certificate_arn: Optional[pulumi.Input[str]] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database, *,
+                 certificate_arn: pulumi.Input[str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -160,7 +160,8 @@ class Service(pulumi.ComponentResource):
         )
         # The rule belongs on the listener that forwards to the app; with HTTPS, port 80 only redirects.
         forwarding = 1 if certificate_arn is not None else 0
-        listener_arn = self.alb.listeners.apply(lambda listeners: listeners[forwarding].arn)
+        # awsx always creates the listeners asked for, so the list is never empty.
+        listener_arn = self.alb.listeners.apply(lambda listeners: listeners[forwarding].arn)  # type: ignore[index]
         aws.lb.ListenerRule(
             f"{name}-block-debug",
             listener_arn=listener_arn,
@@ -243,7 +244,7 @@ class Service(pulumi.ComponentResource):
         self._target_tracking(f"{name}-cpu", scaling, cfg.cpu_target_percent,
                               "ECSServiceAverageCPUUtilization")
         self._target_tracking(f"{name}-requests", scaling, cfg.requests_per_target,
-                              "ALBRequestCountPerTarget", request_label)
+                              "ALBRequestCountPerTarget", resource_label=request_label)
 
         self.url = pulumi.Output.concat("http://", self.alb.load_balancer.dns_name)
         self.cluster_name = self.cluster.name
@@ -251,7 +252,7 @@ class Service(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "serviceName": service_name})
 
     def _target_tracking(self, name: str, target: aws.appautoscaling.Target, value: float,
-                         metric: str, resource_label: Optional[pulumi.Input[str]] = None) -> None:
+                         metric: str, *, resource_label: pulumi.Input[str] | None = None) -> None:
         aws.appautoscaling.Policy(
             name,
             policy_type="TargetTrackingScaling",

@@ -12,9 +12,10 @@ import json
 import random as _random
 import runpy
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 import yaml
@@ -65,7 +66,7 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def __init__(self, stack: str):
         self.stack = stack
-        self.monitor: Optional["RecordingMonitor"] = None
+        self.monitor: RecordingMonitor | None = None
         self.by_name: dict[tuple[str, str], Registration] = {}
         self.generated_secrets: list[str] = []
 
@@ -164,7 +165,8 @@ def _log_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 def _iam_role(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     role = f"{name}-{_short_hash(name, length=7)}"
-    return role, {"name": role, "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}", "uniqueId": "AROA" + _short_hash(role, length=16).upper()}
+    return role, {"name": role, "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                  "uniqueId": "AROA" + _short_hash(role, length=16).upper()}
 
 
 def _vpc(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
@@ -242,7 +244,8 @@ def _rds_proxy(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _dashboard(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    return inputs["dashboardName"], {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"}
+    name = inputs["dashboardName"]
+    return name, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}"}
 
 
 def _certificate(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
@@ -266,7 +269,8 @@ def _certificate_validation(m: AwsMocks, name: str, inputs: dict) -> tuple[str, 
 
 
 def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    return str(inputs.get("resourceId")), {"arn": _arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")}
+    arn = _arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")
+    return str(inputs.get("resourceId")), {"arn": arn}
 
 
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
@@ -348,7 +352,7 @@ def _as_config_string(value: Any) -> str:
     return str(value)
 
 
-def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None,
+def stack_config(stack: str, overrides: dict[str, Any] | None = None,
                  remove: tuple[str, ...] = ()) -> dict[str, str]:
     """What the CLI would hand the program: Pulumi.yaml defaults under the stack file's values."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -378,7 +382,7 @@ class Run:
     secret_outputs: set[str]
     generated_secrets: list[str]
     states: dict[str, dict]
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -399,7 +403,7 @@ class Run:
         return next(r for r in self.registrations if r.id == resource_id)
 
 
-def run_program(stack: str, overrides: Optional[dict[str, Any]] = None,
+def run_program(stack: str, overrides: dict[str, Any] | None = None,
                 remove: tuple[str, ...] = ()) -> Run:
     """Execute __main__.py under mocks with the stack's real config; collect everything it did."""
     pulumi_settings.ROOT.set(None)
@@ -409,7 +413,7 @@ def run_program(stack: str, overrides: Optional[dict[str, Any]] = None,
     config = stack_config(stack, overrides, remove)
     pulumi.runtime.set_all_config(config, [])
 
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
@@ -423,7 +427,7 @@ def run_program(stack: str, overrides: Optional[dict[str, Any]] = None,
     secret_outputs: set[str] = set()
     root = pulumi_settings.get_root_resource()
     if error is None and root is not None:
-        for key, value in root.outputs.items():
+        for key, value in root.outputs.items():  # type: ignore[attr-defined]
             out = pulumi.Output.from_input(value)
             outputs[key] = _sync_await(out.future())
             if _sync_await(out.is_secret()):

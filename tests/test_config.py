@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_project_uses_pip_toolchain_in_a_venv():
 
 def test_config_is_frozen():
     cfg = _load("dev")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.app_port = 80  # type: ignore[misc]
 
 
@@ -189,8 +190,8 @@ def test_fargate_pairs_aws_rejects_are_refused(cpu, memory):
                                       ("172.16.0.0/24", 2), ("192.168.0.0/23", 4)])
 def test_subnet_layout_fits_the_vpc_without_overlap(cidr, azs):
     private, public = subnet_layout(cidr, azs)
-    vpc = ipaddress.ip_network(cidr)
-    nets = [ipaddress.ip_network(n) for n in private + public]
+    vpc = ipaddress.IPv4Network(cidr)
+    nets = [ipaddress.IPv4Network(n) for n in private + public]
     assert len(private) == len(public) == azs
     assert all(n.subnet_of(vpc) and n.prefixlen <= 28 for n in nets)
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])

@@ -138,7 +138,7 @@ def test_dashboard_graphs_every_alarmed_metric_with_the_same_dimensions(run):
     graphed = []
     for widget in body["widgets"]:
         metric = widget["properties"]["metrics"][0]
-        dims = dict(zip(metric[2:-1:2], metric[3:-1:2]))
+        dims = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
         graphed.append((metric[0], metric[1], json.dumps(dims, sort_keys=True)))
         assert widget["properties"]["region"] == "ap-southeast-2"
     alarmed = [(a.inputs["namespace"], a.inputs["metricName"], json.dumps(a.inputs["dimensions"], sort_keys=True))

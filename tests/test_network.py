@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from infra.config import subnet_layout
 from tests.helpers import EGRESS, INGRESS, SG, VPC, group_id, int_of
 
@@ -44,9 +46,9 @@ def _rules(run):
 
 
 def _expected_chain(port: int, proxy: bool) -> set:
-    hops = [("lb", port), ("svc", 5432)] + ([("proxy", 5432)] if proxy else []) + [("db", None)]
+    hops = [("lb", port), ("svc", 5432)] + ([("proxy", 5432)] if proxy else []) + [("db", 0)]
     rules = {("in", "lb", 80, "0.0.0.0/0"), ("in", "lb", 443, "0.0.0.0/0"), ("out", "svc", 443, "0.0.0.0/0")}
-    for (src, hop_port), (dst, _) in zip(hops, hops[1:]):
+    for (src, hop_port), (dst, _) in itertools.pairwise(hops):
         rules |= {("out", src, hop_port, dst), ("in", dst, hop_port, src)}
     return rules
 

@@ -33,7 +33,7 @@ PROPS = {
     "seed_revision": 1,
     "db_proxy_name": "",
 }
-STOPPED_AT = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.timezone.utc)
+STOPPED_AT = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_task_that_never_started_reports_ecs_failures(ecs):
     client, stub = ecs
     _expect_run(stub, {"tasks": [], "failures": [{"arn": CLUSTER, "reason": "RESOURCE:ENI",
                                                   "detail": "no free addresses"}]})
-    with pytest.raises(SeedError, match="did not start the seed task.*RESOURCE:ENI no free addresses"):
+    with pytest.raises(SeedError, match=r"did not start the seed task.*RESOURCE:ENI no free addresses"):
         run_seed_task(client, PROPS, delay=0, max_attempts=3)
 
 
@@ -109,7 +109,7 @@ def test_waiter_timeout_stops_the_task_and_says_so(ecs):
         stub.add_response("describe_tasks", running, {"cluster": CLUSTER, "tasks": [TASK]})
     stub.add_response("stop_task", {"task": {"taskArn": TASK, "lastStatus": "STOPPING"}},
                       {"cluster": CLUSTER, "task": TASK, "reason": "pulumi up stopped waiting for the seed"})
-    with pytest.raises(SeedError, match="did not stop within 0 s.*asked to stop.*stream seed/app/"):
+    with pytest.raises(SeedError, match=r"did not stop within 0 s.*asked to stop.*stream seed/app/"):
         run_seed_task(client, PROPS, delay=0, max_attempts=2)
 
 
@@ -132,7 +132,7 @@ def test_create_runs_the_seed_with_the_deployers_client(ecs, monkeypatch):
     monkeypatch.setattr(seed_provider, "_client", lambda props, service: client)
     monkeypatch.setattr(seed_provider.run_seed_task, "__defaults__", (0, 3))  # no real waiting
     result = SeedProvider().create(dict(PROPS))
-    assert result.id == TASK
+    assert result.id == TASK and result.outs is not None
     assert result.outs["exit_code"] == 0 and result.outs["db_instance_id"] == PROPS["db_instance_id"]
 
 
@@ -163,16 +163,20 @@ def test_proxy_target_that_never_becomes_available_stops_before_the_seed(rds):
     for _ in range(2):
         stub.add_response("describe_db_proxy_targets", _target("UNAVAILABLE", "auth failure"),
                           {"DBProxyName": "tca-prod-proxy-1"})
-    with pytest.raises(SeedError, match="UNAVAILABLE: auth failure.*seed was not started"):
+    with pytest.raises(SeedError, match=r"UNAVAILABLE: auth failure.*seed was not started"):
         seed_provider.wait_for_proxy_target(client, "tca-prod-proxy-1", delay=0, max_attempts=2)
 
 
 def test_create_checks_the_proxy_first_when_there_is_one(monkeypatch):
-    calls = []
+    calls: list[tuple] = []
+
+    def fake_seed(ecs, props):
+        calls.append(("seed", ecs))
+        return {"task_arn": TASK, "exit_code": 0}
+
     monkeypatch.setattr(seed_provider, "_client", lambda props, service: service)
     monkeypatch.setattr(seed_provider, "wait_for_proxy_target", lambda rds, name: calls.append(("proxy", rds, name)))
-    monkeypatch.setattr(seed_provider, "run_seed_task",
-                        lambda ecs, props: calls.append(("seed", ecs)) or {"task_arn": TASK, "exit_code": 0})
+    monkeypatch.setattr(seed_provider, "run_seed_task", fake_seed)
     SeedProvider().create({**PROPS, "db_proxy_name": "tca-prod-proxy-1"})
     assert calls == [("proxy", "rds", "tca-prod-proxy-1"), ("seed", "ecs")]
     calls.clear()
@@ -181,7 +185,7 @@ def test_create_checks_the_proxy_first_when_there_is_one(monkeypatch):
 
 
 def test_client_uses_the_stack_region_and_profile(monkeypatch):
-    seen = {}
+    seen: dict[str, object] = {}
 
     class Session:
         def __init__(self, profile_name=None, region_name=None):
@@ -250,12 +254,13 @@ def test_update_keeps_the_seed_result_and_never_calls_ecs(monkeypatch):
     olds = {**PROPS, "task_arn": TASK, "exit_code": 0, "stopped_at": "x"}
     news = {**PROPS, "task_definition": TASK_DEF.replace(":3", ":4")}
     outs = SeedProvider().update(TASK, olds, news).outs
+    assert outs is not None
     assert outs["task_arn"] == TASK and outs["task_definition"].endswith(":4")
 
 
 def test_delete_never_calls_ecs(monkeypatch):
     monkeypatch.setattr(seed_provider, "_client", lambda props, service: pytest.fail("delete called AWS"))
-    assert SeedProvider().delete(TASK, PROPS) is None
+    SeedProvider().delete(TASK, PROPS)
 
 
 def test_serialized_provider_loads_in_a_fresh_process_from_the_project_directory():
@@ -268,7 +273,7 @@ def test_serialized_provider_loads_in_a_fresh_process_from_the_project_directory
         "p = dill.loads(base64.b64decode(sys.stdin.read()))\n"
         "print(p.diff('x', {'seed_revision': 1, 'db_instance_id': 'a'},"
         " {'seed_revision': 2, 'db_instance_id': 'a'}).replaces)\n")
-    out = subprocess.run([sys.executable, "-c", script], input=encoded, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", script], input=encoded, check=False, capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['seed_revision']"

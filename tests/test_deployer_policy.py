@@ -1,0 +1,205 @@
+"""iam/deployer-policy.json grants what `pulumi up` and `pulumi destroy` of both stacks need, and no more
+than the rules allow. Every resource type the program creates, including those the awsx components
+create at deploy time, must map to actions here, so a new resource type fails this test until the
+policy covers it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.mocks import ROOT, run_program
+
+POLICY = json.loads((ROOT / "iam" / "deployer-policy.json").read_text())
+
+# Children the awsx components create during a real deployment (awsx documentation and source):
+# Vpc: the VPC, its subnets, route tables and associations, routes, internet gateway, NAT gateways and
+# their Elastic IPs. ApplicationLoadBalancer: the load balancer, the default target group and listeners
+# (no security group: this program passes its own). FargateService: the ECS service and its task
+# definition (no roles or log group: this program passes or skips them). FargateTaskDefinition: the task
+# definition.
+AWSX_CHILDREN = {
+    "awsx:ec2:Vpc": ["aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable",
+                     "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route",
+                     "aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
+                     "aws:ec2/eip:Eip"],
+    "awsx:lb:ApplicationLoadBalancer": ["aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup",
+                                        "aws:lb/listener:Listener"],
+    "awsx:ecs:FargateService": ["aws:ecs/service:Service", "aws:ecs/taskDefinition:TaskDefinition"],
+    "awsx:ecs:FargateTaskDefinition": ["aws:ecs/taskDefinition:TaskDefinition"],
+}
+
+LB = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", "elasticloadbalancing:DescribeTags"]
+# Per resource type: create, delete, and the reads the provider needs to refresh and diff it.
+REQUIRED: dict[str, list[str]] = {
+    "aws:ec2/vpc:Vpc": ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:DescribeVpcs", "ec2:ModifyVpcAttribute",
+                        "ec2:DescribeVpcAttribute", "ec2:CreateTags"],
+    "aws:ec2/subnet:Subnet": ["ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:DescribeSubnets",
+                              "ec2:ModifySubnetAttribute"],
+    "aws:ec2/routeTable:RouteTable": ["ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:DescribeRouteTables"],
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ["ec2:AssociateRouteTable",
+                                                            "ec2:DisassociateRouteTable"],
+    "aws:ec2/route:Route": ["ec2:CreateRoute", "ec2:DeleteRoute", "ec2:DescribeRouteTables"],
+    "aws:ec2/internetGateway:InternetGateway": ["ec2:CreateInternetGateway", "ec2:DeleteInternetGateway",
+                                                "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
+                                                "ec2:DescribeInternetGateways"],
+    "aws:ec2/natGateway:NatGateway": ["ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:DescribeNatGateways"],
+    "aws:ec2/eip:Eip": ["ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:DescribeAddresses"],
+    "aws:ec2/securityGroup:SecurityGroup": ["ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+                                            "ec2:DescribeSecurityGroups", "ec2:RevokeSecurityGroupEgress",
+                                            "ec2:DescribeNetworkInterfaces"],
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": [
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"],
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": [
+        "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:DescribeSecurityGroupRules"],
+    "aws:lb/loadBalancer:LoadBalancer": ["elasticloadbalancing:CreateLoadBalancer",
+                                         "elasticloadbalancing:DeleteLoadBalancer",
+                                         "elasticloadbalancing:DescribeLoadBalancers",
+                                         "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                                         "elasticloadbalancing:DescribeLoadBalancerAttributes", *LB],
+    "aws:lb/targetGroup:TargetGroup": ["elasticloadbalancing:CreateTargetGroup",
+                                       "elasticloadbalancing:DeleteTargetGroup",
+                                       "elasticloadbalancing:DescribeTargetGroups",
+                                       "elasticloadbalancing:ModifyTargetGroupAttributes",
+                                       "elasticloadbalancing:DescribeTargetGroupAttributes", *LB],
+    "aws:lb/listener:Listener": ["elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
+                                 "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:ModifyListener",
+                                 *LB],
+    "aws:lb/listenerRule:ListenerRule": ["elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+                                         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:ModifyRule",
+                                         *LB],
+    "aws:ecs/cluster:Cluster": ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:DescribeClusters",
+                                "ecs:UpdateCluster", "ecs:TagResource"],
+    "aws:ecs/service:Service": ["ecs:CreateService", "ecs:DeleteService", "ecs:DescribeServices",
+                                "ecs:UpdateService", "ecs:TagResource"],
+    "aws:ecs/taskDefinition:TaskDefinition": ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
+                                              "ecs:DescribeTaskDefinition", "iam:PassRole"],
+    "aws:cloudwatch/logGroup:LogGroup": ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:DescribeLogGroups",
+                                         "logs:PutRetentionPolicy", "logs:ListTagsForResource"],
+    "aws:iam/role:Role": ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:ListRolePolicies",
+                          "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:TagRole"],
+    "aws:iam/rolePolicy:RolePolicy": ["iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy"],
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["iam:AttachRolePolicy", "iam:DetachRolePolicy",
+                                                          "iam:ListAttachedRolePolicies"],
+    "aws:rds/subnetGroup:SubnetGroup": ["rds:CreateDBSubnetGroup", "rds:DeleteDBSubnetGroup",
+                                        "rds:DescribeDBSubnetGroups", "rds:AddTagsToResource"],
+    "aws:rds/parameterGroup:ParameterGroup": ["rds:CreateDBParameterGroup", "rds:DeleteDBParameterGroup",
+                                              "rds:DescribeDBParameterGroups", "rds:ModifyDBParameterGroup",
+                                              "rds:DescribeDBParameters"],
+    "aws:rds/instance:Instance": ["rds:CreateDBInstance", "rds:DeleteDBInstance", "rds:DescribeDBInstances",
+                                  "rds:ModifyDBInstance", "rds:CreateDBSnapshot", "rds:ListTagsForResource",
+                                  "rds:AddTagsToResource"],
+    "aws:rds/proxy:Proxy": ["rds:CreateDBProxy", "rds:DeleteDBProxy", "rds:DescribeDBProxies",
+                            "rds:ModifyDBProxy", "iam:PassRole"],
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": ["rds:ModifyDBProxyTargetGroup",
+                                                                "rds:DescribeDBProxyTargetGroups"],
+    "aws:rds/proxyTarget:ProxyTarget": ["rds:RegisterDBProxyTargets", "rds:DeregisterDBProxyTargets",
+                                        "rds:DescribeDBProxyTargets"],
+    "aws:secretsmanager/secret:Secret": ["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
+                                         "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+    "aws:secretsmanager/secretVersion:SecretVersion": ["secretsmanager:PutSecretValue",
+                                                       "secretsmanager:GetSecretValue",
+                                                       "secretsmanager:UpdateSecretVersionStage"],
+    "aws:appautoscaling/target:Target": ["application-autoscaling:RegisterScalableTarget",
+                                         "application-autoscaling:DeregisterScalableTarget",
+                                         "application-autoscaling:DescribeScalableTargets"],
+    "aws:appautoscaling/policy:Policy": ["application-autoscaling:PutScalingPolicy",
+                                         "application-autoscaling:DeleteScalingPolicy",
+                                         "application-autoscaling:DescribeScalingPolicies"],
+    "aws:sns/topic:Topic": ["sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes",
+                            "sns:SetTopicAttributes"],
+    "aws:sns/topicSubscription:TopicSubscription": ["sns:Subscribe", "sns:Unsubscribe",
+                                                    "sns:GetSubscriptionAttributes"],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
+                                               "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+    "aws:cloudwatch/dashboard:Dashboard": ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards",
+                                           "cloudwatch:GetDashboard"],
+    "aws:acm/certificate:Certificate": ["acm:RequestCertificate", "acm:DeleteCertificate",
+                                        "acm:DescribeCertificate", "acm:ListTagsForCertificate"],
+    "aws:acm/certificateValidation:CertificateValidation": ["acm:DescribeCertificate"],
+    "aws:route53/record:Record": ["route53:ChangeResourceRecordSets", "route53:GetChange",
+                                  "route53:ListResourceRecordSets"],
+    # The seed provider: run the task, wait for it, stop it on timeout, wait for the proxy target.
+    "pulumi-python:dynamic/seed:DatabaseSeed": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask",
+                                                "rds:DescribeDBProxyTargets", "iam:PassRole"],
+    # Provider-level calls: the account and the availability zones awsx spreads subnets over.
+    "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
+}
+# Resources that touch no AWS API.
+NO_AWS = {"random:index/randomPassword:RandomPassword", "random:index/randomId:RandomId"}
+
+
+def _granted() -> set[str]:
+    actions = set()
+    for statement in POLICY["Statement"]:
+        assert statement["Effect"] == "Allow"
+        listed = statement["Action"]
+        actions |= set([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+@pytest.fixture(scope="module")
+def deployed_types() -> set[str]:
+    """Every resource type of dev, prod, and prod with HTTPS and an alarm email."""
+    runs = [run_program("dev"), run_program("prod"),
+            run_program("prod", overrides={"tca:domainName": "todo.example.com",
+                                           "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ",
+                                           "tca:alarmEmail": "ops@example.com"})]
+    types = {"provider"}
+    for run in runs:
+        assert run.error is None, run.error
+        for r in run.registrations:
+            if r.type.startswith("tca:infra:"):
+                continue
+            types |= set(AWSX_CHILDREN.get(r.type, [r.type]))
+    return types - NO_AWS
+
+
+def test_every_deployed_resource_type_is_mapped_to_its_actions(deployed_types):
+    assert deployed_types - set(REQUIRED) == set(), "add the new types' actions to REQUIRED and the policy"
+
+
+def test_policy_grants_create_delete_and_read_for_every_deployed_type(deployed_types):
+    granted = _granted()
+    missing = {t: sorted(set(REQUIRED[t]) - granted) for t in deployed_types if set(REQUIRED[t]) - granted}
+    assert missing == {}
+
+
+def test_policy_has_no_wildcard_actions():
+    assert [a for a in _granted() if "*" in a] == []
+
+
+def test_iam_permissions_are_limited_to_this_projects_roles():
+    for statement in POLICY["Statement"]:
+        actions = statement["Action"]
+        iam = [a for a in actions if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
+        if iam:
+            assert statement["Resource"] == "arn:aws:iam::*:role/tca-*", statement["Sid"]
+
+
+def test_pass_role_goes_only_to_ecs_tasks_and_rds():
+    (statement,) = [s for s in POLICY["Statement"] if "iam:PassRole" in s["Action"]]
+    assert statement["Action"] == ["iam:PassRole"]
+    assert statement["Resource"] == "arn:aws:iam::*:role/tca-*"
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
+        "ecs-tasks.amazonaws.com", "rds.amazonaws.com"]}}
+
+
+def test_service_linked_roles_only_for_the_services_used():
+    (statement,) = [s for s in POLICY["Statement"] if "iam:CreateServiceLinkedRole" in s["Action"]]
+    names = statement["Condition"]["StringEquals"]["iam:AWSServiceName"]
+    assert set(names) == {"ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
+                          "ecs.application-autoscaling.amazonaws.com"}
+
+
+def test_secrets_are_limited_to_this_projects_secrets():
+    for statement in POLICY["Statement"]:
+        if any(a.startswith("secretsmanager:") for a in statement["Action"]):
+            assert statement["Resource"] == "arn:aws:secretsmanager:*:*:secret:tca-*"
+
+
+def test_policy_fits_an_inline_role_policy():
+    # AWS counts a policy's characters without whitespace: 10,240 for a role's inline policies
+    # (a managed policy allows only 6,144, which this one exceeds).
+    assert len(json.dumps(POLICY, separators=(",", ":"))) <= 10_240

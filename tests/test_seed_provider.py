@@ -36,13 +36,18 @@ PROPS = {
 STOPPED_AT = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.UTC)
 
 
-@pytest.fixture
-def ecs():
-    client = boto3.client("ecs", region_name="ap-southeast-2",
+def _stubbed(service: str):
+    """A real botocore client whose calls are checked against the API model and answered by the stub."""
+    client = boto3.client(service, region_name="ap-southeast-2",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ecs():
+    yield from _stubbed("ecs")
 
 
 def _expect_run(stub, response=None):
@@ -138,11 +143,7 @@ def test_create_runs_the_seed_with_the_deployers_client(ecs, monkeypatch):
 
 @pytest.fixture
 def rds():
-    client = boto3.client("rds", region_name="ap-southeast-2",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    yield from _stubbed("rds")
 
 
 def _target(state: str, description: str = "") -> dict:

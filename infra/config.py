@@ -124,6 +124,7 @@ _ZONE_ID = r"Z[A-Z0-9]{1,31}"
 class AppConfig:
     stack: str
     region: str
+    aws_profile: str
     az_count: int
     vpc_cidr: str
     nat_gateways: str
@@ -271,11 +272,14 @@ def load_config(  # noqa: PLR0915 - one flat pass over every key reads best
     stack: str | None = None,
     raw: Callable[[str], str | None] | None = None,
     region: str | None = None,
+    profile: str | None = None,
 ) -> AppConfig:
     """Read and validate every `tca:` key; raise ConfigError naming each bad one."""
     stack = stack if stack is not None else pulumi.get_stack()
     raw = raw if raw is not None else pulumi.Config(NAMESPACE).get
     region = region if region is not None else pulumi.Config("aws").get("region")
+    # The seed provider calls ECS with the deployer's credentials; empty means the default chain.
+    aws_profile = (pulumi.Config("aws").get("profile") or "") if profile is None else profile
     r = _Reader(raw, NAMESPACE)
 
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", stack) or "--" in stack \
@@ -374,6 +378,7 @@ def load_config(  # noqa: PLR0915 - one flat pass over every key reads best
     values: dict[str, Any] = dict(
         stack=stack,
         region=region,
+        aws_profile=aws_profile,
         az_count=az_count,
         vpc_cidr=vpc_cidr,
         nat_gateways=nat,

@@ -54,7 +54,6 @@ class Seed(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        profile = pulumi.Config("aws").get("profile")
         self.seed = DatabaseSeed(
             f"{name}-seed-run",
             {
@@ -63,7 +62,7 @@ class Seed(pulumi.ComponentResource):
                 "subnets": network.private_subnet_ids,
                 "security_groups": [network.service_security_group.id],
                 "region": cfg.region,
-                "profile": profile or "",
+                "profile": cfg.aws_profile,
                 "container_name": CONTAINER_NAME,
                 "log_group": log_group.name,
                 "log_stream_prefix": SEED_STREAM_PREFIX,

@@ -115,3 +115,10 @@ def test_seed_revision_must_be_a_positive_whole_number():
     result = run_program("dev", overrides={"tca:seedRevision": 0})
     assert isinstance(result.error, ConfigError) and "tca:seedRevision = '0'" in str(result.error)
     assert result.registrations == []
+
+
+def test_seed_uses_the_stacks_aws_profile_when_one_is_set(run):
+    assert plain(run.one(SEED).inputs)["profile"] == ""
+    from tests.mocks import run_program
+    with_profile = run_program("dev", overrides={"aws:profile": "deployer"})
+    assert plain(with_profile.one(SEED).inputs)["profile"] == "deployer"

@@ -134,8 +134,8 @@ class Database(pulumi.ComponentResource):
         self.proxy_target: aws.rds.ProxyTarget | None = None
         self.client_host: pulumi.Output[str] = self.address
         if network.proxy_security_group is not None:
-            self._add_proxy(name, cfg, network.private_subnet_ids, network.proxy_security_group)
-            assert self.proxy is not None
+            self.proxy, self.proxy_target = self._add_proxy(
+                name, cfg, network.private_subnet_ids, network.proxy_security_group)
             self.client_host = self.proxy.endpoint
 
         self.register_outputs({
@@ -146,7 +146,7 @@ class Database(pulumi.ComponentResource):
         })
 
     def _add_proxy(self, name: str, cfg: AppConfig, subnet_ids: pulumi.Input[Sequence[str]],
-                   security_group: aws.ec2.SecurityGroup) -> None:
+                   security_group: aws.ec2.SecurityGroup) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-proxy",
@@ -169,7 +169,7 @@ class Database(pulumi.ComponentResource):
             })),
             opts=child,
         )
-        self.proxy = aws.rds.Proxy(
+        proxy = aws.rds.Proxy(
             f"{name}-proxy",
             engine_family="POSTGRESQL",
             role_arn=role.arn,
@@ -193,7 +193,7 @@ class Database(pulumi.ComponentResource):
         )
         target_group = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy",
-            db_proxy_name=self.proxy.name,
+            db_proxy_name=proxy.name,
             connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
                 # Fail a request after 10 s rather than hold it for the default 120 s, well past
                 # the load balancer's 60 s idle timeout.
@@ -204,10 +204,11 @@ class Database(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.proxy_target = aws.rds.ProxyTarget(
+        target = aws.rds.ProxyTarget(
             f"{name}-proxy",
-            db_proxy_name=self.proxy.name,
+            db_proxy_name=proxy.name,
             target_group_name=target_group.name,
             db_instance_identifier=self.instance.identifier,
             opts=child,
         )
+        return proxy, target

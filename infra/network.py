@@ -1,4 +1,4 @@
-"""VPC and the three security groups that form the only open path: internet -> ALB -> tasks -> RDS."""
+"""VPC and the security groups that form the only open path: internet -> ALB -> tasks -> (proxy ->) RDS."""
 
 from __future__ import annotations
 

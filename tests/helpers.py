@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.mocks import Registration, Run
+from tests.mocks import Run
 
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -47,16 +47,7 @@ def group_id(run: Run, role: str) -> str:
     return run.one(SG, f"-{role}-sg").id
 
 
-def component_output(run: Run, component_type: str, key: str) -> Any:
-    return run.one(component_type).outputs[key]
-
-
 def int_of(value: Any) -> int:
     """Numbers cross the mock boundary as floats (3000.0); compare them as integers."""
     assert float(value).is_integer(), value
     return int(value)
-
-
-def registrations_under(run: Run, component_type: str) -> list[Registration]:
-    parent = run.one(component_type).urn
-    return [r for r in run.registrations if r.parent == parent]

@@ -173,11 +173,25 @@ def test_stack_name_that_cannot_name_a_load_balancer_is_refused(stack):
         load_config(stack=stack, raw=lambda key: values.get(f"tca:{key}"), region="ap-southeast-2")
 
 
-@pytest.mark.parametrize("cpu", FARGATE_CPU_SIZES)
-def test_every_listed_fargate_pair_is_accepted(cpu):
-    for memory in fargate_memory_choices(cpu):
-        cfg = _load("dev", **{"tca:taskCpu": cpu, "tca:taskMemory": memory})
-        assert (cfg.task_cpu, cfg.task_memory) == (cpu, memory)
+# From AWS's Fargate task-size table, written out independently of infra/config.py:
+# CPU -> (how many memory sizes, smallest, largest).
+AWS_FARGATE_SIZES = {256: (3, 512, 2048), 512: (4, 1024, 4096), 1024: (7, 2048, 8192),
+                     2048: (13, 4096, 16384), 4096: (23, 8192, 30720), 8192: (12, 16384, 61440),
+                     16384: (12, 32768, 122880)}
+
+
+def test_fargate_table_matches_aws():
+    assert set(FARGATE_CPU_SIZES) == set(AWS_FARGATE_SIZES)
+    for cpu, (count, low, high) in AWS_FARGATE_SIZES.items():
+        choices = fargate_memory_choices(cpu)
+        assert (len(choices), min(choices), max(choices)) == (count, low, high), cpu
+
+
+@pytest.mark.parametrize("cpu,memory", [(256, 512), (256, 2048), (512, 4096), (1024, 8192), (2048, 16384),
+                                        (4096, 30720), (8192, 61440), (16384, 122880)])
+def test_fargate_pairs_aws_accepts_are_accepted(cpu, memory):
+    cfg = _load("dev", **{"tca:taskCpu": cpu, "tca:taskMemory": memory})
+    assert (cfg.task_cpu, cfg.task_memory) == (cpu, memory)
 
 
 @pytest.mark.parametrize("cpu,memory", [(256, 4096), (512, 512), (1024, 1024), (4096, 31744), (2048, 17408)])

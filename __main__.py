@@ -10,18 +10,20 @@ from infra.network import Network
 from infra.service import HEALTHCHECK_PATH, Service
 
 cfg = load_config()
-
+stack = cfg.stack
 # Every AWS name starts with the stack's prefix, so two stacks in one account stay apart.
-network = Network(cfg.name_prefix, cfg)
-database = Database(cfg.name_prefix, cfg, network)
-domain = Domain(cfg.name_prefix, cfg) if cfg.https else None
-service = Service(cfg.name_prefix, cfg, network, database,
+prefix = stack.name_prefix
+
+network = Network(prefix, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy)
+database = Database(prefix, stack, cfg.database, network)
+domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
+service = Service(prefix, stack, cfg.service, network, database,
                   certificate_arn=domain.certificate_arn if domain else None)
 url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(cfg.name_prefix, cfg, service, database)
+monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database)
 
 pulumi.export("url", url)
 pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))

@@ -1,21 +1,30 @@
 """Every stack setting, read once and validated before any resource exists.
 
 `load_config()` collects every problem before it fails, so a user fixes a stack file in one pass.
-Components receive the frozen `AppConfig` and never read Pulumi config themselves.
+The result is one frozen section per concern (network, database, service, ...); each component
+receives the shared `StackSettings` and its own section, and never reads Pulumi config itself.
+
+`Pulumi.yaml` is the list of keys: a `tca:` key it does not declare is a typo and is refused, and
+a declared key without a default must be set by every stack file (no silent fallback to dev).
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config_store
 
 NAMESPACE = "tca"
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 NAT_STRATEGIES = ("Single", "OnePerAz")
 
@@ -120,14 +129,46 @@ _DOMAIN = r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-
 _ZONE_ID = r"Z[A-Z0-9]{1,31}"
 
 
+# -- the sections -------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
-class AppConfig:
+class StackSettings:
+    """What every component needs: where it runs, how it is named, how long logs live, protection."""
     stack: str
     region: str
     aws_profile: str
+    deletion_protection: bool
+    log_retention_days: int
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{NAMESPACE}-{self.stack}"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
     az_count: int
     vpc_cidr: str
     nat_gateways: str
+    private_subnet_cidrs: tuple[str, ...]
+    public_subnet_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    engine_version: int
+    instance_class: str
+    allocated_storage: int
+    max_allocated_storage: int
+    multi_az: bool
+    backup_retention_days: int
+    secret_recovery_days: int
+    proxy: bool
+    proxy_client_auth: str
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
     app_image: str
     app_port: int
     task_cpu: int
@@ -136,56 +177,105 @@ class AppConfig:
     max_tasks: int
     cpu_target_percent: int
     requests_per_target: int
-    db_engine_version: int
-    db_instance_class: str
-    db_allocated_storage: int
-    db_max_allocated_storage: int
-    db_multi_az: bool
-    db_backup_retention_days: int
-    deletion_protection: bool
-    log_retention_days: int
-    secret_recovery_days: int
     seed_revision: int
-    db_proxy: bool
-    db_proxy_client_auth: str
-    alarm_email: str
+
+
+@dataclass(frozen=True)
+class DomainConfig:
     domain_name: str
     hosted_zone_id: str
-    alarms: AlarmThresholds
-    private_subnet_cidrs: tuple[str, ...]
-    public_subnet_cidrs: tuple[str, ...]
-
-    @property
-    def name_prefix(self) -> str:
-        return f"{NAMESPACE}-{self.stack}"
 
     @property
     def https(self) -> bool:
         return bool(self.domain_name)
 
 
+@dataclass(frozen=True)
+class MonitoringConfig:
+    alarm_email: str
+    alarms: AlarmThresholds
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """One frozen section per concern; `__main__.py` hands each component only its own."""
+    stack: StackSettings
+    network: NetworkConfig
+    database: DatabaseConfig
+    service: ServiceConfig
+    domain: DomainConfig
+    monitoring: MonitoringConfig
+
+
 class ConfigError(pulumi.RunError):
     """Raised with every invalid setting listed; RunError prints without a traceback."""
 
 
+# -- the project's declared keys ----------------------------------------------------------------
+
+def declared_keys(project_file: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
+    """The `config:` block of Pulumi.yaml: every key this project reads, with type and default."""
+    declared = yaml.safe_load(project_file.read_text()).get("config") or {}
+    return {key: spec if isinstance(spec, dict) else {"default": spec} for key, spec in declared.items()}
+
+
+def _undeclared_key_errors(values: Mapping[str, str], declared: Mapping[str, Any]) -> list[str]:
+    """The CLI passes undeclared keys of the project's own namespace straight through: refuse them."""
+    errors = []
+    lowered = {name.lower(): name for name in declared}
+    for full in sorted(values):
+        namespace, _, name = full.partition(":")
+        if namespace != NAMESPACE or name in declared:
+            continue
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+        hint = f"; did you mean `{NAMESPACE}:{lowered[close[0]]}`?" if close else ""
+        errors.append(f"{full} is not a setting this project declares in Pulumi.yaml{hint}")
+    return errors
+
+
+def runtime_config() -> dict[str, str]:
+    """Every config value the engine handed this program (declared defaults already filled in).
+
+    `pulumi.Config` can only read a key it is asked for; finding undeclared keys needs the whole
+    map, which the language host passes in `PULUMI_CONFIG` (or `set_all_config` under mocks).
+    """
+    merged = {**runtime_config_store.get_config_env(), **runtime_config_store.CONFIG.get()}
+    # Older CLIs spell keys `tca:config:azCount`.
+    return {key.replace(":config:", ":", 1): str(value) for key, value in merged.items()}
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
 class _Reader:
     """Parses raw config strings, recording one message per bad key instead of stopping."""
 
-    def __init__(self, raw: Callable[[str], str | None], namespace: str):
-        self._raw = raw
-        self._namespace = namespace
+    def __init__(self, values: Mapping[str, str], declared: Mapping[str, Any], stack: str):
+        self._values = values
+        self._declared = declared
+        self._stack = stack
         self.errors: list[str] = []
 
-    def key(self, name: str) -> str:
-        return f"{self._namespace}:{name}"
+    @staticmethod
+    def key(name: str) -> str:
+        return f"{NAMESPACE}:{name}"
+
+    def raw(self, name: str) -> str | None:
+        return self._values.get(self.key(name))
 
     def fail(self, name: str, value: object, allowed: str) -> None:
         self.errors.append(f"{self.key(name)} = {str(value)!r}: {allowed}")
 
+    def _missing(self, name: str, allowed: str) -> None:
+        why = ""
+        if name in self._declared and "default" not in self._declared[name]:
+            why = (f" (Pulumi.{self._stack}.yaml must set it: it has no default because the right value "
+                   "differs between stacks)")
+        self.errors.append(f"{self.key(name)} is not set{why}: {allowed}")
+
     def _parse(self, name: str, allowed: str, parse: Callable[[str], _T]) -> _T | None:
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None or value.strip() == "":
-            self.errors.append(f"{self.key(name)} is not set: {allowed}")
+            self._missing(name, allowed)
             return None
         try:
             return parse(value.strip())
@@ -201,6 +291,16 @@ class _Reader:
             return None
         return number
 
+    def one_of(self, name: str, choices: tuple[Any, ...], allowed: str | None = None) -> Any:
+        """A whole number or word from a fixed list (retention days, strategies, intervals)."""
+        allowed = allowed or f"must be one of {', '.join(map(str, choices))}"
+        parse: Callable[[str], Any] = _strict_int if isinstance(choices[0], int) else str
+        value = self._parse(name, allowed, parse)
+        if value is not None and value not in choices:
+            self.fail(name, value, allowed)
+            return None
+        return value
+
     def boolean(self, name: str) -> bool | None:
         return self._parse(name, "must be true or false", _strict_bool)
 
@@ -213,7 +313,7 @@ class _Reader:
 
     def optional_text(self, name: str, pattern: str, allowed: str) -> str | None:
         """An optional key: unset or empty reads as "" (off); anything else must match."""
-        value = (self._raw(name) or "").strip()
+        value = (self.raw(name) or "").strip()
         if value and not re.fullmatch(pattern, value):
             self.fail(name, value, allowed)
             return None
@@ -240,7 +340,7 @@ _IMAGE_PATTERN = (
 )
 
 
-def _validate_network(r: _Reader, az_count: int | None) -> tuple[str | None, tuple, tuple]:
+def _validate_vpc_cidr(r: _Reader, az_count: int | None) -> tuple[str | None, tuple, tuple]:
     allowed = "must be a private IPv4 network (10/8, 172.16/12 or 192.168/16) in CIDR form, such as 10.0.0.0/16"
     cidr = r.text("vpcCidr", r"\d+\.\d+\.\d+\.\d+/\d+", allowed)
     if cidr is None:
@@ -268,20 +368,7 @@ def _validate_network(r: _Reader, az_count: int | None) -> tuple[str | None, tup
     return cidr, private, public
 
 
-def load_config(  # noqa: PLR0915 - one flat pass over every key reads best
-    stack: str | None = None,
-    raw: Callable[[str], str | None] | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-) -> AppConfig:
-    """Read and validate every `tca:` key; raise ConfigError naming each bad one."""
-    stack = stack if stack is not None else pulumi.get_stack()
-    raw = raw if raw is not None else pulumi.Config(NAMESPACE).get
-    region = region if region is not None else pulumi.Config("aws").get("region")
-    # The seed provider calls ECS with the deployer's credentials; empty means the default chain.
-    aws_profile = (pulumi.Config("aws").get("profile") or "") if profile is None else profile
-    r = _Reader(raw, NAMESPACE)
-
+def _stack_settings(r: _Reader, stack: str, region: str | None, profile: str) -> dict[str, Any]:
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", stack) or "--" in stack \
             or len(f"{NAMESPACE}-{stack}") > MAX_NAME_PREFIX:
         r.errors.append(
@@ -289,43 +376,30 @@ def load_config(  # noqa: PLR0915 - one flat pass over every key reads best
             f"{MAX_NAME_PREFIX - len(NAMESPACE) - 1} characters, because it names the load balancer")
     if not region or not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d", region):
         r.errors.append(f"aws:region = {region!r}: must be an AWS region such as ap-southeast-2")
+    return dict(
+        stack=stack,
+        region=region,
+        # The seed provider calls ECS with the deployer's credentials; empty means the default chain.
+        aws_profile=profile,
+        deletion_protection=r.boolean("deletionProtection"),
+        log_retention_days=r.one_of("logRetentionDays", LOG_RETENTION_DAYS),
+    )
 
+
+def _network(r: _Reader) -> dict[str, Any]:
     az_count = r.integer("azCount", 2, 6)
-    vpc_cidr, private_cidrs, public_cidrs = _validate_network(r, az_count)
-
-    nat = r.text("natGateways", r".*",
-                 "must be Single or OnePerAz")
+    vpc_cidr, private_cidrs, public_cidrs = _validate_vpc_cidr(r, az_count)
+    nat = r.text("natGateways", r".*", "must be Single or OnePerAz")
     if nat is not None and nat not in NAT_STRATEGIES:
         hint = " (None is refused: tasks in private subnets need a NAT gateway to pull the image)" \
             if nat.lower() == "none" else ""
         r.fail("natGateways", nat, "must be Single or OnePerAz" + hint)
         nat = None
+    return dict(az_count=az_count, vpc_cidr=vpc_cidr, nat_gateways=nat,
+                private_subnet_cidrs=private_cidrs, public_subnet_cidrs=public_cidrs)
 
-    image = r.text("appImage", _IMAGE_PATTERN,
-                   "must be a container image reference such as servian/techchallengeapp:0.11.0")
-    port = r.integer("appPort", 1, 65535)
 
-    cpu = r.integer("taskCpu", 256, 16384, f"must be one of {', '.join(map(str, FARGATE_CPU_SIZES))}")
-    if cpu is not None and cpu not in FARGATE_CPU_SIZES:
-        r.fail("taskCpu", cpu, f"must be one of {', '.join(map(str, FARGATE_CPU_SIZES))}")
-        cpu = None
-    memory = r.integer("taskMemory", 512, 122880, "must be a Fargate memory size in MiB")
-    if cpu is not None and memory is not None and memory not in fargate_memory_choices(cpu):
-        choices = fargate_memory_choices(cpu)
-        r.fail("taskMemory", memory,
-               f"is not a valid Fargate size with tca:taskCpu = {cpu}; allowed: "
-               f"{', '.join(map(str, choices))}")
-        memory = None
-
-    # 100 is a sanity bound, far below ECS's per-service limit, that catches typos.
-    min_tasks = r.integer("minTasks", 1, 100)
-    max_tasks = r.integer("maxTasks", 1, 100)
-    if min_tasks is not None and max_tasks is not None and max_tasks < min_tasks:
-        r.fail("maxTasks", max_tasks, f"must be at least tca:minTasks ({min_tasks})")
-        max_tasks = None
-    cpu_target = r.integer("cpuTargetPercent", 1, 100)
-    requests = r.integer("requestsPerTarget", 1, 1_000_000)
-
+def _database(r: _Reader) -> dict[str, Any]:
     pg_major = r.integer("dbEngineVersion", SUPPORTED_PG_MAJORS[0], SUPPORTED_PG_MAJORS[-1],
                          "must be a PostgreSQL major version in RDS standard support: "
                          + ", ".join(map(str, SUPPORTED_PG_MAJORS[:-1])) + f" or {SUPPORTED_PG_MAJORS[-1]}")
@@ -333,82 +407,126 @@ def load_config(  # noqa: PLR0915 - one flat pass over every key reads best
                             "must be an RDS instance class such as db.t4g.micro")
     # gp3 storage on RDS for PostgreSQL: 20 GiB to 64 TiB.
     storage = r.integer("dbAllocatedStorage", 20, 65536)
-    max_storage = r.integer("dbMaxAllocatedStorage", 21, 65536,
-                            "must be a whole number of GiB above tca:dbAllocatedStorage, at most 65536")
-    if storage is not None and max_storage is not None and max_storage <= storage:
+    max_storage = r.integer("dbMaxAllocatedStorage", 22, 65536,
+                            "must be a whole number of GiB at least 10% above tca:dbAllocatedStorage, at most 65536")
+    # RDS: "You must set the maximum storage threshold to at least 10% more than the current
+    # allocated storage"; a smaller ceiling passes here and fails at deploy otherwise.
+    if storage is not None and max_storage is not None and max_storage * 10 < storage * 11:
         r.fail("dbMaxAllocatedStorage", max_storage,
-               f"must be greater than tca:dbAllocatedStorage ({storage}) for storage autoscaling")
+               f"must be at least 10% above tca:dbAllocatedStorage ({storage}), so at least "
+               f"{math.ceil(storage * 1.1)}, for RDS storage autoscaling")
         max_storage = None
-    multi_az = r.boolean("dbMultiAz")
-    backups = r.integer("dbBackupRetentionDays", 0, 35)
-    protection = r.boolean("deletionProtection")
-
-    retention_allowed = f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
-    log_days = r.integer("logRetentionDays", 1, 3653, retention_allowed)
-    if log_days is not None and log_days not in LOG_RETENTION_DAYS:
-        r.fail("logRetentionDays", log_days, retention_allowed)
-        log_days = None
     recovery_allowed = "must be 0 (delete at once) or from 7 to 30 days"
     recovery = r.integer("secretRecoveryDays", 0, 30, recovery_allowed)
     if recovery is not None and 0 < recovery < 7:
         r.fail("secretRecoveryDays", recovery, recovery_allowed)
         recovery = None
+    return dict(
+        engine_version=pg_major,
+        instance_class=instance_class,
+        allocated_storage=storage,
+        max_allocated_storage=max_storage,
+        multi_az=r.boolean("dbMultiAz"),
+        backup_retention_days=r.integer("dbBackupRetentionDays", 0, 35),
+        secret_recovery_days=recovery,
+        proxy=r.boolean("dbProxy"),
+        proxy_client_auth=r.one_of("dbProxyClientAuth", PROXY_CLIENT_AUTH,
+                                   f"must be {' or '.join(PROXY_CLIENT_AUTH)}"),
+    )
 
-    # Raising it re-runs `updatedb -s`, which erases every task; a bound keeps typos visible.
-    seed_revision = r.integer("seedRevision", 1, 1_000_000)
 
-    db_proxy = r.boolean("dbProxy")
-    proxy_auth = r.text("dbProxyClientAuth", "|".join(PROXY_CLIENT_AUTH),
-                        f"must be {' or '.join(PROXY_CLIENT_AUTH)}")
+def _service(r: _Reader) -> dict[str, Any]:
+    cpu = r.one_of("taskCpu", FARGATE_CPU_SIZES)
+    memory = r.integer("taskMemory", 512, 122880, "must be a Fargate memory size in MiB")
+    if cpu is not None and memory is not None and memory not in fargate_memory_choices(cpu):
+        r.fail("taskMemory", memory,
+               f"is not a valid Fargate size with tca:taskCpu = {cpu}; allowed: "
+               f"{', '.join(map(str, fargate_memory_choices(cpu)))}")
+        memory = None
+    # 100 is a sanity bound, far below ECS's per-service limit, that catches typos.
+    min_tasks = r.integer("minTasks", 1, 100)
+    max_tasks = r.integer("maxTasks", 1, 100)
+    if min_tasks is not None and max_tasks is not None and max_tasks < min_tasks:
+        r.fail("maxTasks", max_tasks, f"must be at least tca:minTasks ({min_tasks})")
+        max_tasks = None
+    return dict(
+        app_image=r.text("appImage", _IMAGE_PATTERN,
+                         "must be a container image reference such as servian/techchallengeapp:0.11.0"),
+        app_port=r.integer("appPort", 1, 65535),
+        task_cpu=cpu,
+        task_memory=memory,
+        min_tasks=min_tasks,
+        max_tasks=max_tasks,
+        cpu_target_percent=r.integer("cpuTargetPercent", 1, 100),
+        requests_per_target=r.integer("requestsPerTarget", 1, 1_000_000),
+        # Raising it re-runs `updatedb -s`, which erases every task; a bound keeps typos visible.
+        seed_revision=r.integer("seedRevision", 1, 1_000_000),
+    )
 
-    alarm_email = r.optional_text("alarmEmail", _EMAIL, "must be an email address, or empty for no subscription")
+
+def _domain(r: _Reader) -> dict[str, Any]:
     domain = r.optional_text("domainName", _DOMAIN, "must be a DNS name such as todo.example.com, or empty")
     zone = r.optional_text("hostedZoneId", _ZONE_ID, "must be a Route 53 hosted zone ID such as Z0123456789ABC")
     if domain is not None and zone is not None and bool(domain) != bool(zone):
         missing = "tca:hostedZoneId" if domain else "tca:domainName"
         r.errors.append(f"tca:domainName and tca:hostedZoneId go together for HTTPS: {missing} is not set "
                         "(set both, or neither for HTTP only)")
-    thresholds: dict[str, Any] = {field: r.integer(key, low, high) for key, field, low, high in ALARM_KEYS}
+    return dict(domain_name=domain, hosted_zone_id=zone)
+
+
+def _monitoring(r: _Reader) -> dict[str, Any]:
+    return dict(
+        alarm_email=r.optional_text("alarmEmail", _EMAIL, "must be an email address, or empty for no subscription"),
+        alarms={field: r.integer(key, low, high) for key, field, low, high in ALARM_KEYS},
+    )
+
+
+def _unset(section: str, values: Mapping[str, Any]) -> list[str]:
+    found = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            found += _unset(f"{section}.{key}", value)
+        elif value is None:
+            found.append(f"{section}.{key}")
+    return found
+
+
+def load_config(stack: str | None = None, values: Mapping[str, str] | None = None,
+                project_file: Path = PROJECT_FILE) -> AppConfig:
+    """Read and validate every `tca:` key; raise ConfigError naming each bad, unknown or missing one.
+
+    `values` is the whole config map as the engine passes it (`tca:azCount` -> "2", declared
+    defaults filled in); by default it is read from the running program.
+    """
+    stack = stack if stack is not None else pulumi.get_stack()
+    values = dict(values) if values is not None else runtime_config()
+    declared = declared_keys(project_file)
+    r = _Reader(values, declared, stack)
+    r.errors += _undeclared_key_errors(values, declared)
+
+    sections = {
+        "stack": _stack_settings(r, stack, values.get("aws:region"), values.get("aws:profile") or ""),
+        "network": _network(r),
+        "database": _database(r),
+        "service": _service(r),
+        "domain": _domain(r),
+        "monitoring": _monitoring(r),
+    }
 
     if r.errors:
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}; nothing was created. Fix these settings:\n  - "
             + "\n  - ".join(r.errors))
-
-    values: dict[str, Any] = dict(
-        stack=stack,
-        region=region,
-        aws_profile=aws_profile,
-        az_count=az_count,
-        vpc_cidr=vpc_cidr,
-        nat_gateways=nat,
-        app_image=image,
-        app_port=port,
-        task_cpu=cpu,
-        task_memory=memory,
-        min_tasks=min_tasks,
-        max_tasks=max_tasks,
-        cpu_target_percent=cpu_target,
-        requests_per_target=requests,
-        db_engine_version=pg_major,
-        db_instance_class=instance_class,
-        db_allocated_storage=storage,
-        db_max_allocated_storage=max_storage,
-        db_multi_az=multi_az,
-        db_backup_retention_days=backups,
-        deletion_protection=protection,
-        log_retention_days=log_days,
-        secret_recovery_days=recovery,
-        seed_revision=seed_revision,
-        db_proxy=db_proxy,
-        db_proxy_client_auth=proxy_auth,
-        alarm_email=alarm_email,
-        domain_name=domain,
-        hosted_zone_id=zone,
-        private_subnet_cidrs=private_cidrs,
-        public_subnet_cidrs=public_cidrs,
-    )
     # Every parser either returned a value or recorded an error, so nothing here is None.
-    unset = [k for k, v in {**values, **thresholds}.items() if v is None]
+    unset = [name for section, fields in sections.items() for name in _unset(section, fields)]
     assert not unset, f"config parsed to None without an error: {unset}"
-    return AppConfig(**values, alarms=AlarmThresholds(**thresholds))
+    monitoring = dict(sections["monitoring"])
+    monitoring["alarms"] = AlarmThresholds(**monitoring["alarms"])
+    return AppConfig(
+        stack=StackSettings(**sections["stack"]),
+        network=NetworkConfig(**sections["network"]),
+        database=DatabaseConfig(**sections["database"]),
+        service=ServiceConfig(**sections["service"]),
+        domain=DomainConfig(**sections["domain"]),
+        monitoring=MonitoringConfig(**monitoring),
+    )

@@ -13,13 +13,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from infra.config import AppConfig
+from infra.config import ServiceConfig, StackSettings
 from infra.database import Database
 
 CONTAINER_NAME = "app"
 
 
-def app_environment(cfg: AppConfig, db: Database) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
+def app_environment(cfg: ServiceConfig, db: Database) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
     """Plain settings for the app; the password travels separately as an ECS secret."""
     values: dict[str, pulumi.Input[str]] = {
         # Left unset, the app silently uses an embedded BoltDB file inside each task.
@@ -43,7 +43,8 @@ def app_secrets(db: Database) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
 
 
 def app_container(
-    cfg: AppConfig,
+    stack: StackSettings,
+    cfg: ServiceConfig,
     db: Database,
     log_group: aws.cloudwatch.LogGroup,
     *,
@@ -65,14 +66,14 @@ def app_container(
             log_driver="awslogs",
             options={
                 "awslogs-group": log_group.name,
-                "awslogs-region": cfg.region,
+                "awslogs-region": stack.region,
                 "awslogs-stream-prefix": stream_prefix,
             },
         ),
     )
 
 
-def task_settings(cfg: AppConfig, execution_role: aws.iam.Role) -> dict[str, Any]:
+def task_settings(cfg: ServiceConfig, execution_role: aws.iam.Role) -> dict[str, Any]:
     """Task-level arguments common to awsx's FargateService task and FargateTaskDefinition."""
     return dict(
         cpu=str(cfg.task_cpu),

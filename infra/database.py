@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.config import AppConfig
+from infra.config import DatabaseConfig, StackSettings
 from infra.network import POSTGRES_PORT, Network
 
 DB_NAME = "tca"
@@ -30,7 +30,7 @@ class Database(pulumi.ComponentResource):
     secret_version: aws.secretsmanager.SecretVersion
     instance: aws.rds.Instance
 
-    def __init__(self, name: str, cfg: AppConfig, network: Network,
+    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -61,7 +61,7 @@ class Database(pulumi.ComponentResource):
         # only the service security group can reach 5432, inside private subnets.
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
-            family=f"postgres{cfg.db_engine_version}",
+            family=f"postgres{cfg.engine_version}",
             description="TechChallengeApp: the app cannot use TLS (sslmode=disable)",
             parameters=[aws.rds.ParameterGroupParameterArgs(
                 name="rds.force_ssl", value="0", apply_method="immediate")],
@@ -70,19 +70,19 @@ class Database(pulumi.ComponentResource):
 
         # A unique name per instance, so a re-created stack never collides with an old snapshot.
         snapshot_suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
-        final_snapshot = (pulumi.Output.concat(f"{cfg.name_prefix}-final-", snapshot_suffix.hex)
-                          if cfg.deletion_protection else None)
+        final_snapshot = (pulumi.Output.concat(f"{stack.name_prefix}-final-", snapshot_suffix.hex)
+                          if stack.deletion_protection else None)
 
         self.instance = aws.rds.Instance(
             f"{name}-pg",
             engine="postgres",
             # A major version alone lets RDS pick the newest minor and upgrade minors itself.
-            engine_version=str(cfg.db_engine_version),
+            engine_version=str(cfg.engine_version),
             allow_major_version_upgrade=True,
             auto_minor_version_upgrade=True,
             # Without this, RDS enrols majors past end of standard support in paid Extended Support.
             engine_lifecycle_support="open-source-rds-extended-support-disabled",
-            instance_class=cfg.db_instance_class,
+            instance_class=cfg.instance_class,
             db_name=DB_NAME,
             username=DB_USERNAME,
             password=password.result,
@@ -93,16 +93,16 @@ class Database(pulumi.ComponentResource):
             publicly_accessible=False,
             storage_type="gp3",
             storage_encrypted=True,
-            allocated_storage=cfg.db_allocated_storage,
-            max_allocated_storage=cfg.db_max_allocated_storage,
-            multi_az=cfg.db_multi_az,
-            backup_retention_period=cfg.db_backup_retention_days,
+            allocated_storage=cfg.allocated_storage,
+            max_allocated_storage=cfg.max_allocated_storage,
+            multi_az=cfg.multi_az,
+            backup_retention_period=cfg.backup_retention_days,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
-            deletion_protection=cfg.deletion_protection,
-            skip_final_snapshot=not cfg.deletion_protection,
+            deletion_protection=stack.deletion_protection,
+            skip_final_snapshot=not stack.deletion_protection,
             final_snapshot_identifier=final_snapshot,
-            opts=pulumi.ResourceOptions(parent=self, protect=cfg.deletion_protection),
+            opts=pulumi.ResourceOptions(parent=self, protect=stack.deletion_protection),
         )
         self.address = self.instance.address
         self.port = self.instance.port
@@ -111,7 +111,7 @@ class Database(pulumi.ComponentResource):
         # Auto-named: an explicit name would collide with a deleted secret still in its recovery window.
         self.secret = aws.secretsmanager.Secret(
             f"{name}-credentials",
-            description=f"TechChallengeApp database master credentials ({cfg.stack})",
+            description=f"TechChallengeApp database master credentials ({stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
             opts=child,
         )
@@ -145,7 +145,7 @@ class Database(pulumi.ComponentResource):
             "secretArn": self.secret.arn,
         })
 
-    def _add_proxy(self, name: str, cfg: AppConfig, subnet_ids: pulumi.Input[Sequence[str]],
+    def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
                    security_group: aws.ec2.SecurityGroup) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -185,7 +185,7 @@ class Database(pulumi.ComponentResource):
             auths=[aws.rds.ProxyAuthArgs(
                 auth_scheme="SECRETS",
                 secret_arn=self.secret.arn,
-                client_password_auth_type=cfg.db_proxy_client_auth,
+                client_password_auth_type=cfg.proxy_client_auth,
                 iam_auth="DISABLED",
                 description="TechChallengeApp master user",
             )],

@@ -5,15 +5,16 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import AppConfig
+from infra.config import DomainConfig
 
 
 class Domain(pulumi.ComponentResource):
     certificate_arn: pulumi.Output[str]
     url: str
 
-    def __init__(self, name: str, cfg: AppConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: DomainConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Domain", name, None, opts)
+        self._name = name
         self._cfg = cfg
         child = pulumi.ResourceOptions(parent=self)
 
@@ -50,7 +51,7 @@ class Domain(pulumi.ComponentResource):
     def point_at(self, load_balancer: pulumi.Output[aws.lb.LoadBalancer]) -> aws.route53.Record:
         """The domain's alias A record to the load balancer, owned by this component."""
         return aws.route53.Record(
-            f"{self._cfg.name_prefix}-alias",
+            f"{self._name}-alias",
             zone_id=self._cfg.hosted_zone_id,
             name=self._cfg.domain_name,
             type="A",

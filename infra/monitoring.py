@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import AppConfig
+from infra.config import MonitoringConfig, StackSettings
 from infra.database import Database
 from infra.service import Service
 
@@ -34,7 +34,7 @@ class AlarmSpec:
     periods: int = 1
 
 
-def alarm_specs(cfg: AppConfig, service: Service, db: Database) -> list[AlarmSpec]:
+def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[AlarmSpec]:
     a = cfg.alarms
     lb = {"LoadBalancer": service.alb.load_balancer.arn_suffix}
     tg = {**lb, "TargetGroup": service.alb.default_target_group.arn_suffix}
@@ -57,7 +57,7 @@ def alarm_specs(cfg: AppConfig, service: Service, db: Database) -> list[AlarmSpe
                   "Average", a.service_memory_percent, gt, periods=2),
         # Container Insights; fewer running tasks than the autoscaling floor means tasks are failing.
         AlarmSpec("running-tasks", "Running tasks", "ECS/ContainerInsights", "RunningTaskCount", ecs,
-                  "Minimum", cfg.min_tasks, lt, missing="breaching", periods=2),
+                  "Minimum", service.min_tasks, lt, missing="breaching", periods=2),
         AlarmSpec("db-cpu", "Database CPU (%)", "AWS/RDS", "CPUUtilization", rds,
                   "Average", a.db_cpu_percent, gt, periods=2),
         # RDS reports storage and memory in bytes.
@@ -107,14 +107,14 @@ class Monitoring(pulumi.ComponentResource):
     topic: aws.sns.Topic
     dashboard_url: pulumi.Output[str]
 
-    def __init__(self, name: str, cfg: AppConfig, service: Service, db: Database,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, stack: StackSettings, cfg: MonitoringConfig, service: Service, db: Database,
+                 *, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and
         # alarm messages carry no secrets, so a customer-managed key would only add cost.
-        self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{cfg.name_prefix} alarms", opts=child)
+        self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{stack.name_prefix} alarms", opts=child)
         if cfg.alarm_email:
             # AWS mails a confirmation link; nothing is delivered until it is followed.
             aws.sns.TopicSubscription(
@@ -125,7 +125,7 @@ class Monitoring(pulumi.ComponentResource):
         for spec in specs:
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.key}",
-                alarm_description=f"{cfg.name_prefix}: {spec.title} {spec.comparison} {spec.threshold:g}",
+                alarm_description=f"{stack.name_prefix}: {spec.title} {spec.comparison} {spec.threshold:g}",
                 namespace=spec.namespace,
                 metric_name=spec.metric,
                 dimensions=spec.dimensions,
@@ -145,11 +145,11 @@ class Monitoring(pulumi.ComponentResource):
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             # Dashboard names allow letters, digits, "-" and "_" (up to 255); the stack prefix fits.
-            dashboard_name=f"{cfg.name_prefix}-overview",
-            dashboard_body=resolved.apply(lambda dims: dashboard_body(cfg.region, specs, list(dims))),
+            dashboard_name=f"{stack.name_prefix}-overview",
+            dashboard_body=resolved.apply(lambda dims: dashboard_body(stack.region, specs, list(dims))),
             opts=child,
         )
         self.dashboard_url = pulumi.Output.concat(
-            f"https://{cfg.region}.console.aws.amazon.com/cloudwatch/home?region={cfg.region}#dashboards:name=",
+            f"https://{stack.region}.console.aws.amazon.com/cloudwatch/home?region={stack.region}#dashboards:name=",
             dashboard.dashboard_name)
         self.register_outputs({"topicArn": self.topic.arn, "dashboardUrl": self.dashboard_url})

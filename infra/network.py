@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from infra.config import AppConfig
+from infra.config import NetworkConfig
 
 POSTGRES_PORT = 5432
 ANYWHERE_V4 = "0.0.0.0/0"
@@ -25,7 +25,8 @@ class Network(pulumi.ComponentResource):
     service_security_group: aws.ec2.SecurityGroup
     db_security_group: aws.ec2.SecurityGroup
 
-    def __init__(self, name: str, cfg: AppConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: NetworkConfig, *, app_port: int, with_proxy: bool,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -59,7 +60,7 @@ class Network(pulumi.ComponentResource):
         self.service_security_group = self._group(name, "svc", "App tasks: app port from the load balancer")
         self.db_security_group = self._group(name, "db", "PostgreSQL: from its one client group only")
         self.proxy_security_group: aws.ec2.SecurityGroup | None = (
-            self._group(name, "proxy", "RDS Proxy: PostgreSQL from the app tasks only") if cfg.db_proxy else None)
+            self._group(name, "proxy", "RDS Proxy: PostgreSQL from the app tasks only") if with_proxy else None)
 
         for port in (80, 443):
             self._rule(INGRESS, f"{name}-lb-in-{port}", self.lb_security_group, port, cidr=ANYWHERE_V4)
@@ -68,7 +69,7 @@ class Network(pulumi.ComponentResource):
         self._rule(EGRESS, f"{name}-svc-out-https", self.service_security_group, 443, cidr=ANYWHERE_V4)
 
         # The only internal path: ALB -> tasks -> (proxy ->) database, each hop one port.
-        chain = [("lb", self.lb_security_group, cfg.app_port), ("svc", self.service_security_group, POSTGRES_PORT)]
+        chain = [("lb", self.lb_security_group, app_port), ("svc", self.service_security_group, POSTGRES_PORT)]
         if self.proxy_security_group is not None:
             chain.append(("proxy", self.proxy_security_group, POSTGRES_PORT))
         chain.append(("db", self.db_security_group, 0))

@@ -13,7 +13,7 @@ import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from infra.config import AppConfig
+from infra.config import ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
 from infra.network import Network
@@ -41,7 +41,7 @@ class Seed(pulumi.ComponentResource):
     task_definition: awsx.ecs.FargateTaskDefinition
     seed: DatabaseSeed
 
-    def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database, *,
+    def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
                  cluster: aws.ecs.Cluster, log_group: aws.cloudwatch.LogGroup,
                  execution_role: aws.iam.Role, wait_for: Sequence[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
@@ -49,7 +49,7 @@ class Seed(pulumi.ComponentResource):
 
         self.task_definition = awsx.ecs.FargateTaskDefinition(
             f"{name}-seed",
-            container=app_container(cfg, db, log_group, command=SEED_COMMAND, stream_prefix=SEED_STREAM_PREFIX),
+            container=app_container(stack, cfg, db, log_group, command=SEED_COMMAND, stream_prefix=SEED_STREAM_PREFIX),
             **task_settings(cfg, execution_role),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -61,8 +61,8 @@ class Seed(pulumi.ComponentResource):
                 "task_definition": self.task_definition.task_definition.apply(lambda td: td.arn),
                 "subnets": network.private_subnet_ids,
                 "security_groups": [network.service_security_group.id],
-                "region": cfg.region,
-                "profile": cfg.aws_profile,
+                "region": stack.region,
+                "profile": stack.aws_profile,
                 "container_name": CONTAINER_NAME,
                 "log_group": log_group.name,
                 "log_stream_prefix": SEED_STREAM_PREFIX,
@@ -74,5 +74,5 @@ class Seed(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.instance, *wait_for]),
         )
-        self.reseed_command = reseed_command(cfg.stack, cfg.seed_revision)
+        self.reseed_command = reseed_command(stack.stack, cfg.seed_revision)
         self.register_outputs({"task_arn": self.seed.task_arn})

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from infra.config import AppConfig
+from infra.config import ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
 from infra.network import Network
@@ -78,7 +78,7 @@ class Service(pulumi.ComponentResource):
     fargate: awsx.ecs.FargateService
     seed: Seed
 
-    def __init__(self, name: str, cfg: AppConfig, network: Network, db: Database, *,
+    def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
                  certificate_arn: pulumi.Input[str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Service", name, None, opts)
@@ -92,7 +92,7 @@ class Service(pulumi.ComponentResource):
 
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            retention_in_days=cfg.log_retention_days,
+            retention_in_days=stack.log_retention_days,
             skip_destroy=False,
             opts=child,
         )
@@ -133,12 +133,12 @@ class Service(pulumi.ComponentResource):
         # The component's own name becomes the load balancer's and target group's AWS names, which
         # AWS caps at 32 characters; config keeps the prefix within 24 for Pulumi's suffix.
         self.alb = awsx.lb.ApplicationLoadBalancer(
-            cfg.name_prefix,
+            stack.name_prefix,
             subnet_ids=network.public_subnet_ids,
             # Without explicit groups awsx creates one open to every protocol from anywhere.
             security_groups=[network.lb_security_group.id],
             drop_invalid_header_fields=True,
-            enable_deletion_protection=cfg.deletion_protection,
+            enable_deletion_protection=stack.deletion_protection,
             **listener_args(certificate_arn),
             default_target_group=awsx.lb.TargetGroupArgs(
                 port=cfg.app_port,
@@ -176,7 +176,7 @@ class Service(pulumi.ComponentResource):
         )
 
         self.seed = Seed(
-            name, cfg, network, db,
+            name, stack, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
             wait_for=[db.secret_version, managed, read_secret, *([db.proxy_target] if db.proxy_target else [])],
             opts=child,
@@ -200,7 +200,7 @@ class Service(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             task_definition_args=awsx.ecs.FargateServiceTaskDefinitionArgs(
                 container=app_container(
-                    cfg, db, self.log_group,
+                    stack, cfg, db, self.log_group,
                     # Only `serve`: `updatedb` in any form drops the tasks table; seeding is separate.
                     command=["serve"],
                     stream_prefix=CONTAINER_NAME,
@@ -249,6 +249,7 @@ class Service(pulumi.ComponentResource):
         self.url = pulumi.Output.concat("http://", self.alb.load_balancer.dns_name)
         self.cluster_name = self.cluster.name
         self.service_name = service_name
+        self.min_tasks = cfg.min_tasks
         self.register_outputs({"url": self.url, "serviceName": service_name})
 
     def _target_tracking(self, name: str, target: aws.appautoscaling.Target, value: float,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+import pulumi_aws as aws
 import yaml
 from pulumi.runtime import config as runtime_config_store
 
@@ -368,13 +369,16 @@ def _validate_vpc_cidr(r: _Reader, az_count: int | None) -> tuple[str | None, tu
     return cidr, private, public
 
 
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
+
+
 def _stack_settings(r: _Reader, stack: str, region: str | None, profile: str) -> dict[str, Any]:
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", stack) or "--" in stack \
             or len(f"{NAMESPACE}-{stack}") > MAX_NAME_PREFIX:
         r.errors.append(
             f"stack name {stack!r}: must be lowercase letters, digits and single hyphens, at most "
             f"{MAX_NAME_PREFIX - len(NAMESPACE) - 1} characters, because it names the load balancer")
-    if not region or not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d", region):
+    if not region or not _REGION.fullmatch(region):
         r.errors.append(f"aws:region = {region!r}: must be an AWS region such as ap-southeast-2")
     return dict(
         stack=stack,
@@ -399,7 +403,34 @@ def _network(r: _Reader) -> dict[str, Any]:
                 private_subnet_cidrs=private_cidrs, public_subnet_cidrs=public_cidrs)
 
 
-def _database(r: _Reader) -> dict[str, Any]:
+# Answers "does RDS offer this class for this PostgreSQL major here?": None if yes, else the reason.
+OfferedCheck = Callable[[str, int], str | None]
+
+_NOT_ORDERABLE = "no RDS Orderable DB Instance"  # the provider's error when nothing matches
+
+
+def rds_offers_instance_class(instance_class: str, major: int) -> str | None:
+    """Ask RDS (during preview, before anything exists) whether the class can run this major here.
+
+    Otherwise a typo such as db.t9.huge fails at CreateDBInstance, after the VPC and NAT gateways exist.
+    """
+    # The orderable lookup matches exact versions only; the engine-version lookup resolves a major.
+    try:
+        version = aws.rds.get_engine_version(engine="postgres", version=str(major), latest=True).version_actual
+    except Exception as exc:  # noqa: BLE001 - invokes raise plain Exception; the text says why
+        return f"RDS offers no PostgreSQL {major} in this region ({exc})"
+    try:
+        aws.rds.get_orderable_db_instance(engine="postgres", engine_version=version, instance_class=instance_class)
+    except Exception as exc:
+        if _NOT_ORDERABLE not in str(exc):
+            raise
+        return (f"RDS does not offer {instance_class} for PostgreSQL {version} in this region; list the classes "
+                f"it does with: aws rds describe-orderable-db-instance-options --engine postgres "
+                f"--engine-version {version} --query 'OrderableDBInstanceOptions[].DBInstanceClass'")
+    return None
+
+
+def _database(r: _Reader, offered: OfferedCheck | None) -> dict[str, Any]:
     pg_major = r.integer("dbEngineVersion", SUPPORTED_PG_MAJORS[0], SUPPORTED_PG_MAJORS[-1],
                          "must be a PostgreSQL major version in RDS standard support: "
                          + ", ".join(map(str, SUPPORTED_PG_MAJORS[:-1])) + f" or {SUPPORTED_PG_MAJORS[-1]}")
@@ -416,6 +447,11 @@ def _database(r: _Reader) -> dict[str, Any]:
                f"must be at least 10% above tca:dbAllocatedStorage ({storage}), so at least "
                f"{math.ceil(storage * 1.1)}, for RDS storage autoscaling")
         max_storage = None
+    if offered is not None and pg_major is not None and instance_class is not None:
+        problem = offered(instance_class, pg_major)
+        if problem is not None:
+            r.fail("dbInstanceClass", instance_class, problem)
+            instance_class = None
     recovery_allowed = "must be 0 (delete at once) or from 7 to 30 days"
     recovery = r.integer("secretRecoveryDays", 0, 30, recovery_allowed)
     if recovery is not None and 0 < recovery < 7:
@@ -492,11 +528,12 @@ def _unset(section: str, values: Mapping[str, Any]) -> list[str]:
 
 
 def load_config(stack: str | None = None, values: Mapping[str, str] | None = None,
-                project_file: Path = PROJECT_FILE) -> AppConfig:
+                project_file: Path = PROJECT_FILE, offered: OfferedCheck = rds_offers_instance_class) -> AppConfig:
     """Read and validate every `tca:` key; raise ConfigError naming each bad, unknown or missing one.
 
     `values` is the whole config map as the engine passes it (`tca:azCount` -> "2", declared
-    defaults filled in); by default it is read from the running program.
+    defaults filled in); by default it is read from the running program. `offered` asks AWS whether
+    the database class exists for the engine; it is asked only when every static check before it passed.
     """
     stack = stack if stack is not None else pulumi.get_stack()
     values = dict(values) if values is not None else runtime_config()
@@ -507,7 +544,8 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
     sections = {
         "stack": _stack_settings(r, stack, values.get("aws:region"), values.get("aws:profile") or ""),
         "network": _network(r),
-        "database": _database(r),
+        # The lookup runs in the stack's region, so it is only worth asking in a valid one.
+        "database": _database(r, offered if _REGION.fullmatch(values.get("aws:region") or "") else None),
         "service": _service(r),
         "domain": _domain(r),
         "monitoring": _monitoring(r),

@@ -61,6 +61,24 @@ def _short_hash(*parts: str, length: int = 8) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
+# What RDS answers for PostgreSQL in ap-southeast-2 (DescribeDBEngineVersions /
+# DescribeOrderableDBInstanceOptions), trimmed to the families a user would plausibly type.
+RDS_POSTGRES_LATEST = {14: "14.19", 15: "15.14", 16: "16.10", 17: "17.6", 18: "18.1"}
+_RDS_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+RDS_POSTGRES_CLASSES = frozenset(
+    [f"db.t3.{s}" for s in ("micro", "small", "medium", "large", "xlarge", "2xlarge")]
+    + [f"db.t4g.{s}" for s in ("micro", "small", "medium", "large", "xlarge", "2xlarge")]
+    + [f"db.{family}.{size}" for family in ("m5", "m6g", "m6i", "m7g", "r5", "r6g", "r6i", "r7g")
+       for size in _RDS_SIZES])
+
+
+def rds_offers_like_aws(instance_class: str, major: int) -> str | None:
+    """The answer `infra.config.rds_offers_instance_class` gets from AWS, for tests that skip the engine."""
+    if major not in RDS_POSTGRES_LATEST:
+        return f"RDS offers no PostgreSQL {major} in this region"
+    return None if instance_class in RDS_POSTGRES_CLASSES else f"RDS does not offer {instance_class}"
+
+
 class AwsMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and calls with realistic AWS-shaped values."""
 
@@ -69,16 +87,24 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.monitor: RecordingMonitor | None = None
         self.by_name: dict[tuple[str, str], Registration] = {}
         self.generated_secrets: list[str] = []
+        self.invoked: list[str] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        # A dict is the answer; ({}, [(property, reason)]) fails the lookup the way a provider error
+        # does (the program sees "invoke of <token> failed: <reason>" and can catch it).
+        self.invoked.append(args.token)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{REGION}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}, None
+            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}, None
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION}, None
-        return {}, None
+            return {"name": REGION, "region": REGION}
+        if args.token == "aws:rds/getEngineVersion:getEngineVersion":
+            return _rds_engine_version(args.args)
+        if args.token == "aws:rds/getOrderableDbInstance:getOrderableDbInstance":
+            return _rds_orderable(args.args)
+        return {}
 
     # -- resource outputs -------------------------------------------------------------------
 
@@ -98,6 +124,26 @@ class AwsMocks(pulumi.runtime.Mocks):
             urn, resource_id, {"id": resource_id, **state})
         return {_REF_KEY: _REF_SIG, "urn": urn, "id": resource_id, "type": child_type, "name": name,
                 "packageVersion": ""}
+
+
+def _rds_engine_version(query: dict) -> dict | tuple[dict, list[tuple[str, str]]]:
+    major = str(query.get("version", "")).split(".")[0]
+    if query.get("engine") != "postgres" or not major.isdigit() or int(major) not in RDS_POSTGRES_LATEST:
+        # The provider's own words when DescribeDBEngineVersions returns nothing.
+        return {}, [("version", "no RDS engine versions match the criteria and preferred versions")]
+    actual = RDS_POSTGRES_LATEST[int(major)]
+    return {"engine": "postgres", "version": query["version"], "versionActual": actual,
+            "parameterGroupFamily": f"postgres{major}"}
+
+
+def _rds_orderable(query: dict) -> dict | tuple[dict, list[tuple[str, str]]]:
+    version = str(query.get("engineVersion", ""))
+    if (query.get("engine") != "postgres" or version not in RDS_POSTGRES_LATEST.values()
+            or query.get("instanceClass") not in RDS_POSTGRES_CLASSES):
+        return {}, [("instanceClass",
+                     "no RDS Orderable DB Instance Options found matching criteria; try different search")]
+    return {"engine": "postgres", "engineVersion": version, "instanceClass": query["instanceClass"],
+            "supportsMultiAz": True, "supportsStorageEncryption": True}
 
 
 def _arn(service: str, resource: str) -> str:
@@ -383,6 +429,7 @@ class Run:
     generated_secrets: list[str]
     states: dict[str, dict]
     error: BaseException | None = None
+    invoked: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -435,4 +482,5 @@ def run_program(stack: str, overrides: dict[str, Any] | None = None,
     # Later runs must not see this run's config.
     pulumi.runtime.set_all_config({}, [])
     states = {urn: dict(reg.state) for urn, reg in monitor.resources.items()}
-    return Run(stack, monitor.registrations, outputs, secret_outputs, mocks.generated_secrets, states, error)
+    return Run(stack, monitor.registrations, outputs, secret_outputs, mocks.generated_secrets, states, error,
+               mocks.invoked)

@@ -18,7 +18,7 @@ from infra.config import (
     subnet_layout,
 )
 from tests.conftest import stack_file
-from tests.mocks import ROOT, run_program, stack_config
+from tests.mocks import ROOT, rds_offers_like_aws, run_program, stack_config
 
 # The table, per stack and section: the stack files must load to exactly this.
 EXPECTED = {
@@ -44,7 +44,7 @@ EXPECTED = {
 
 
 def _load(stack: str, **overrides) -> AppConfig:
-    return load_config(stack=stack, values=stack_config(stack, overrides))
+    return load_config(stack=stack, values=stack_config(stack, overrides), offered=rds_offers_like_aws)
 
 
 def _project_keys() -> dict:
@@ -86,7 +86,7 @@ def test_project_defaults_are_themselves_valid():
     required = {k: v for k, v in stack_file("dev").items() if k.startswith("tca:") and k not in defaults}
     values = {k: str(v).lower() if isinstance(v, bool) else str(v)
               for k, v in {**required, **defaults, "aws:region": "ap-southeast-2"}.items()}
-    assert load_config(stack="dev", values=values).network.az_count == 2
+    assert load_config(stack="dev", values=values, offered=rds_offers_like_aws).network.az_count == 2
 
 
 def test_project_uses_pip_toolchain_in_a_venv():
@@ -181,7 +181,7 @@ def test_missing_region_is_refused():
 def test_stack_name_that_cannot_name_a_load_balancer_is_refused(stack):
     values = stack_config("dev")
     with pytest.raises(ConfigError, match="stack name"):
-        load_config(stack=stack, values=values)
+        load_config(stack=stack, values=values, offered=rds_offers_like_aws)
 
 
 # From AWS's Fargate task-size table, written out independently of infra/config.py:
@@ -239,11 +239,13 @@ def test_a_misspelt_key_stops_the_program_and_suggests_the_declared_one(typo, su
 
 def test_an_unknown_key_with_no_close_match_is_refused_without_a_suggestion():
     with pytest.raises(ConfigError, match=r"tca:flux is not a setting this project declares in Pulumi.yaml\n"):
-        load_config(stack="dev", values={**stack_config("dev"), "tca:flux": "1", "tca:appPort": "0"})
+        load_config(stack="dev", values={**stack_config("dev"), "tca:flux": "1", "tca:appPort": "0"},
+                    offered=rds_offers_like_aws)
 
 
 def test_keys_of_other_namespaces_are_not_ours_to_refuse():
-    cfg = load_config(stack="dev", values={**stack_config("dev"), "aws:profile": "x", "other:thing": "1"})
+    cfg = load_config(stack="dev", values={**stack_config("dev"), "aws:profile": "x", "other:thing": "1"},
+                      offered=rds_offers_like_aws)
     assert cfg.stack.aws_profile == "x"
 
 
@@ -273,3 +275,36 @@ def test_storage_ceiling_must_be_at_least_ten_percent_above_allocated(allocated,
         _load("dev", **overrides)
     assert f"tca:dbMaxAllocatedStorage = '{ceiling}'" in str(refused.value)
     assert "tca:dbAllocatedStorage" in str(refused.value)
+
+
+# -- the database class, asked of AWS before anything exists -----------------------------------------
+
+@pytest.mark.parametrize("instance_class", ["db.t9.huge", "db.t4g.mega", "db.m7g.medium"])
+def test_an_instance_class_rds_does_not_offer_stops_the_program_naming_the_key(instance_class):
+    run = run_program("dev", overrides={"tca:dbInstanceClass": instance_class})
+    assert isinstance(run.error, ConfigError), run.error
+    assert f"tca:dbInstanceClass = '{instance_class}': RDS does not offer {instance_class} for PostgreSQL 16.10" \
+        in str(run.error)
+    assert run.registrations == []
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED))
+def test_committed_instance_classes_are_offered_for_the_committed_engine(stack):
+    run = run_program(stack)
+    assert run.error is None
+    assert run.one("aws:rds/instance:Instance").inputs["instanceClass"] == EXPECTED[stack]["database"]["instance_class"]
+
+
+def test_the_class_is_asked_for_the_configured_major_not_a_fixed_one():
+    asked = []
+    _ = load_config(stack="dev", values=stack_config("dev", {"tca:dbEngineVersion": 17}),
+                    offered=lambda cls, major: asked.append((cls, major)))
+    assert asked == [("db.t4g.micro", 17)]
+
+
+def test_the_class_is_not_asked_about_in_an_invalid_region():
+    asked = []
+    with pytest.raises(ConfigError, match="aws:region"):
+        load_config(stack="dev", values=stack_config("dev", {"aws:region": "mars"}),
+                    offered=lambda cls, major: asked.append((cls, major)))
+    assert asked == []

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.mocks import ROOT, run_program
+from tests.mocks import ROOT, Run, run_program
 
 POLICY = json.loads((ROOT / "iam" / "deployer-policy.json").read_text())
 
@@ -139,13 +139,25 @@ def _granted() -> set[str]:
     return actions
 
 
+# Lookups the program makes itself during preview and up (data sources), and what each calls.
+INVOKES: dict[str, list[str]] = {
+    "aws:rds/getEngineVersion:getEngineVersion": ["rds:DescribeDBEngineVersions"],
+    "aws:rds/getOrderableDbInstance:getOrderableDbInstance": ["rds:DescribeOrderableDBInstanceOptions"],
+}
+
+
 @pytest.fixture(scope="module")
-def deployed_types() -> set[str]:
-    """Every resource type of dev, prod, and prod with HTTPS and an alarm email."""
-    runs = [run_program("dev"), run_program("prod"),
+def runs() -> list[Run]:
+    """dev, prod, and prod with HTTPS and an alarm email."""
+    return [run_program("dev"), run_program("prod"),
             run_program("prod", overrides={"tca:domainName": "todo.example.com",
                                            "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ",
                                            "tca:alarmEmail": "ops@example.com"})]
+
+
+@pytest.fixture(scope="module")
+def deployed_types(runs: list[Run]) -> set[str]:
+    """Every resource type the runs register, with the children awsx creates in their place."""
     types = {"provider"}
     for run in runs:
         assert run.error is None, run.error
@@ -164,6 +176,12 @@ def test_policy_grants_create_delete_and_read_for_every_deployed_type(deployed_t
     granted = _granted()
     missing = {t: sorted(set(REQUIRED[t]) - granted) for t in deployed_types if set(REQUIRED[t]) - granted}
     assert missing == {}
+
+
+def test_policy_grants_every_lookup_the_program_makes(runs):
+    invoked = {token for run in runs for token in run.invoked}
+    assert invoked - set(INVOKES) == set(), "add the new lookups' actions to INVOKES and the policy"
+    assert {t: sorted(set(INVOKES[t]) - _granted()) for t in invoked if set(INVOKES[t]) - _granted()} == {}
 
 
 def test_policy_has_no_wildcard_actions():

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Smoke-test a deployed TechChallengeApp: health, UI, and a task round trip through the database.
 
-Usage: python scripts/smoke.py [URL] [--wait SECONDS]
-URL defaults to `pulumi stack output url` of the selected stack. Standard library only.
+Usage: python scripts/smoke.py [URL | --stack NAME] [--wait SECONDS]
+URL defaults to `pulumi stack output url` of the stack named by --stack, else the selected stack.
+Standard library only.
 
 Exits 0 when every check passed, 1 on the first failure (with what was expected and what came).
 """
@@ -104,24 +105,31 @@ def check_round_trip(base: str) -> None:
     print(f"ok   DELETE /api/task/{task_id}/ removed it")
 
 
-def stack_url() -> str:
+def stack_url(stack: str | None) -> str:
+    command = ["pulumi", "stack", "output", "url"] + (["--stack", stack] if stack else [])
     try:
         # The user's own pulumi on PATH, as in every README command.
-        out = subprocess.run(["pulumi", "stack", "output", "url"], capture_output=True, text=True,  # noqa: S607
-                             timeout=60, check=True)
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
+    except subprocess.CalledProcessError as err:
+        # The CLI's own words (no stack selected, not logged in, no such output) say what to fix.
+        said = (err.stderr or err.stdout or "").strip() or "(no output)"
+        raise SmokeFailure(f"no URL given and `{' '.join(command)}` failed (exit {err.returncode}):\n{said}") \
+            from err
     except (OSError, subprocess.SubprocessError) as err:
-        raise SmokeFailure(f"no URL given and `pulumi stack output url` failed: {err}") from err
+        raise SmokeFailure(f"no URL given and `{' '.join(command)}` failed: {err}") from err
     return out.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", help="base URL (default: pulumi stack output url)")
+    parser.add_argument("--stack", help="stack whose `url` output to test when no URL is given "
+                                        "(default: the selected stack)")
     parser.add_argument("--wait", type=float, default=180, help="seconds to wait for a healthy app (default 180)")
     parser.add_argument("--interval", type=float, default=5, help="seconds between health retries (default 5)")
     args = parser.parse_args(argv)
     try:
-        base = (args.url or stack_url()).rstrip("/")
+        base = (args.url or stack_url(args.stack)).rstrip("/")
         if not base.startswith(("http://", "https://")):
             raise SmokeFailure(f"{base!r} is not an http(s) URL")
         print(f"smoke test of {base}")

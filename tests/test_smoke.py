@@ -159,4 +159,29 @@ def test_missing_pulumi_cli_is_a_clear_failure(monkeypatch, capsys):
 
     monkeypatch.setattr(smoke.subprocess, "run", no_cli)
     assert smoke.main([]) == 1
-    assert "pulumi stack output url` failed" in capsys.readouterr().err
+    assert "`pulumi stack output url` failed" in capsys.readouterr().err
+
+
+def test_stack_option_asks_the_cli_for_that_stacks_url(monkeypatch, fake):
+    _, url = fake
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout=url + "\n", stderr="")
+
+    monkeypatch.setattr(smoke.subprocess, "run", fake_run)
+    assert smoke.main(["--stack", "prod", "--wait", "1"]) == 0
+    assert calls == [["pulumi", "stack", "output", "url", "--stack", "prod"]]
+
+
+def test_a_failing_cli_shows_its_own_error_not_just_the_exit_status(monkeypatch, capsys):
+    said = "error: no stack named 'prod' found"
+
+    def failing_cli(cmd, **kwargs):
+        raise subprocess.CalledProcessError(255, cmd, output="", stderr=said + "\n")
+
+    monkeypatch.setattr(smoke.subprocess, "run", failing_cli)
+    assert smoke.main(["--stack", "prod"]) == 1
+    assert capsys.readouterr().err == \
+        f"FAIL no URL given and `pulumi stack output url --stack prod` failed (exit 255):\n{said}\n"

@@ -1,6 +1,11 @@
-"""The GitHub workflows: what runs on pull requests and on main, and how they reach AWS."""
+"""The GitHub workflows: what runs on pull requests, on main and on a schedule, with which secrets and
+roles, and that no guard's result can be ignored. Exact values, not substrings: a weakened condition,
+command or setting must fail here."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 import yaml
@@ -8,6 +13,28 @@ import yaml
 from tests.mocks import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
+NAMES = ["pull-request.yml", "deploy.yml", "destroy-dev.yml", "drift.yml"]
+
+# Pulumi.yaml's virtualenv: `pulumi destroy` and the dynamic-provider host need it, and pulumi/actions
+# does not create it.
+VIRTUALENV = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"]
+VENV_RUN = f"python -m venv {VIRTUALENV}\n{VIRTUALENV}/bin/python -m pip install -r requirements.txt\n"
+(PULUMI_VERSION,) = re.findall(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+
+ENGINE_COMMAND = re.compile(r"^pulumi (preview|up|destroy|refresh)\b", re.M)
+PR_GUARD_IF = "${{ !contains(github.event.pull_request.labels.*.name, 'allow-db-replacement') }}"
+PR_ALLOW_IF = "${{ contains(github.event.pull_request.labels.*.name, 'allow-db-replacement') }}"
+
+# Every job that runs the engine, the stack it runs against, its GitHub environment and its AWS role.
+ENGINE_JOBS = {
+    ("pull-request.yml", "preview"): ("dev", None, "AWS_PREVIEW_ROLE_ARN"),
+    ("deploy.yml", "dev"): ("dev", "dev", "AWS_DEPLOY_ROLE_ARN"),
+    ("deploy.yml", "prod-preview"): ("prod", "production-readonly", "AWS_PROD_READONLY_ROLE_ARN"),
+    ("deploy.yml", "prod"): ("prod", "production", "AWS_DEPLOY_ROLE_ARN"),
+    ("destroy-dev.yml", "destroy"): ("dev", "dev", "AWS_DEPLOY_ROLE_ARN"),
+    ("drift.yml", "dev"): ("dev", None, "AWS_PREVIEW_ROLE_ARN"),
+    ("drift.yml", "prod"): ("prod", "production-readonly", "AWS_PROD_READONLY_ROLE_ARN"),
+}
 
 
 def _load(name: str) -> dict:
@@ -16,65 +43,267 @@ def _load(name: str) -> dict:
 
 def _triggers(workflow: dict) -> dict:
     # YAML 1.1 reads the key `on` as the boolean True.
-    return workflow.get("on") or workflow[True]
+    return workflow["on"] if "on" in workflow else workflow[True]
 
 
-def _steps(job: dict) -> list[dict]:
-    return job["steps"]
+def _job(name: str, job: str) -> dict:
+    return _load(name)["jobs"][job]
 
 
 def _uses(job: dict, action: str) -> list[dict]:
-    return [s for s in _steps(job) if s.get("uses", "").startswith(action)]
+    return [s for s in job["steps"] if s.get("uses", "").startswith(action)]
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "destroy-dev.yml"])
+def _runs(job: dict) -> list[str]:
+    return [s["run"] for s in job["steps"] if "run" in s]
+
+
+def _is_engine(step: dict) -> bool:
+    if step.get("uses", "").startswith("pulumi/actions"):
+        return "command" in step.get("with", {})
+    return bool(ENGINE_COMMAND.search(step.get("run", "")))
+
+
+def _role(job: dict) -> str:
+    (creds,) = _uses(job, "aws-actions/configure-aws-credentials")
+    return creds["with"]["role-to-assume"]
+
+
+def _references(text: str) -> set[str]:
+    return set(re.findall(r"\b((?:secrets|vars)\.[A-Z0-9_]+)", text))
+
+
+def test_the_engine_jobs_are_exactly_the_known_ones():
+    found = {(name, job_name) for name in NAMES for job_name, job in _load(name)["jobs"].items()
+             if any(_is_engine(s) for s in job["steps"])}
+    assert found == set(ENGINE_JOBS)
+
+
+@pytest.mark.parametrize(("name", "job_name"), sorted(ENGINE_JOBS))
+def test_every_engine_job_creates_the_programs_virtualenv_before_the_engine_runs(name, job_name):
+    steps = _job(name, job_name)["steps"]
+    venv = [i for i, s in enumerate(steps) if s.get("run") == VENV_RUN]
+    engine = [i for i, s in enumerate(steps) if _is_engine(s)]
+    assert len(venv) == 1 and venv[0] < engine[0]
+    setup_python = [i for i, s in enumerate(steps) if s.get("uses") == "actions/setup-python@v5"]
+    assert setup_python == [1] and steps[1]["with"] == {"python-version": "3.11"}
+
+
+@pytest.mark.parametrize(("name", "job_name"), sorted(ENGINE_JOBS))
+def test_every_engine_job_installs_the_cli_of_the_pinned_sdk_before_calling_it(name, job_name):
+    steps = _job(name, job_name)["steps"]
+    installs = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions")]
+    cli_runs = [i for i, s in enumerate(steps) if s.get("run", "").startswith("pulumi ")]
+    assert installs and installs[0] < cli_runs[0]
+    for i in installs:
+        assert steps[i]["uses"] == "pulumi/actions@v6"
+        assert steps[i]["with"]["pulumi-version"] == PULUMI_VERSION
+
+
+@pytest.mark.parametrize(("name", "job_name"), sorted(ENGINE_JOBS))
+def test_every_engine_job_gets_only_its_own_stacks_backend_passphrase_role_and_environment(name, job_name):
+    stack, environment, role = ENGINE_JOBS[name, job_name]
+    job = _job(name, job_name)
+    suffix = stack.upper()
+    assert job["env"] == {"PULUMI_BACKEND_URL": f"${{{{ vars.PULUMI_BACKEND_URL_{suffix} }}}}",
+                          "PULUMI_CONFIG_PASSPHRASE": f"${{{{ secrets.PULUMI_CONFIG_PASSPHRASE_{suffix} }}}}"}
+    assert job.get("environment") == environment
+    assert _role(job) == f"${{{{ vars.{role} }}}}"
+    # The stack each engine command names is the job's own.
+    for step in job["steps"]:
+        if step.get("uses", "").startswith("pulumi/actions") and "command" in step["with"]:
+            assert step["with"]["stack-name"] == "${{ matrix.stack }}"
+            assert job["strategy"]["matrix"] == {"stack": [stack]}
+        for command in ENGINE_COMMAND.finditer(step.get("run", "")):
+            line = step["run"][command.start():].splitlines()[0]
+            assert f"--stack {stack} " in line or '--stack "${{ matrix.stack }}" ' in line
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_secret_or_state_reaches_the_whole_workflow(name):
+    workflow = _load(name)
+    assert workflow["env"] == {"AWS_REGION": "ap-southeast-2"}
+    assert workflow["permissions"] == {"contents": "read"}
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_aws_access_is_oidc_only(name):
     text = (WORKFLOWS / name).read_text()
     assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text
     for job in _load(name)["jobs"].values():
         for step in _uses(job, "aws-actions/configure-aws-credentials"):
+            assert step["uses"] == "aws-actions/configure-aws-credentials@v4"
+            assert step["with"] == {"role-to-assume": step["with"]["role-to-assume"],
+                                    "aws-region": "${{ env.AWS_REGION }}"}
             assert step["with"]["role-to-assume"].startswith("${{ vars.AWS_")
             assert job["permissions"]["id-token"] == "write"
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "destroy-dev.yml"])
-def test_backend_url_and_passphrase_come_from_repository_settings(name):
-    env = _load(name)["env"]
-    assert env["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
-    assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
-
-
-def test_pull_requests_run_ci_then_preview_both_stacks_and_guard_the_database():
+def test_pull_request_jobs_reference_nothing_of_prod():
+    text = (WORKFLOWS / "pull-request.yml").read_text()
+    assert _references(text) == {"secrets.PULUMI_CONFIG_PASSPHRASE_DEV", "secrets.GITHUB_TOKEN",
+                                 "vars.PULUMI_BACKEND_URL_DEV", "vars.AWS_PREVIEW_ROLE_ARN"}
     workflow = _load("pull-request.yml")
-    assert "pull_request" in _triggers(workflow)
+    # pull_request_target would run with the base repository's secrets; an environment would change the
+    # OIDC subject to one the deployer role trusts.
+    assert set(_triggers(workflow)) == {"pull_request"}
+    assert all("environment" not in job for job in workflow["jobs"].values())
+    assert "env" not in workflow["jobs"]["checks"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_prod_material_is_only_used_inside_prods_main_only_environments(name):
+    for job in _load(name)["jobs"].values():
+        used = _references(yaml.safe_dump(job))
+        if used & {"secrets.PULUMI_CONFIG_PASSPHRASE_PROD", "vars.PULUMI_BACKEND_URL_PROD",
+                   "vars.AWS_PROD_READONLY_ROLE_ARN"}:
+            assert job["environment"] in {"production", "production-readonly"}
+        if "vars.AWS_DEPLOY_ROLE_ARN" in used:
+            assert job["environment"] in {"dev", "production"}
+
+
+def test_pull_requests_run_ci_then_preview_dev_with_the_policy_pack_and_comment_it():
+    workflow = _load("pull-request.yml")
+    assert _triggers(workflow) == {
+        "pull_request": {"types": ["opened", "synchronize", "reopened", "labeled", "unlabeled"]}}
     checks, preview = workflow["jobs"]["checks"], workflow["jobs"]["preview"]
-    assert any(s.get("run") == "bash .ci/run" for s in _steps(checks))
+    assert _runs(checks) == ["bash .ci/run"]
     assert preview["needs"] == "checks"
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert preview["strategy"] == {"fail-fast": False, "matrix": {"stack": ["dev"]}}
+    assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
     (action,) = _uses(preview, "pulumi/actions")
-    assert action["with"]["command"] == "preview" and action["with"]["comment-on-pr"] is True
-    assert any("scripts/check_preview.py" in s.get("run", "") for s in _steps(preview))
-    assert _uses(preview, "aws-actions/configure-aws-credentials")[0]["with"]["role-to-assume"] == \
-        "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert action["with"] == {
+        "pulumi-version": PULUMI_VERSION, "command": "preview", "stack-name": "${{ matrix.stack }}",
+        "comment-on-pr": True, "github-token": "${{ secrets.GITHUB_TOKEN }}", "diff": True,
+        "policyPacks": "policy", "policyPackConfigs": "policy/${{ matrix.stack }}.json"}
 
 
-def test_main_deploys_dev_then_prod_behind_an_approved_environment_with_smoke_tests():
+def test_pull_request_database_guard_runs_on_the_matrix_stack_and_only_a_label_relaxes_it():
+    steps = _job("pull-request.yml", "preview")["steps"]
+    tail = [{k: s.get(k) for k in ("if", "run")} for s in steps[-3:]]
+    assert tail == [
+        {"if": None, "run": 'pulumi preview --stack "${{ matrix.stack }}" --json > preview.json'},
+        {"if": PR_GUARD_IF, "run": "python scripts/check_preview.py preview.json"},
+        {"if": PR_ALLOW_IF, "run": "python scripts/check_preview.py preview.json --allow-db-replacement"},
+    ]
+
+
+def test_main_deploys_dev_then_previews_prod_read_only_then_deploys_prod_after_approval():
     workflow = _load("deploy.yml")
-    assert _triggers(workflow)["push"]["branches"] == ["main"]
+    assert _triggers(workflow) == {"push": {"branches": ["main"]}}
     jobs = workflow["jobs"]
-    assert jobs["dev"]["needs"] == "checks" and jobs["prod"]["needs"] == "dev"
-    assert jobs["prod"]["environment"] == "production"
-    for stack in ("dev", "prod"):
-        (up,) = _uses(jobs[stack], "pulumi/actions")
-        assert (up["with"]["command"], up["with"]["stack-name"]) == ("up", stack)
-        smoke = [s for s in _steps(jobs[stack]) if "scripts/smoke.py" in s.get("run", "")]
-        assert smoke and "steps.up.outputs.url" in smoke[0]["run"]
+    assert list(jobs) == ["checks", "dev", "prod-preview", "prod"]
+    assert _runs(jobs["checks"]) == ["bash .ci/run"]
+    assert [jobs[j]["needs"] for j in ("dev", "prod-preview", "prod")] == ["checks", "dev", "prod-preview"]
 
 
-def test_destroy_is_manual_and_only_for_dev():
+def test_deploys_are_never_cancelled_half_way():
+    assert _load("deploy.yml")["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_deploy_runs_the_policy_pack_then_fails_on_a_perpetual_diff_then_smoke_tests(stack):
+    job = _job("deploy.yml", stack)
+    assert _runs(job) == [
+        VENV_RUN,
+        f"pulumi up --stack {stack} --yes --policy-pack policy --policy-pack-config policy/{stack}.json",
+        f"pulumi preview --stack {stack} --expect-no-changes --diff",
+        f"python scripts/smoke.py --stack {stack}",
+    ]
+
+
+def test_prod_is_previewed_with_the_policy_pack_and_guarded_without_an_override():
+    assert _runs(_job("deploy.yml", "prod-preview")) == [
+        VENV_RUN,
+        "pulumi preview --stack prod --diff --policy-pack policy --policy-pack-config policy/prod.json",
+        "pulumi preview --stack prod --json > preview.json",
+        "python scripts/check_preview.py preview.json",
+    ]
+
+
+def test_destroy_is_manual_confirmed_and_only_for_dev():
     workflow = _load("destroy-dev.yml")
-    assert set(_triggers(workflow)) == {"workflow_dispatch"}
+    assert _triggers(workflow) == {"workflow_dispatch": {"inputs": {"confirm": {
+        "description": 'Type "destroy dev" to delete the dev stack and its database', "required": True}}}}
     (job,) = workflow["jobs"].values()
-    (action,) = _uses(job, "pulumi/actions")
-    assert (action["with"]["command"], action["with"]["stack-name"]) == ("destroy", "dev")
-    assert "destroy dev" in job["if"]
+    assert job["if"] == "${{ inputs.confirm == 'destroy dev' }}"
+    assert _runs(job) == [VENV_RUN, "pulumi destroy --stack dev --yes"]
+
+
+def test_drift_is_checked_daily_and_on_demand_for_each_stack_with_read_only_roles():
+    workflow = _load("drift.yml")
+    assert _triggers(workflow) == {"schedule": [{"cron": "17 3 * * *"}], "workflow_dispatch": None}
+    assert workflow["concurrency"] == {"group": "drift", "cancel-in-progress": False}
+    assert list(workflow["jobs"]) == ["dev", "prod"]
+    for stack, job in workflow["jobs"].items():
+        assert _runs(job) == [VENV_RUN, f"pulumi preview --stack {stack} --refresh --expect-no-changes --diff"]
+        assert _role(job) != "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_guards_result_can_be_ignored(name):
+    workflow = _load(name)
+    # GitHub's default `bash -e {0}` has no pipefail; `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`.
+    assert workflow["defaults"] == {"run": {"shell": "bash"}}
+    for job in workflow["jobs"].values():
+        assert "continue-on-error" not in job
+        for step in job["steps"]:
+            assert "continue-on-error" not in step and "continue-on-error" not in step.get("with", {})
+            assert "shell" not in step
+            assert "always()" not in step.get("if", "") and "failure()" not in step.get("if", "")
+            run = step.get("run", "")
+            for escape in ("||", "set +e", "; true", "exit 0"):
+                assert escape not in run
+
+
+# Trust and state access of the three roles the workflows assume.
+
+def _iam(name: str) -> dict:
+    return json.loads((ROOT / "iam" / name).read_text())
+
+
+def _subjects(name: str) -> list[str]:
+    (statement,) = _iam(name)["Statement"]
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    subjects = condition["token.actions.githubusercontent.com:sub"]
+    return subjects if isinstance(subjects, list) else [subjects]
+
+
+def test_each_role_trusts_only_the_runs_that_use_it():
+    assert _subjects("deployer-trust-policy.json") == ["repo:OWNER/REPO:environment:dev",
+                                                       "repo:OWNER/REPO:environment:production"]
+    # Pull requests, and the scheduled dev drift check on main.
+    assert _subjects("preview-trust-policy.json") == ["repo:OWNER/REPO:pull_request",
+                                                      "repo:OWNER/REPO:ref:refs/heads/main"]
+    assert _subjects("prod-readonly-trust-policy.json") == ["repo:OWNER/REPO:environment:production-readonly"]
+
+
+def test_the_preview_role_can_never_read_prods_state_or_secret():
+    statements = {s["Sid"]: s for s in _iam("preview-state-policy.json")["Statement"]}
+    assert statements["NeverProdState"] == {
+        "Sid": "NeverProdState", "Effect": "Deny", "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::PROD_STATE_BUCKET", "arn:aws:s3:::PROD_STATE_BUCKET/*"]}
+    assert statements["NeverProdSecrets"] == {
+        "Sid": "NeverProdSecrets", "Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
+        "Resource": "arn:aws:secretsmanager:*:ACCOUNT_ID:secret:tca-prod-*"}
+    allowed = json.dumps([s for s in statements.values() if s["Effect"] == "Allow"])
+    assert "PROD" not in allowed and "tca-prod" not in allowed
+
+
+def test_the_read_only_roles_cannot_write_state():
+    for name in ("preview-state-policy.json", "prod-readonly-state-policy.json"):
+        for statement in _iam(name)["Statement"]:
+            if statement["Effect"] == "Allow":
+                assert statement["Action"] in ("s3:ListBucket", "s3:GetObject", "secretsmanager:GetSecretValue")
+    prod = json.dumps(_iam("prod-readonly-state-policy.json"))
+    assert "DEV_STATE_BUCKET" not in prod and "tca-dev" not in prod
+
+
+def test_ci_uses_its_own_virtualenv_not_the_one_pulumi_up_uses():
+    script = (ROOT / ".ci" / "run").read_text()
+    commands = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    assert re.findall(r"(?<![\w.-])venv/", commands) == []
+    assert "python3 -m venv --clear .ci-venv\n" in script
+    assert ".ci-venv/\n" in (ROOT / ".gitignore").read_text().splitlines(keepends=True)

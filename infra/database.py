@@ -196,7 +196,7 @@ class Database(pulumi.ComponentResource):
             db_proxy_name=proxy.name,
             connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
                 # Fail a request after 10 s rather than hold it for the default 120 s, well past
-                # the load balancer's 60 s idle timeout.
+                # the load balancer's idle timeout (infra/service.py).
                 connection_borrow_timeout=10,
                 # The proxy is the database's only client (the db group admits nothing else).
                 max_connections_percent=100,

@@ -21,6 +21,11 @@ EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecut
 # /debug reveals database settings and makes the task call out to the internet.
 BLOCKED_PATHS = ["/debug", "/debug/*"]
 DEREGISTRATION_DELAY_SECONDS = 30
+# The app's Go server sets no IdleTimeout, so it drops idle keep-alive connections after its 60 s
+# ReadTimeout, the ALB's default idle timeout too: when both close at once, requests sent on the
+# dying connection answer 502. AWS: "configure the idle timeout of your application to be larger
+# than the idle timeout configured for the load balancer", so the load balancer closes first.
+ALB_IDLE_TIMEOUT_SECONDS = 50
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 
@@ -138,6 +143,7 @@ class Service(pulumi.ComponentResource):
             # Without explicit groups awsx creates one open to every protocol from anywhere.
             security_groups=[network.lb_security_group.id],
             drop_invalid_header_fields=True,
+            idle_timeout=ALB_IDLE_TIMEOUT_SECONDS,
             enable_deletion_protection=stack.deletion_protection,
             **listener_args(certificate_arn),
             default_target_group=awsx.lb.TargetGroupArgs(

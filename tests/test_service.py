@@ -165,6 +165,12 @@ def test_alb_deletion_protection_follows_config_elb_6(run, settings, prod):
     assert prod.one(ALB).inputs["enableDeletionProtection"] is True
 
 
+def test_alb_closes_idle_connections_before_the_app_does(run):
+    # The app (Go, no IdleTimeout) drops keep-alive connections after 60 s; if the ALB waits as
+    # long, both close at once and users see sporadic 502s.
+    assert int_of(run.one(ALB).inputs["idleTimeout"]) == 50
+
+
 def test_alb_name_fits_aws_32_character_limit_with_pulumi_suffix(run):
     assert len(run.one(ALB).name) + 8 <= 32
 

@@ -59,6 +59,13 @@ class Database(pulumi.ComponentResource):
         # The app hard-codes sslmode=disable in its connection string, and PostgreSQL 15+ on RDS
         # defaults rds.force_ssl to 1, which refuses it. The waiver is compensated by the network:
         # only the service security group can reach 5432, inside private subnets.
+        #
+        # A major upgrade changes `family`, which replaces the group. Pulumi creates the replacement
+        # first and deletes the old group at the end of the update, after the instance (applying
+        # immediately) has moved to the new one; the old group is free by then. This holds only
+        # while the group is auto-named: an explicit `name` makes the bridge delete the old group
+        # first (InvalidDBParameterGroupState while the instance still uses it). So: no `name`, no
+        # `name_prefix`, no delete_before_replace.
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{cfg.engine_version}",
@@ -80,6 +87,13 @@ class Database(pulumi.ComponentResource):
             engine_version=str(cfg.engine_version),
             allow_major_version_upgrade=True,
             auto_minor_version_upgrade=True,
+            # Without it, RDS queues class, Multi-AZ, backup and version changes for the
+            # maintenance window, `up` reports success, the same diff returns on every `up`, and
+            # a major upgrade leaves the old parameter group attached when Pulumi deletes it.
+            apply_immediately=True,
+            # Explicit windows (UTC), so automatic minor upgrades and backups happen when chosen.
+            maintenance_window=cfg.maintenance_window,
+            backup_window=cfg.backup_window,
             # Without this, RDS enrols majors past end of standard support in paid Extended Support.
             engine_lifecycle_support="open-source-rds-extended-support-disabled",
             instance_class=cfg.instance_class,

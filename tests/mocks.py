@@ -55,6 +55,7 @@ class Registration:
     dependencies: list = field(default_factory=list)
     ignore_changes: list = field(default_factory=list)
     transforms: list = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 def _short_hash(*parts: str, length: int = 8) -> str:
@@ -327,6 +328,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=inputs, outputs=registered.state, custom=request.custom, parent=request.parent,
             protect=request.protect, dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges), transforms=transforms,
+            delete_before_replace=bool(request.deleteBeforeReplace),
         ))
         return response
 

@@ -29,7 +29,8 @@ EXPECTED = {
                         min_tasks=1, max_tasks=2, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.micro", allocated_storage=20,
                          max_allocated_storage=50, multi_az=False, backup_retention_days=1, secret_recovery_days=0,
-                         proxy=False, proxy_client_auth="POSTGRES_MD5"),
+                         proxy=False, proxy_client_auth="POSTGRES_MD5",
+                         maintenance_window="sat:17:00-sat:18:00", backup_window="15:00-16:00"),
     },
     "prod": {
         "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=30),
@@ -38,7 +39,8 @@ EXPECTED = {
                         min_tasks=2, max_tasks=6, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.small", allocated_storage=20,
                          max_allocated_storage=100, multi_az=True, backup_retention_days=7, secret_recovery_days=30,
-                         proxy=True, proxy_client_auth="POSTGRES_MD5"),
+                         proxy=True, proxy_client_auth="POSTGRES_MD5",
+                         maintenance_window="sun:17:00-sun:18:00", backup_window="15:00-16:00"),
     },
 }
 
@@ -137,6 +139,14 @@ BAD_VALUES = [
     ("seedRevision", -1, "from 1 to"),
     ("dbProxy", "maybe", "true or false"),
     ("dbProxyClientAuth", "MD5", "POSTGRES_MD5 or POSTGRES_SCRAM_SHA_256"),
+    ("dbMaintenanceWindow", "Sun:17:00-Sun:18:00", "lowercase days"),
+    ("dbMaintenanceWindow", "sun:17:00-sun:17:29", "at least 30 minutes"),
+    ("dbMaintenanceWindow", "sun:24:00-mon:01:00", "ddd:hh24:mi-ddd:hh24:mi"),
+    ("dbMaintenanceWindow", "17:00-18:00", "ddd:hh24:mi-ddd:hh24:mi"),
+    ("dbMaintenanceWindow", "sun:17:00-sun:17:00", "at least 30 minutes"),
+    ("dbBackupWindow", "15:00-15:20", "at least 30 minutes"),
+    ("dbBackupWindow", "3:00-4:00", "hh24:mi-hh24:mi"),
+    ("dbBackupWindow", "sun:15:00-sun:16:00", "hh24:mi-hh24:mi"),
 ]
 
 
@@ -273,3 +283,36 @@ def test_storage_ceiling_must_be_at_least_ten_percent_above_allocated(allocated,
         _load("dev", **overrides)
     assert f"tca:dbMaxAllocatedStorage = '{ceiling}'" in str(refused.value)
     assert "tca:dbAllocatedStorage" in str(refused.value)
+
+
+# maintenance, backup, accepted: windows in UTC; the backup window recurs daily, maintenance weekly
+WINDOWS = [
+    ("sun:17:00-sun:18:00", "15:00-16:00", True),
+    ("sun:17:00-sun:18:00", "16:00-17:00", True),    # touching is not overlapping
+    ("sun:17:00-sun:18:00", "17:30-18:30", False),
+    ("wed:02:00-wed:03:00", "02:30-03:00", False),   # a daily backup meets any weekday's maintenance
+    ("sun:23:30-mon:00:30", "00:00-00:30", False),   # maintenance wraps across the week
+    ("sun:23:30-mon:00:30", "00:30-01:00", True),
+    ("tue:10:00-tue:11:00", "23:30-00:30", True),    # backup wraps past midnight
+    ("tue:00:00-tue:01:00", "23:30-00:30", False),
+    ("sat:23:45-sun:00:15", "23:00-23:50", False),
+]
+
+
+@pytest.mark.parametrize("maintenance,backup,ok", WINDOWS)
+def test_maintenance_and_backup_windows_must_not_overlap(maintenance, backup, ok):
+    overrides = {"tca:dbMaintenanceWindow": maintenance, "tca:dbBackupWindow": backup}
+    if ok:
+        cfg = _load("dev", **overrides).database
+        assert (cfg.maintenance_window, cfg.backup_window) == (maintenance, backup)
+        return
+    with pytest.raises(ConfigError) as refused:
+        _load("dev", **overrides)
+    assert f"tca:dbBackupWindow = '{backup}'" in str(refused.value)
+    assert f"tca:dbMaintenanceWindow ({maintenance})" in str(refused.value)
+
+
+def test_overlapping_windows_stop_the_program_before_any_resource():
+    run = run_program("prod", overrides={"tca:dbBackupWindow": "17:00-17:30"})
+    assert isinstance(run.error, ConfigError) and "must not overlap" in str(run.error)
+    assert run.registrations == []

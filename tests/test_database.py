@@ -124,6 +124,33 @@ def test_parameter_group_matches_the_major_and_waives_forced_tls(run, settings):
     assert run.one(RDS).inputs["parameterGroupName"] == params.outputs["name"]
 
 
+def test_db_changes_apply_at_once_not_in_the_next_maintenance_window(run):
+    assert run.one(RDS).inputs["applyImmediately"] is True
+
+
+def test_db_windows_follow_config(run, settings):
+    rds = run.one(RDS).inputs
+    assert rds["maintenanceWindow"] == settings["tca:dbMaintenanceWindow"]
+    assert rds["backupWindow"] == settings["tca:dbBackupWindow"]
+
+
+def test_parameter_group_is_auto_named_so_a_new_family_is_created_before_the_old_is_deleted(run):
+    # An explicit name makes the bridge delete the old group first, while the instance still uses it.
+    params = run.one(PARAMS)
+    assert "name" not in params.inputs and "namePrefix" not in params.inputs
+    assert params.delete_before_replace is False
+
+
+def test_instance_switches_parameter_group_in_the_same_update_as_the_major(run, settings):
+    rds = run.one(RDS)
+    params = run.one(PARAMS)
+    assert rds.inputs["parameterGroupName"] == params.outputs["name"]
+    assert params.urn in rds.dependencies
+    assert rds.inputs["allowMajorVersionUpgrade"] is True
+    assert rds.inputs["applyImmediately"] is True
+    assert rds.delete_before_replace is False
+
+
 @pytest.mark.parametrize("major", [14, 15, 17, 18])
 def test_parameter_group_family_follows_a_changed_major(major):
     from tests.mocks import run_program

@@ -29,6 +29,7 @@ class Database(pulumi.ComponentResource):
     secret: aws.secretsmanager.Secret
     secret_version: aws.secretsmanager.SecretVersion
     instance: aws.rds.Instance
+    log_group: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network,
                  opts: pulumi.ResourceOptions | None = None):
@@ -75,6 +76,31 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
+        # RDS streams the exported `postgresql` log to /aws/rds/instance/<identifier>/postgresql and,
+        # if that group does not exist, creates it with no retention and outside the stack, so it
+        # outlives `pulumi destroy`. RDS writes into a group that already exists (an AWS Support reply
+        # quoted in terraform-provider-aws#5348), so the program creates it first, with the stack's
+        # retention, and the instance depends on it: created after it, and deleted before it, so RDS
+        # cannot re-create the group while the instance is still shutting down.
+        #
+        # That needs the identifier before the instance exists. Auto-naming decides it only at
+        # create time, and a group named from the instance's output would come after the instance,
+        # by which time RDS has already created it (the create would fail "already exists"). So
+        # the identifier is the stack prefix plus a RandomId created once and kept in state: stable
+        # across updates, unique per stack incarnation, so a re-created stack never meets a
+        # leftover group. `identifier` is ignored on update: a changed identifier would REPLACE
+        # the instance (an empty database), so an instance created before this change keeps its
+        # auto-generated name (README, "Tearing down", says how to bound that stack's own group).
+        identifier_suffix = random.RandomId(f"{name}-identifier", byte_length=4, opts=child)
+        identifier = pulumi.Output.concat(f"{stack.name_prefix}-pg-", identifier_suffix.hex)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-pg-logs",
+            name=pulumi.Output.concat("/aws/rds/instance/", identifier, "/postgresql"),
+            retention_in_days=stack.log_retention_days,
+            skip_destroy=False,
+            opts=child,
+        )
+
         # A unique name per instance, so a re-created stack never collides with an old snapshot.
         snapshot_suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
         final_snapshot = (pulumi.Output.concat(f"{stack.name_prefix}-final-", snapshot_suffix.hex)
@@ -82,6 +108,7 @@ class Database(pulumi.ComponentResource):
 
         self.instance = aws.rds.Instance(
             f"{name}-pg",
+            identifier=identifier,
             engine="postgres",
             # A major version alone lets RDS pick the newest minor and upgrade minors itself.
             engine_version=str(cfg.engine_version),
@@ -116,7 +143,8 @@ class Database(pulumi.ComponentResource):
             deletion_protection=stack.deletion_protection,
             skip_final_snapshot=not stack.deletion_protection,
             final_snapshot_identifier=final_snapshot,
-            opts=pulumi.ResourceOptions(parent=self, protect=stack.deletion_protection),
+            opts=pulumi.ResourceOptions(parent=self, protect=stack.deletion_protection,
+                                        depends_on=[self.log_group], ignore_changes=["identifier"]),
         )
         self.address = self.instance.address
         self.port = self.instance.port

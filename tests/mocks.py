@@ -135,7 +135,7 @@ def _random_id(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _rds_instance(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    identifier = f"{name}-{_short_hash(name, length=7)}"
+    identifier = inputs.get("identifier") or f"{name}-{_short_hash(name, length=7)}"
     address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
     port = int(inputs.get("port", 5432))
     return f"db-{_short_hash(name, length=26).upper()}", {
@@ -160,7 +160,7 @@ def _secret_version(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _log_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    group = f"{name}-{_short_hash(name, length=7)}"
+    group = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
     return group, {"name": group, "arn": _arn("logs", f"log-group:{group}")}
 
 

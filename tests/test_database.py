@@ -164,7 +164,7 @@ def test_prod_db_is_protected_and_keeps_a_uniquely_named_final_snapshot_rds_8(pr
     assert rds.inputs["deletionProtection"] is True
     assert rds.protect is True
     assert rds.inputs["skipFinalSnapshot"] is False
-    suffix = prod.one("random:index/randomId:RandomId").outputs["hex"]
+    suffix = prod.one("random:index/randomId:RandomId", "final-snapshot").outputs["hex"]
     assert rds.inputs["finalSnapshotIdentifier"] == f"tca-prod-final-{suffix}"
 
 
@@ -176,10 +176,41 @@ def test_dev_db_destroys_without_a_snapshot(dev):
     assert "finalSnapshotIdentifier" not in rds.inputs
 
 
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def test_rds_log_group_is_created_by_the_stack_with_its_retention(run, settings):
+    # Left to RDS, the group has no retention and survives `pulumi destroy`.
+    logs = run.one(LOG_GROUP, "-pg-logs")
+    identifier = run.one(RDS).inputs["identifier"]
+    assert logs.inputs["name"] == f"/aws/rds/instance/{identifier}/postgresql"
+    assert int_of(logs.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
+    assert logs.inputs["skipDestroy"] is False
+
+
+def test_instance_is_created_after_its_log_group_and_deleted_before_it(run):
+    assert run.one(LOG_GROUP, "-pg-logs").urn in run.one(RDS).dependencies
+
+
+def test_instance_identifier_is_known_before_the_instance_and_stable(run):
+    rds = run.one(RDS)
+    suffix = run.one("random:index/randomId:RandomId", "-identifier").outputs["hex"]
+    assert rds.inputs["identifier"] == f"tca-{run.stack}-pg-{suffix}"
+    # A changed identifier replaces the instance; an instance created auto-named keeps its name.
+    assert rds.ignore_changes == ["identifier"]
+
+
+def test_instance_identifier_fits_rds_rules(run):
+    import re
+    identifier = run.one(RDS).inputs["identifier"]
+    assert re.fullmatch(r"[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)", identifier), identifier
+
+
 def test_database_children_belong_to_the_database_component(run):
     parent = run.one("tca:infra:Database").urn
     for type_ in (PASSWORD, PARAMS, SUBNETS, RDS, SECRET, SECRET_VERSION):
         assert run.one(type_).parent == parent, type_
+    assert run.one(LOG_GROUP, "-pg-logs").parent == parent
 
 
 # -- RDS Proxy (tca:dbProxy) ----------------------------------------------------------------------

@@ -203,3 +203,12 @@ def test_policy_fits_an_inline_role_policy():
     # AWS counts a policy's characters without whitespace: 10,240 for a role's inline policies
     # (a managed policy allows only 6,144, which this one exceeds).
     assert len(json.dumps(POLICY, separators=(",", ":"))) <= 10_240
+
+
+def test_log_group_permissions_reach_the_rds_group_the_stack_creates():
+    # RDS's own group is named /aws/rds/instance/<identifier>/postgresql; identifiers start tca-.
+    import fnmatch
+    (statement,) = [s for s in POLICY["Statement"] if "logs:CreateLogGroup" in s["Action"]]
+    arn = "arn:aws:logs:ap-southeast-2:123456789012:log-group:/aws/rds/instance/tca-dev-pg-1a2b3c4d/postgresql"
+    assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in statement["Resource"])
+    assert any(fnmatch.fnmatchcase(arn + ":*", pattern) for pattern in statement["Resource"])

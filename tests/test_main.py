@@ -32,7 +32,8 @@ def test_operational_outputs_name_the_real_resources(run):
     service = run.referenced(run.one("awsx:ecs:FargateService").outputs["service"])
     assert run.outputs["clusterName"] == run.one("aws:ecs/cluster:Cluster").outputs["name"]
     assert run.outputs["serviceName"] == service["name"]
-    assert run.outputs["logGroupName"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    app_logs = run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs")
+    assert run.outputs["logGroupName"] == app_logs.outputs["name"]
     assert run.outputs["dbEndpoint"] == run.one(RDS).outputs["endpoint"]
     assert run.outputs["dbSecretArn"] == run.one(SECRET).outputs["arn"]
 

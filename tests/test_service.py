@@ -267,7 +267,7 @@ def test_transform_leaves_other_children_alone(type_):
 # -- logs and roles -------------------------------------------------------------------------------
 
 def test_logs_go_to_a_group_with_configured_retention_removed_with_the_stack(run, settings):
-    group = run.one(LOG_GROUP)
+    group = run.one(LOG_GROUP, f"tca-{run.stack}-logs")
     assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
     assert group.inputs.get("skipDestroy", False) is False
     log = container(run)["logConfiguration"]

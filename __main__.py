@@ -7,6 +7,7 @@ from infra.database import Database
 from infra.domain import Domain
 from infra.monitoring import Monitoring
 from infra.network import Network
+from infra.release_check import ReleaseCheck
 from infra.service import HEALTHCHECK_PATH, Service
 
 cfg = load_config()
@@ -24,6 +25,8 @@ if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
 monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database)
+# `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
+ReleaseCheck(prefix, stack, service)
 
 pulumi.export("url", url)
 pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))

@@ -6,11 +6,13 @@ import json
 from collections.abc import Sequence
 
 import pulumi
+import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import DatabaseConfig, StackSettings
 from infra.network import POSTGRES_PORT, Network
+from infra.proxy_ready_provider import ProxyReadyProvider
 
 DB_NAME = "tca"
 DB_USERNAME = "tcaadmin"
@@ -18,6 +20,14 @@ PASSWORD_LENGTH = 32
 # RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
 PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
+
+
+class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
+    """Exists once RDS Proxy reports the instance's target AVAILABLE (infra/proxy_ready_provider.py)."""
+    target_state: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(ProxyReadyProvider(), name, {**props, "target_state": None}, opts)
 
 
 class Database(pulumi.ComponentResource):
@@ -174,10 +184,26 @@ class Database(pulumi.ComponentResource):
         # What the app connects to: the proxy when there is one, else the instance itself.
         self.proxy: aws.rds.Proxy | None = None
         self.proxy_target: aws.rds.ProxyTarget | None = None
+        # What tasks must wait for before they connect: the proxy's readiness gate, when there is one.
+        self.proxy_ready: ProxyReady | None = None
         self.client_host: pulumi.Output[str] = self.address
         if network.proxy_security_group is not None:
             self.proxy, self.proxy_target = self._add_proxy(
                 name, cfg, network.private_subnet_ids, network.proxy_security_group)
+            self.proxy_ready = ProxyReady(
+                f"{name}-proxy-ready",
+                {
+                    "region": stack.region,
+                    "profile": stack.aws_profile,
+                    "proxy_name": self.proxy.name,
+                    "db_instance": self.instance.identifier,
+                    # Keys: each changes when there is a target that nobody has yet seen AVAILABLE.
+                    "proxy_arn": self.proxy.arn,
+                    "target_id": self.proxy_target.id,
+                    "db_resource_id": self.instance.resource_id,
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target]),
+            )
             self.client_host = self.proxy.endpoint
 
         self.register_outputs({

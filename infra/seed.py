@@ -68,8 +68,6 @@ class Seed(pulumi.ComponentResource):
                 "log_stream_prefix": SEED_STREAM_PREFIX,
                 # DbiResourceId changes only when the instance is replaced: a new, empty database.
                 "db_instance_id": db.instance.resource_id,
-                # With RDS Proxy, the seed first waits until the proxy can reach the instance.
-                "db_proxy_name": db.proxy.name if db.proxy is not None else "",
                 "seed_revision": cfg.seed_revision,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.instance, *wait_for]),

@@ -181,10 +181,12 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
+        # With RDS Proxy, neither the seed nor any serving task may start before its target is AVAILABLE.
+        proxy_ready = [db.proxy_ready] if db.proxy_ready is not None else []
         self.seed = Seed(
             name, stack, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
-            wait_for=[db.secret_version, managed, read_secret, *([db.proxy_target] if db.proxy_target else [])],
+            wait_for=[db.secret_version, managed, read_secret, *proxy_ready],
             opts=child,
         )
 
@@ -230,8 +232,9 @@ class Service(pulumi.ComponentResource):
                 parent=self,
                 transforms=[ignore_desired_count],
                 # Tasks must find the password, the role's permissions, a listener-attached target
-                # group (ECS refuses a target group without a load balancer) and a seeded table.
-                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed],
+                # group (ECS refuses a target group without a load balancer), a seeded table and,
+                # with RDS Proxy, a proxy that can reach the database.
+                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed, *proxy_ready],
             ),
         )
 

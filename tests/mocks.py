@@ -274,6 +274,15 @@ def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": arn}
 
 
+def _dynamic_proxy_ready(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    return f"{inputs.get('proxy_name')}/{inputs.get('db_instance')}", {"target_state": "AVAILABLE"}
+
+
+def _dynamic_rollout_check(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    deployment = f"ecs-svc/{int(_short_hash(name, length=15), 16):019d}"
+    return deployment, {"rollout_state": "COMPLETED", "deployment_id": deployment}
+
+
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "random:index/randomPassword:RandomPassword": _random_password,
@@ -300,6 +309,9 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
+    # deploy-time steps (issue 9): proxy readiness and the rollout check
+    "pulumi-python:dynamic/proxy:ProxyReady": _dynamic_proxy_ready,
+    "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,
 }
 
 

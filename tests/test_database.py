@@ -288,3 +288,39 @@ def test_proxy_starts_after_its_secret_and_permission_exist(prod):
 def test_proxied_stack_keeps_the_tls_waiver(prod):
     params = prod.one(PARAMS).inputs["parameters"]
     assert [(p["name"], p["value"]) for p in params] == [("rds.force_ssl", "0")]
+
+
+# -- the proxy readiness step (infra/proxy_ready_provider.py) ----------------------------------
+
+PROXY_READY = "pulumi-python:dynamic/proxy:ProxyReady"
+
+
+def test_proxy_readiness_step_exists_exactly_with_the_proxy(run, settings):
+    assert len(run.of_type(PROXY_READY)) == (1 if settings["tca:dbProxy"] else 0)
+
+
+def test_proxy_readiness_waits_for_this_instances_target_after_it_is_registered(prod):
+    ready = prod.one(PROXY_READY)
+    props = plain(ready.inputs)
+    assert props["proxy_name"] == prod.one(PROXY).outputs["name"]
+    assert props["db_instance"] == prod.one(RDS).outputs["identifier"]
+    assert props["region"] == "ap-southeast-2" and props["profile"] == ""
+    assert prod.one(PROXY_TARGET).urn in ready.dependencies
+    assert ready.parent == prod.one("tca:infra:Database").urn
+
+
+def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_or_the_instance_changes(prod):
+    props = plain(prod.one(PROXY_READY).inputs)
+    assert props["proxy_arn"] == prod.one(PROXY).outputs["arn"]
+    assert props["target_id"] == prod.one(PROXY_TARGET).id
+    assert props["db_resource_id"] == prod.one(RDS).outputs["resourceId"]
+
+
+def test_switching_the_proxy_on_for_a_running_stack_makes_service_and_seed_wait_for_it():
+    # On the `up` that turns dbProxy on, the step is new, so it is created (and waits) before
+    # the service rolls to tasks that use the proxy endpoint.
+    from tests.mocks import run_program
+    run = run_program("dev", overrides={"tca:dbProxy": True})
+    ready = run.one(PROXY_READY).urn
+    assert ready in run.one("awsx:ecs:FargateService").dependencies
+    assert ready in run.one("pulumi-python:dynamic/seed:DatabaseSeed").dependencies

@@ -120,9 +120,12 @@ REQUIRED: dict[str, list[str]] = {
     "aws:acm/certificateValidation:CertificateValidation": ["acm:DescribeCertificate"],
     "aws:route53/record:Record": ["route53:ChangeResourceRecordSets", "route53:GetChange",
                                   "route53:ListResourceRecordSets"],
-    # The seed provider: run the task, wait for it, stop it on timeout, wait for the proxy target.
+    # The seed provider: run the task, wait for it, stop it on timeout.
     "pulumi-python:dynamic/seed:DatabaseSeed": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask",
-                                                "rds:DescribeDBProxyTargets", "iam:PassRole"],
+                                                "iam:PassRole"],
+    # Deploy-time steps: wait for the proxy's target; read the service's deployments.
+    "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
+    "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }

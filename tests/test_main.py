@@ -6,7 +6,8 @@ import json
 
 from tests.helpers import ALB, RDS, SECRET, is_secret
 
-TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring"}
+TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring",
+             "tca:infra:ReleaseCheck"}
 COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}

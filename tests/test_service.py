@@ -407,3 +407,9 @@ def test_health_check_fails_when_nothing_listens(fake_app, tmp_path):
     server.shutdown()
     server.server_close()
     assert _probe(port, tmp_path) == 1
+
+
+def test_service_tasks_start_only_after_the_proxy_is_ready(run, settings):
+    ready = run.of_type("pulumi-python:dynamic/proxy:ProxyReady")
+    assert len(ready) == (1 if settings["tca:dbProxy"] else 0)
+    assert all(r.urn in run.one(ECS_SERVICE).dependencies for r in ready)

@@ -5,6 +5,7 @@ import pulumi
 from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
+from infra.images import Images
 from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.release_check import ReleaseCheck
@@ -18,7 +19,8 @@ prefix = stack.name_prefix
 network = Network(prefix, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy)
 database = Database(prefix, stack, cfg.database, network)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
-service = Service(prefix, stack, cfg.service, network, database,
+images = Images(prefix, stack, cfg.images, cfg.service.app_image)
+service = Service(prefix, stack, cfg.service, network, database, images=images,
                   certificate_arn=domain.certificate_arn if domain else None)
 url = service.url
 if domain is not None:

@@ -242,6 +242,16 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class ImagesConfig:
+    """Where tasks pull the app image from: Docker Hub directly, or through an ECR pull-through cache."""
+    docker_hub_credentials_secret_arn: str
+
+    @property
+    def pull_through_cache(self) -> bool:
+        return bool(self.docker_hub_credentials_secret_arn)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """One frozen section per concern; `__main__.py` hands each component only its own."""
     stack: StackSettings
@@ -250,6 +260,7 @@ class AppConfig:
     service: ServiceConfig
     domain: DomainConfig
     monitoring: MonitoringConfig
+    images: ImagesConfig
 
 
 class ConfigError(pulumi.RunError):
@@ -561,6 +572,30 @@ def _monitoring(r: _Reader) -> dict[str, Any]:
     )
 
 
+# ECR's CredentialArn pattern (API_PullThroughCacheRule), with the account and region spelled out.
+PULL_THROUGH_CACHE_SECRET_PREFIX = "ecr-pullthroughcache/"  # noqa: S105 - a name prefix, not a password
+_SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)"  # noqa: S105
+
+
+def _images(r: _Reader, region: str | None) -> dict[str, Any]:
+    key = "dockerHubCredentialsSecretArn"
+    arn = (r.raw(key) or "").strip()
+    match = re.fullmatch(_SECRET_ARN, arn)
+    if arn and not match:
+        r.fail(key, arn, "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:"
+                         f"{PULL_THROUGH_CACHE_SECRET_PREFIX}NAME-xxxxxx), or empty to pull from Docker Hub directly")
+        return dict(docker_hub_credentials_secret_arn=None)
+    if match and not match.group(3).startswith(PULL_THROUGH_CACHE_SECRET_PREFIX):
+        r.fail(key, arn, f"the secret's name must start with {PULL_THROUGH_CACHE_SECRET_PREFIX} "
+                         "(ECR accepts no other secret for pull-through cache credentials)")
+        return dict(docker_hub_credentials_secret_arn=None)
+    if match and region and match.group(1) != region:
+        r.fail(key, arn, f"the secret must be in the stack's region (aws:region = {region}): ECR requires the "
+                         "secret's account and region to match the pull-through cache rule's")
+        return dict(docker_hub_credentials_secret_arn=None)
+    return dict(docker_hub_credentials_secret_arn=arn)
+
+
 def _unset(section: str, values: Mapping[str, Any]) -> list[str]:
     found = []
     for key, value in values.items():
@@ -591,6 +626,7 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         "service": _service(r),
         "domain": _domain(r),
         "monitoring": _monitoring(r),
+        "images": _images(r, values.get("aws:region")),
     }
 
     if r.errors:
@@ -609,4 +645,5 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         service=ServiceConfig(**sections["service"]),
         domain=DomainConfig(**sections["domain"]),
         monitoring=MonitoringConfig(**monitoring),
+        images=ImagesConfig(**sections["images"]),
     )

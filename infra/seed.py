@@ -43,13 +43,14 @@ class Seed(pulumi.ComponentResource):
 
     def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
                  cluster: aws.ecs.Cluster, log_group: aws.cloudwatch.LogGroup,
-                 execution_role: aws.iam.Role, wait_for: Sequence[pulumi.Resource],
+                 execution_role: aws.iam.Role, image: pulumi.Input[str], wait_for: Sequence[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Seed", name, None, opts)
 
         self.task_definition = awsx.ecs.FargateTaskDefinition(
             f"{name}-seed",
-            container=app_container(stack, cfg, db, log_group, command=SEED_COMMAND, stream_prefix=SEED_STREAM_PREFIX),
+            container=app_container(stack, cfg, db, log_group, image=image, command=SEED_COMMAND,
+                                    stream_prefix=SEED_STREAM_PREFIX),
             **task_settings(cfg, execution_role),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -12,6 +12,7 @@ import pulumi_awsx as awsx
 from infra.config import ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
+from infra.images import Images
 from infra.network import Network
 from infra.seed import Seed
 
@@ -84,7 +85,7 @@ class Service(pulumi.ComponentResource):
     seed: Seed
 
     def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
-                 certificate_arn: pulumi.Input[str] | None = None,
+                 images: Images, certificate_arn: pulumi.Input[str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -134,6 +135,17 @@ class Service(pulumi.ComponentResource):
             })),
             opts=child,
         )
+
+        # Through the ECR pull-through cache, the first pull of an image creates its repository and
+        # imports it; the seed and the service both need that before they start.
+        pull_grants: list[pulumi.Resource] = []
+        if images.pull_policy is not None:
+            pull_grants.append(aws.iam.RolePolicy(
+                f"{name}-exec-pull-cache",
+                role=self.execution_role.id,
+                policy=images.pull_policy,
+                opts=child,
+            ))
 
         # The component's own name becomes the load balancer's and target group's AWS names, which
         # AWS caps at 32 characters; config keeps the prefix within 24 for Pulumi's suffix.
@@ -186,7 +198,8 @@ class Service(pulumi.ComponentResource):
         self.seed = Seed(
             name, stack, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
-            wait_for=[db.secret_version, managed, read_secret, *proxy_ready],
+            image=images.app_image,
+            wait_for=[db.secret_version, managed, read_secret, *pull_grants, *proxy_ready],
             opts=child,
         )
 
@@ -209,6 +222,7 @@ class Service(pulumi.ComponentResource):
             task_definition_args=awsx.ecs.FargateServiceTaskDefinitionArgs(
                 container=app_container(
                     stack, cfg, db, self.log_group,
+                    image=images.app_image,
                     # Only `serve`: `updatedb` in any form drops the tasks table; seeding is separate.
                     command=["serve"],
                     stream_prefix=CONTAINER_NAME,
@@ -234,7 +248,8 @@ class Service(pulumi.ComponentResource):
                 # Tasks must find the password, the role's permissions, a listener-attached target
                 # group (ECS refuses a target group without a load balancer), a seeded table and,
                 # with RDS Proxy, a proxy that can reach the database.
-                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed, *proxy_ready],
+                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed,
+                            *pull_grants, *proxy_ready],
             ),
         )
 

@@ -72,14 +72,15 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.generated_secrets: list[str] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        # A dict, or (dict, [failures]): the mock monitor iterates the second element if there is one.
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{REGION}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}, None
+            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}, None
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION}, None
-        return {}, None
+            return {"name": REGION, "region": REGION}
+        return {}
 
     # -- resource outputs -------------------------------------------------------------------
 

@@ -147,6 +147,14 @@ BAD_VALUES = [
     ("dbBackupWindow", "15:00-15:20", "at least 30 minutes"),
     ("dbBackupWindow", "3:00-4:00", "hh24:mi-hh24:mi"),
     ("dbBackupWindow", "sun:15:00-sun:16:00", "hh24:mi-hh24:mi"),
+    ("dockerHubCredentialsSecretArn", "docker-hub-creds", "Secrets Manager secret ARN"),
+    ("dockerHubCredentialsSecretArn", "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:docker-hub-AbC123",
+     "the secret's name must start with ecr-pullthroughcache/"),
+    ("dockerHubCredentialsSecretArn",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbC123",
+     "must be in the stack's region (aws:region = ap-southeast-2)"),
+    ("dockerHubCredentialsSecretArn", "arn:aws:ssm:ap-southeast-2:123456789012:parameter/ecr-pullthroughcache/hub",
+     "Secrets Manager secret ARN"),
 ]
 
 
@@ -316,3 +324,11 @@ def test_overlapping_windows_stop_the_program_before_any_resource():
     run = run_program("prod", overrides={"tca:dbBackupWindow": "17:00-17:30"})
     assert isinstance(run.error, ConfigError) and "must not overlap" in str(run.error)
     assert run.registrations == []
+
+
+def test_docker_hub_credentials_are_optional_and_a_valid_arn_is_kept():
+    assert _load("dev").images.docker_hub_credentials_secret_arn == ""
+    assert _load("dev").images.pull_through_cache is False
+    arn = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123"
+    images = _load("prod", **{"tca:dockerHubCredentialsSecretArn": arn}).images
+    assert images.docker_hub_credentials_secret_arn == arn and images.pull_through_cache is True

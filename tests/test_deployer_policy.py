@@ -123,6 +123,10 @@ REQUIRED: dict[str, list[str]] = {
     # The seed provider: run the task, wait for it, stop it on timeout.
     "pulumi-python:dynamic/seed:DatabaseSeed": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask",
                                                 "iam:PassRole"],
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": ["ecr:CreatePullThroughCacheRule",
+                                                          "ecr:DeletePullThroughCacheRule",
+                                                          "ecr:DescribePullThroughCacheRules",
+                                                          "ecr:UpdatePullThroughCacheRule"],
     # Deploy-time steps: wait for the proxy's target; read the service's deployments.
     "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
     "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
@@ -148,7 +152,9 @@ def deployed_types() -> set[str]:
     runs = [run_program("dev"), run_program("prod"),
             run_program("prod", overrides={"tca:domainName": "todo.example.com",
                                            "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ",
-                                           "tca:alarmEmail": "ops@example.com"})]
+                                           "tca:alarmEmail": "ops@example.com"}),
+            run_program("dev", overrides={"tca:dockerHubCredentialsSecretArn": (
+                "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/hub-AbC123")})]
     types = {"provider"}
     for run in runs:
         assert run.error is None, run.error
@@ -192,8 +198,9 @@ def test_pass_role_goes_only_to_ecs_tasks_and_rds():
 def test_service_linked_roles_only_for_the_services_used():
     (statement,) = [s for s in POLICY["Statement"] if "iam:CreateServiceLinkedRole" in s["Action"]]
     names = statement["Condition"]["StringEquals"]["iam:AWSServiceName"]
+    # pullthroughcache.ecr: ECR's role that reads the Docker Hub secret for the pull-through cache.
     assert set(names) == {"ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
-                          "ecs.application-autoscaling.amazonaws.com"}
+                          "ecs.application-autoscaling.amazonaws.com", "pullthroughcache.ecr.amazonaws.com"}
 
 
 def test_secrets_are_limited_to_this_projects_secrets():

@@ -7,7 +7,7 @@ import json
 from tests.helpers import ALB, RDS, SECRET, is_secret
 
 TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring",
-             "tca:infra:ReleaseCheck"}
+             "tca:infra:ReleaseCheck", "tca:infra:Images"}
 COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}

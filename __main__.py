@@ -5,8 +5,10 @@ import pulumi
 from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
+from infra.images import Images
 from infra.monitoring import Monitoring
 from infra.network import Network
+from infra.release_check import ReleaseCheck
 from infra.service import HEALTHCHECK_PATH, Service
 
 cfg = load_config()
@@ -17,13 +19,16 @@ prefix = stack.name_prefix
 network = Network(prefix, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy)
 database = Database(prefix, stack, cfg.database, network)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
-service = Service(prefix, stack, cfg.service, network, database,
+images = Images(prefix, stack, cfg.images, cfg.service.app_image)
+service = Service(prefix, stack, cfg.service, network, database, images=images,
                   certificate_arn=domain.certificate_arn if domain else None)
 url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
 monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database)
+# `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
+ReleaseCheck(prefix, stack, service)
 
 pulumi.export("url", url)
 pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))

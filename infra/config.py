@@ -46,6 +46,49 @@ MAX_NAME_PREFIX = 24
 
 _T = TypeVar("_T")
 
+# RDS windows (CreateDBInstance): PreferredMaintenanceWindow "ddd:hh24:mi-ddd:hh24:mi", days
+# mon..sun; PreferredBackupWindow "hh24:mi-hh24:mi"; both in UTC, each "at least 30 minutes", and
+# they "must not conflict". A maintenance window may wrap into the next week, a backup window past
+# midnight. Lowercase days only: RDS stores them lowercase, so "Sun" would show a diff on every up.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 24 * 60
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+MIN_WINDOW_MINUTES = 30
+_CLOCK = r"([01]\d|2[0-3]):([0-5]\d)"
+
+
+def maintenance_window_minutes(text: str) -> tuple[int, int]:
+    """(start minute of the week from Monday 00:00 UTC, length in minutes); ValueError if malformed."""
+    days = "|".join(WEEKDAYS)
+    match = re.fullmatch(rf"({days}):{_CLOCK}-({days}):{_CLOCK}", text)
+    if not match:
+        raise ValueError(text)
+    d1, h1, m1, d2, h2, m2 = match.groups()
+    start = WEEKDAYS.index(d1) * MINUTES_PER_DAY + int(h1) * 60 + int(m1)
+    end = WEEKDAYS.index(d2) * MINUTES_PER_DAY + int(h2) * 60 + int(m2)
+    return start, (end - start) % MINUTES_PER_WEEK
+
+
+def backup_window_minutes(text: str) -> tuple[int, int]:
+    """(start minute of the day UTC, length in minutes); ValueError if malformed."""
+    match = re.fullmatch(rf"{_CLOCK}-{_CLOCK}", text)
+    if not match:
+        raise ValueError(text)
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start = h1 * 60 + m1
+    return start, (h2 * 60 + m2 - start) % MINUTES_PER_DAY
+
+
+def _overlap_on_circle(a: tuple[int, int], b: tuple[int, int], period: int) -> bool:
+    """Half-open intervals (start, length) on a circle of `period` minutes: do they share a minute?"""
+    return (b[0] - a[0]) % period < a[1] or (a[0] - b[0]) % period < b[1]
+
+
+def windows_conflict(maintenance: tuple[int, int], backup: tuple[int, int]) -> bool:
+    """The backup window recurs every day; the maintenance window once a week."""
+    return any(_overlap_on_circle(maintenance, (day * MINUTES_PER_DAY + backup[0], backup[1]), MINUTES_PER_WEEK)
+               for day in range(7))
+
 
 _GIB = 1024
 # Task CPU units -> (lowest, highest, step) memory in MiB, from the Fargate task-size table.
@@ -166,6 +209,8 @@ class DatabaseConfig:
     secret_recovery_days: int
     proxy: bool
     proxy_client_auth: str
+    maintenance_window: str
+    backup_window: str
 
 
 @dataclass(frozen=True)
@@ -198,6 +243,16 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class ImagesConfig:
+    """Where tasks pull the app image from: Docker Hub directly, or through an ECR pull-through cache."""
+    docker_hub_credentials_secret_arn: str
+
+    @property
+    def pull_through_cache(self) -> bool:
+        return bool(self.docker_hub_credentials_secret_arn)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """One frozen section per concern; `__main__.py` hands each component only its own."""
     stack: StackSettings
@@ -206,6 +261,7 @@ class AppConfig:
     service: ServiceConfig
     domain: DomainConfig
     monitoring: MonitoringConfig
+    images: ImagesConfig
 
 
 class ConfigError(pulumi.RunError):
@@ -457,7 +513,10 @@ def _database(r: _Reader, offered: OfferedCheck | None) -> dict[str, Any]:
     if recovery is not None and 0 < recovery < 7:
         r.fail("secretRecoveryDays", recovery, recovery_allowed)
         recovery = None
+    maintenance, backup = _db_windows(r)
     return dict(
+        maintenance_window=maintenance,
+        backup_window=backup,
         engine_version=pg_major,
         instance_class=instance_class,
         allocated_storage=storage,
@@ -469,6 +528,38 @@ def _database(r: _Reader, offered: OfferedCheck | None) -> dict[str, Any]:
         proxy_client_auth=r.one_of("dbProxyClientAuth", PROXY_CLIENT_AUTH,
                                    f"must be {' or '.join(PROXY_CLIENT_AUTH)}"),
     )
+
+
+def _db_windows(r: _Reader) -> tuple[str | None, str | None]:
+    allowed_maintenance = ("must be ddd:hh24:mi-ddd:hh24:mi in UTC with lowercase days (mon..sun), "
+                           f"at least {MIN_WINDOW_MINUTES} minutes long, such as sun:17:00-sun:18:00")
+    allowed_backup = (f"must be hh24:mi-hh24:mi in UTC, at least {MIN_WINDOW_MINUTES} minutes long, "
+                      "such as 15:00-16:00")
+    maintenance = r.text("dbMaintenanceWindow", r".+", allowed_maintenance)
+    backup = r.text("dbBackupWindow", r".+", allowed_backup)
+    spans: dict[str, tuple[int, int]] = {}
+    for key, value, parse, allowed in (("dbMaintenanceWindow", maintenance, maintenance_window_minutes,
+                                        allowed_maintenance),
+                                       ("dbBackupWindow", backup, backup_window_minutes, allowed_backup)):
+        if value is None:
+            continue
+        try:
+            spans[key] = parse(value)
+        except ValueError:
+            r.fail(key, value, allowed)
+            continue
+        if spans[key][1] < MIN_WINDOW_MINUTES:
+            r.fail(key, value, allowed)
+            del spans[key]
+    if "dbMaintenanceWindow" not in spans or "dbBackupWindow" not in spans:
+        return (maintenance if "dbMaintenanceWindow" in spans else None,
+                backup if "dbBackupWindow" in spans else None)
+    if windows_conflict(spans["dbMaintenanceWindow"], spans["dbBackupWindow"]):
+        r.fail("dbBackupWindow", backup,
+               f"must not overlap tca:dbMaintenanceWindow ({maintenance}) on any day; RDS refuses "
+               "conflicting windows")
+        return maintenance, None
+    return maintenance, backup
 
 
 def _service(r: _Reader) -> dict[str, Any]:
@@ -517,6 +608,30 @@ def _monitoring(r: _Reader) -> dict[str, Any]:
     )
 
 
+# ECR's CredentialArn pattern (API_PullThroughCacheRule), with the account and region spelled out.
+PULL_THROUGH_CACHE_SECRET_PREFIX = "ecr-pullthroughcache/"  # noqa: S105 - a name prefix, not a password
+_SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)"  # noqa: S105
+
+
+def _images(r: _Reader, region: str | None) -> dict[str, Any]:
+    key = "dockerHubCredentialsSecretArn"
+    arn = (r.raw(key) or "").strip()
+    match = re.fullmatch(_SECRET_ARN, arn)
+    if arn and not match:
+        r.fail(key, arn, "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:"
+                         f"{PULL_THROUGH_CACHE_SECRET_PREFIX}NAME-xxxxxx), or empty to pull from Docker Hub directly")
+        return dict(docker_hub_credentials_secret_arn=None)
+    if match and not match.group(3).startswith(PULL_THROUGH_CACHE_SECRET_PREFIX):
+        r.fail(key, arn, f"the secret's name must start with {PULL_THROUGH_CACHE_SECRET_PREFIX} "
+                         "(ECR accepts no other secret for pull-through cache credentials)")
+        return dict(docker_hub_credentials_secret_arn=None)
+    if match and region and match.group(1) != region:
+        r.fail(key, arn, f"the secret must be in the stack's region (aws:region = {region}): ECR requires the "
+                         "secret's account and region to match the pull-through cache rule's")
+        return dict(docker_hub_credentials_secret_arn=None)
+    return dict(docker_hub_credentials_secret_arn=arn)
+
+
 def _unset(section: str, values: Mapping[str, Any]) -> list[str]:
     found = []
     for key, value in values.items():
@@ -549,6 +664,7 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         "service": _service(r),
         "domain": _domain(r),
         "monitoring": _monitoring(r),
+        "images": _images(r, values.get("aws:region")),
     }
 
     if r.errors:
@@ -567,4 +683,5 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         service=ServiceConfig(**sections["service"]),
         domain=DomainConfig(**sections["domain"]),
         monitoring=MonitoringConfig(**monitoring),
+        images=ImagesConfig(**sections["images"]),
     )

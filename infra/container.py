@@ -48,6 +48,7 @@ def app_container(
     db: Database,
     log_group: aws.cloudwatch.LogGroup,
     *,
+    image: pulumi.Input[str],
     command: Sequence[str],
     stream_prefix: str,
     port_mappings: list[awsx.ecs.TaskDefinitionPortMappingArgs] | None = None,
@@ -55,7 +56,8 @@ def app_container(
 ) -> awsx.ecs.TaskDefinitionContainerDefinitionArgs:
     return awsx.ecs.TaskDefinitionContainerDefinitionArgs(
         name=CONTAINER_NAME,
-        image=cfg.app_image,
+        # tca:appImage, or its pull-through cache reference (infra/images.py).
+        image=image,
         command=list(command),
         essential=True,
         port_mappings=port_mappings,

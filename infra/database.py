@@ -6,11 +6,13 @@ import json
 from collections.abc import Sequence
 
 import pulumi
+import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import DatabaseConfig, StackSettings
 from infra.network import POSTGRES_PORT, Network
+from infra.proxy_ready_provider import ProxyReadyProvider
 
 DB_NAME = "tca"
 DB_USERNAME = "tcaadmin"
@@ -18,6 +20,14 @@ PASSWORD_LENGTH = 32
 # RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
 PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
+
+
+class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
+    """Exists once RDS Proxy reports the instance's target AVAILABLE (infra/proxy_ready_provider.py)."""
+    target_state: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(ProxyReadyProvider(), name, {**props, "target_state": None}, opts)
 
 
 class Database(pulumi.ComponentResource):
@@ -29,6 +39,7 @@ class Database(pulumi.ComponentResource):
     secret: aws.secretsmanager.Secret
     secret_version: aws.secretsmanager.SecretVersion
     instance: aws.rds.Instance
+    log_group: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network,
                  opts: pulumi.ResourceOptions | None = None):
@@ -59,12 +70,44 @@ class Database(pulumi.ComponentResource):
         # The app hard-codes sslmode=disable in its connection string, and PostgreSQL 15+ on RDS
         # defaults rds.force_ssl to 1, which refuses it. The waiver is compensated by the network:
         # only the service security group can reach 5432, inside private subnets.
+        #
+        # A major upgrade changes `family`, which replaces the group. Pulumi creates the replacement
+        # first and deletes the old group at the end of the update, after the instance (applying
+        # immediately) has moved to the new one; the old group is free by then. This holds only
+        # while the group is auto-named: an explicit `name` makes the bridge delete the old group
+        # first (InvalidDBParameterGroupState while the instance still uses it). So: no `name`, no
+        # `name_prefix`, no delete_before_replace.
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{cfg.engine_version}",
             description="TechChallengeApp: the app cannot use TLS (sslmode=disable)",
             parameters=[aws.rds.ParameterGroupParameterArgs(
                 name="rds.force_ssl", value="0", apply_method="immediate")],
+            opts=child,
+        )
+
+        # RDS streams the exported `postgresql` log to /aws/rds/instance/<identifier>/postgresql and,
+        # if that group does not exist, creates it with no retention and outside the stack, so it
+        # outlives `pulumi destroy`. RDS writes into a group that already exists (an AWS Support reply
+        # quoted in terraform-provider-aws#5348), so the program creates it first, with the stack's
+        # retention, and the instance depends on it: created after it, and deleted before it, so RDS
+        # cannot re-create the group while the instance is still shutting down.
+        #
+        # That needs the identifier before the instance exists. Auto-naming decides it only at
+        # create time, and a group named from the instance's output would come after the instance,
+        # by which time RDS has already created it (the create would fail "already exists"). So
+        # the identifier is the stack prefix plus a RandomId created once and kept in state: stable
+        # across updates, unique per stack incarnation, so a re-created stack never meets a
+        # leftover group. `identifier` is ignored on update: a changed identifier would REPLACE
+        # the instance (an empty database), so an instance created before this change keeps its
+        # auto-generated name (README, "Tearing down", says how to bound that stack's own group).
+        identifier_suffix = random.RandomId(f"{name}-identifier", byte_length=4, opts=child)
+        identifier = pulumi.Output.concat(f"{stack.name_prefix}-pg-", identifier_suffix.hex)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-pg-logs",
+            name=pulumi.Output.concat("/aws/rds/instance/", identifier, "/postgresql"),
+            retention_in_days=stack.log_retention_days,
+            skip_destroy=False,
             opts=child,
         )
 
@@ -75,11 +118,19 @@ class Database(pulumi.ComponentResource):
 
         self.instance = aws.rds.Instance(
             f"{name}-pg",
+            identifier=identifier,
             engine="postgres",
             # A major version alone lets RDS pick the newest minor and upgrade minors itself.
             engine_version=str(cfg.engine_version),
             allow_major_version_upgrade=True,
             auto_minor_version_upgrade=True,
+            # Without it, RDS queues class, Multi-AZ, backup and version changes for the
+            # maintenance window, `up` reports success, the same diff returns on every `up`, and
+            # a major upgrade leaves the old parameter group attached when Pulumi deletes it.
+            apply_immediately=True,
+            # Explicit windows (UTC), so automatic minor upgrades and backups happen when chosen.
+            maintenance_window=cfg.maintenance_window,
+            backup_window=cfg.backup_window,
             # Without this, RDS enrols majors past end of standard support in paid Extended Support.
             engine_lifecycle_support="open-source-rds-extended-support-disabled",
             instance_class=cfg.instance_class,
@@ -102,7 +153,8 @@ class Database(pulumi.ComponentResource):
             deletion_protection=stack.deletion_protection,
             skip_final_snapshot=not stack.deletion_protection,
             final_snapshot_identifier=final_snapshot,
-            opts=pulumi.ResourceOptions(parent=self, protect=stack.deletion_protection),
+            opts=pulumi.ResourceOptions(parent=self, protect=stack.deletion_protection,
+                                        depends_on=[self.log_group], ignore_changes=["identifier"]),
         )
         self.address = self.instance.address
         self.port = self.instance.port
@@ -132,10 +184,26 @@ class Database(pulumi.ComponentResource):
         # What the app connects to: the proxy when there is one, else the instance itself.
         self.proxy: aws.rds.Proxy | None = None
         self.proxy_target: aws.rds.ProxyTarget | None = None
+        # What tasks must wait for before they connect: the proxy's readiness gate, when there is one.
+        self.proxy_ready: ProxyReady | None = None
         self.client_host: pulumi.Output[str] = self.address
         if network.proxy_security_group is not None:
             self.proxy, self.proxy_target = self._add_proxy(
                 name, cfg, network.private_subnet_ids, network.proxy_security_group)
+            self.proxy_ready = ProxyReady(
+                f"{name}-proxy-ready",
+                {
+                    "region": stack.region,
+                    "profile": stack.aws_profile,
+                    "proxy_name": self.proxy.name,
+                    "db_instance": self.instance.identifier,
+                    # Keys: each changes when there is a target that nobody has yet seen AVAILABLE.
+                    "proxy_arn": self.proxy.arn,
+                    "target_id": self.proxy_target.id,
+                    "db_resource_id": self.instance.resource_id,
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target]),
+            )
             self.client_host = self.proxy.endpoint
 
         self.register_outputs({
@@ -196,7 +264,7 @@ class Database(pulumi.ComponentResource):
             db_proxy_name=proxy.name,
             connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
                 # Fail a request after 10 s rather than hold it for the default 120 s, well past
-                # the load balancer's 60 s idle timeout.
+                # the load balancer's idle timeout (infra/service.py).
                 connection_borrow_timeout=10,
                 # The proxy is the database's only client (the db group admits nothing else).
                 max_connections_percent=100,

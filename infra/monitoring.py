@@ -15,6 +15,7 @@ from infra.database import Database
 from infra.service import Service
 
 FIVE_MINUTES = 300
+ONE_MINUTE = 60
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -32,6 +33,7 @@ class AlarmSpec:
     # Missing data means "no traffic" for counts (fine), but "no tasks" for the task count.
     missing: str = "notBreaching"
     periods: int = 1
+    period: int = FIVE_MINUTES  # seconds per evaluated datapoint, on the alarm and its graph
 
 
 def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[AlarmSpec]:
@@ -71,8 +73,10 @@ def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[A
     if db.proxy is not None:
         proxy = {"ProxyName": db.proxy.name}
         specs += [
+            # Each proxy node publishes its own count every minute, so Maximum sees one node; AWS:
+            # "The most useful statistic for this metric is Sum" (over the metric's 1-minute period).
             AlarmSpec("proxy-clients", "Proxy client connections", "AWS/RDS", "ClientConnections", proxy,
-                      "Maximum", a.proxy_client_connections, gt, periods=2),
+                      "Sum", a.proxy_client_connections, gt, periods=2, period=ONE_MINUTE),
             # Borrow latency is reported in microseconds.
             AlarmSpec("proxy-borrow-latency", "Proxy borrow latency (us)", "AWS/RDS",
                       "DatabaseConnectionsBorrowLatency", proxy,
@@ -95,7 +99,7 @@ def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: lis
                 "title": spec.title,
                 "region": region,
                 "metrics": [[*metric, {"stat": spec.statistic}]],
-                "period": FIVE_MINUTES,
+                "period": spec.period,
                 "view": "timeSeries",
                 "annotations": {"horizontal": [{"label": "alarm", "value": spec.threshold}]},
             },
@@ -130,7 +134,7 @@ class Monitoring(pulumi.ComponentResource):
                 metric_name=spec.metric,
                 dimensions=spec.dimensions,
                 statistic=spec.statistic,
-                period=FIVE_MINUTES,
+                period=spec.period,
                 evaluation_periods=spec.periods,
                 datapoints_to_alarm=spec.periods,
                 threshold=spec.threshold,

@@ -43,13 +43,14 @@ class Seed(pulumi.ComponentResource):
 
     def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
                  cluster: aws.ecs.Cluster, log_group: aws.cloudwatch.LogGroup,
-                 execution_role: aws.iam.Role, wait_for: Sequence[pulumi.Resource],
+                 execution_role: aws.iam.Role, image: pulumi.Input[str], wait_for: Sequence[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Seed", name, None, opts)
 
         self.task_definition = awsx.ecs.FargateTaskDefinition(
             f"{name}-seed",
-            container=app_container(stack, cfg, db, log_group, command=SEED_COMMAND, stream_prefix=SEED_STREAM_PREFIX),
+            container=app_container(stack, cfg, db, log_group, image=image, command=SEED_COMMAND,
+                                    stream_prefix=SEED_STREAM_PREFIX),
             **task_settings(cfg, execution_role),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -68,8 +69,6 @@ class Seed(pulumi.ComponentResource):
                 "log_stream_prefix": SEED_STREAM_PREFIX,
                 # DbiResourceId changes only when the instance is replaced: a new, empty database.
                 "db_instance_id": db.instance.resource_id,
-                # With RDS Proxy, the seed first waits until the proxy can reach the instance.
-                "db_proxy_name": db.proxy.name if db.proxy is not None else "",
                 "seed_revision": cfg.seed_revision,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.instance, *wait_for]),

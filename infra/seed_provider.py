@@ -1,26 +1,35 @@
-"""A dynamic provider that runs the seed task once inside `pulumi up` and waits for its result.
+"""The seed step: runs the seed task once inside `pulumi up` and waits for its result.
 
-It calls ECS with the deployer's own credentials (boto3, the stack's aws:region and aws:profile),
-so seeding needs no extra role, no Lambda and no operator step. Everything here runs in Pulumi's
-dynamic-provider process, so imports stay inside functions and the class is self-contained.
+One of the deploy-time steps built on `infra/deploy_step.py` (read its docstring). Pulumi's state
+refers to `infra.seed_provider.SeedProvider` BY REFERENCE (module path and class name), and the
+dynamic-provider host imports it from the project directory for every diff, update and destroy:
+moving or renaming this module or the class breaks diff, update and destroy for every deployed stack.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, ClassVar
 
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult
+
+from infra.deploy_step import (
+    DEFAULT_DELAY_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DeployStepError,
+    DeployStepProvider,
+    aws_client,
+)
 
 # The inputs whose change means "this database needs (re)seeding"; anything else (new image,
 # new task size, new subnets) only updates the recorded inputs.
 RESEED_KEYS = ("db_instance_id", "seed_revision")
 # Waiting 10 minutes covers an image pull through NAT plus a table create several times over.
-WAIT_DELAY_SECONDS = 6
-WAIT_MAX_ATTEMPTS = 100
+WAIT_DELAY_SECONDS = DEFAULT_DELAY_SECONDS
+WAIT_MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
 
 
-class SeedError(Exception):
+class SeedError(DeployStepError):
     """The seed did not finish with exit code 0; the message says where to look."""
 
 
@@ -30,26 +39,6 @@ def _log_hint(props: dict[str, Any], task_arn: str) -> str:
     return (f"Logs: group {props['log_group']}, stream {stream} "
             f"(aws logs get-log-events --region {props['region']} "
             f"--log-group-name {props['log_group']} --log-stream-name {stream})")
-
-
-def wait_for_proxy_target(rds: Any, proxy_name: str, delay: int = WAIT_DELAY_SECONDS,
-                          max_attempts: int = WAIT_MAX_ATTEMPTS) -> None:
-    """A new proxy target starts unavailable; a seed through it before then fails to connect."""
-    import time
-
-    state, reason = "unknown", ""
-    for attempt in range(max_attempts):
-        targets = rds.describe_db_proxy_targets(DBProxyName=proxy_name).get("Targets", [])
-        health = [t.get("TargetHealth", {}) for t in targets if t.get("Type") == "RDS_INSTANCE"]
-        if health and all(h.get("State") == "AVAILABLE" for h in health):
-            return
-        if health:
-            state, reason = health[0].get("State", "unknown"), health[0].get("Description", "")
-        if attempt + 1 < max_attempts:
-            time.sleep(delay)
-    raise SeedError(f"RDS Proxy {proxy_name} did not report its database target AVAILABLE within "
-                    f"{delay * max_attempts} s (last state {state}{': ' + reason if reason else ''}); "
-                    "the seed was not started")
 
 
 def run_seed_task(ecs: Any, props: dict[str, Any],
@@ -111,13 +100,6 @@ def run_seed_task(ecs: Any, props: dict[str, Any],
     return {"task_arn": task_arn, "exit_code": 0, "stopped_at": str(task.get("stoppedAt", ""))}
 
 
-def _client(props: dict[str, Any], service: str) -> Any:
-    import boto3
-
-    session = boto3.session.Session(profile_name=props.get("profile") or None, region_name=props["region"])
-    return session.client(service)
-
-
 def reseed_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     """Which inputs demand a new seed: a different database, or a raised seed revision."""
     reasons = []
@@ -136,24 +118,15 @@ def reseed_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 OUTPUT_KEYS = ("task_arn", "exit_code", "stopped_at")
 
 
-class SeedProvider(ResourceProvider):
+class SeedProvider(DeployStepProvider):
+    KEYS: ClassVar[tuple[str, ...]] = RESEED_KEYS
+    OUTPUTS: ClassVar[tuple[str, ...]] = OUTPUT_KEYS
+
     def create(self, props: dict[str, Any]) -> CreateResult:
-        if props.get("db_proxy_name"):
-            wait_for_proxy_target(_client(props, "rds"), props["db_proxy_name"])
-        result = run_seed_task(_client(props, "ecs"), props)
+        # With RDS Proxy, the ProxyReady step (a dependency) has already seen the target AVAILABLE.
+        result = run_seed_task(aws_client(props, "ecs"), props)
         return CreateResult(id_=result["task_arn"], outs={**props, **result})
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = reseed_reasons(olds, news)
-        inputs = [k for k in news if k != "__provider"]
-        changed = [k for k in inputs if olds.get(k) != news.get(k)]
-        # A replacement creates a new seed resource, which runs the task; an update never does.
-        return DiffResult(changes=bool(changed or replaces), replaces=replaces, delete_before_replace=False)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        kept = {k: olds[k] for k in OUTPUT_KEYS if k in olds}
-        return UpdateResult(outs={**news, **kept})
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # Nothing to undo: the table belongs to the database and goes with it.
-        return None
+    def replace_reasons(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        # Lowering seedRevision must not erase data; only a raise or a new database reseeds.
+        return reseed_reasons(olds, news)

@@ -12,6 +12,7 @@ import pulumi_awsx as awsx
 from infra.config import ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
+from infra.images import Images
 from infra.network import Network
 from infra.seed import Seed
 
@@ -21,6 +22,11 @@ EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecut
 # /debug reveals database settings and makes the task call out to the internet.
 BLOCKED_PATHS = ["/debug", "/debug/*"]
 DEREGISTRATION_DELAY_SECONDS = 30
+# The app's Go server sets no IdleTimeout, so it drops idle keep-alive connections after its 60 s
+# ReadTimeout, the ALB's default idle timeout too: when both close at once, requests sent on the
+# dying connection answer 502. AWS: "configure the idle timeout of your application to be larger
+# than the idle timeout configured for the load balancer", so the load balancer closes first.
+ALB_IDLE_TIMEOUT_SECONDS = 50
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 
@@ -79,7 +85,7 @@ class Service(pulumi.ComponentResource):
     seed: Seed
 
     def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
-                 certificate_arn: pulumi.Input[str] | None = None,
+                 images: Images, certificate_arn: pulumi.Input[str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -130,6 +136,17 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Through the ECR pull-through cache, the first pull of an image creates its repository and
+        # imports it; the seed and the service both need that before they start.
+        pull_grants: list[pulumi.Resource] = []
+        if images.pull_policy is not None:
+            pull_grants.append(aws.iam.RolePolicy(
+                f"{name}-exec-pull-cache",
+                role=self.execution_role.id,
+                policy=images.pull_policy,
+                opts=child,
+            ))
+
         # The component's own name becomes the load balancer's and target group's AWS names, which
         # AWS caps at 32 characters; config keeps the prefix within 24 for Pulumi's suffix.
         self.alb = awsx.lb.ApplicationLoadBalancer(
@@ -138,6 +155,7 @@ class Service(pulumi.ComponentResource):
             # Without explicit groups awsx creates one open to every protocol from anywhere.
             security_groups=[network.lb_security_group.id],
             drop_invalid_header_fields=True,
+            idle_timeout=ALB_IDLE_TIMEOUT_SECONDS,
             enable_deletion_protection=stack.deletion_protection,
             **listener_args(certificate_arn),
             default_target_group=awsx.lb.TargetGroupArgs(
@@ -175,10 +193,13 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
+        # With RDS Proxy, neither the seed nor any serving task may start before its target is AVAILABLE.
+        proxy_ready = [db.proxy_ready] if db.proxy_ready is not None else []
         self.seed = Seed(
             name, stack, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
-            wait_for=[db.secret_version, managed, read_secret, *([db.proxy_target] if db.proxy_target else [])],
+            image=images.app_image,
+            wait_for=[db.secret_version, managed, read_secret, *pull_grants, *proxy_ready],
             opts=child,
         )
 
@@ -201,6 +222,7 @@ class Service(pulumi.ComponentResource):
             task_definition_args=awsx.ecs.FargateServiceTaskDefinitionArgs(
                 container=app_container(
                     stack, cfg, db, self.log_group,
+                    image=images.app_image,
                     # Only `serve`: `updatedb` in any form drops the tasks table; seeding is separate.
                     command=["serve"],
                     stream_prefix=CONTAINER_NAME,
@@ -224,8 +246,10 @@ class Service(pulumi.ComponentResource):
                 parent=self,
                 transforms=[ignore_desired_count],
                 # Tasks must find the password, the role's permissions, a listener-attached target
-                # group (ECS refuses a target group without a load balancer) and a seeded table.
-                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed],
+                # group (ECS refuses a target group without a load balancer), a seeded table and,
+                # with RDS Proxy, a proxy that can reach the database.
+                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed,
+                            *pull_grants, *proxy_ready],
             ),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from tests.mocks import Run
@@ -51,3 +52,18 @@ def int_of(value: Any) -> int:
     """Numbers cross the mock boundary as floats (3000.0); compare them as integers."""
     assert float(value).is_integer(), value
     return int(value)
+
+
+def stubbed_client(service: str) -> Iterator[tuple[Any, Any]]:
+    """A real botocore client whose calls are checked against the API model and answered by a Stubber.
+
+    Use from a fixture (`yield from stubbed_client("ecs")`); every queued response must be consumed.
+    """
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client(service, region_name="ap-southeast-2",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()

@@ -55,6 +55,7 @@ class Registration:
     dependencies: list = field(default_factory=list)
     ignore_changes: list = field(default_factory=list)
     transforms: list = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 def _short_hash(*parts: str, length: int = 8) -> str:
@@ -180,7 +181,7 @@ def _random_id(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _rds_instance(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    identifier = f"{name}-{_short_hash(name, length=7)}"
+    identifier = inputs.get("identifier") or f"{name}-{_short_hash(name, length=7)}"
     address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
     port = int(inputs.get("port", 5432))
     return f"db-{_short_hash(name, length=26).upper()}", {
@@ -205,7 +206,7 @@ def _secret_version(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _log_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    group = f"{name}-{_short_hash(name, length=7)}"
+    group = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
     return group, {"name": group, "arn": _arn("logs", f"log-group:{group}")}
 
 
@@ -319,6 +320,15 @@ def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": arn}
 
 
+def _dynamic_proxy_ready(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    return f"{inputs.get('proxy_name')}/{inputs.get('db_instance')}", {"target_state": "AVAILABLE"}
+
+
+def _dynamic_rollout_check(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    deployment = f"ecs-svc/{int(_short_hash(name, length=15), 16):019d}"
+    return deployment, {"rollout_state": "COMPLETED", "deployment_id": deployment}
+
+
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "random:index/randomPassword:RandomPassword": _random_password,
@@ -345,6 +355,9 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
+    # deploy-time steps (issue 9): proxy readiness and the rollout check
+    "pulumi-python:dynamic/proxy:ProxyReady": _dynamic_proxy_ready,
+    "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,
 }
 
 
@@ -373,6 +386,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=inputs, outputs=registered.state, custom=request.custom, parent=request.parent,
             protect=request.protect, dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges), transforms=transforms,
+            delete_before_replace=bool(request.deleteBeforeReplace),
         ))
         return response
 

@@ -29,7 +29,8 @@ EXPECTED = {
                         min_tasks=1, max_tasks=2, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.micro", allocated_storage=20,
                          max_allocated_storage=50, multi_az=False, backup_retention_days=1, secret_recovery_days=0,
-                         proxy=False, proxy_client_auth="POSTGRES_MD5"),
+                         proxy=False, proxy_client_auth="POSTGRES_MD5",
+                         maintenance_window="sat:17:00-sat:18:00", backup_window="15:00-16:00"),
     },
     "prod": {
         "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=30),
@@ -38,7 +39,8 @@ EXPECTED = {
                         min_tasks=2, max_tasks=6, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.small", allocated_storage=20,
                          max_allocated_storage=100, multi_az=True, backup_retention_days=7, secret_recovery_days=30,
-                         proxy=True, proxy_client_auth="POSTGRES_MD5"),
+                         proxy=True, proxy_client_auth="POSTGRES_MD5",
+                         maintenance_window="sun:17:00-sun:18:00", backup_window="15:00-16:00"),
     },
 }
 
@@ -137,6 +139,22 @@ BAD_VALUES = [
     ("seedRevision", -1, "from 1 to"),
     ("dbProxy", "maybe", "true or false"),
     ("dbProxyClientAuth", "MD5", "POSTGRES_MD5 or POSTGRES_SCRAM_SHA_256"),
+    ("dbMaintenanceWindow", "Sun:17:00-Sun:18:00", "lowercase days"),
+    ("dbMaintenanceWindow", "sun:17:00-sun:17:29", "at least 30 minutes"),
+    ("dbMaintenanceWindow", "sun:24:00-mon:01:00", "ddd:hh24:mi-ddd:hh24:mi"),
+    ("dbMaintenanceWindow", "17:00-18:00", "ddd:hh24:mi-ddd:hh24:mi"),
+    ("dbMaintenanceWindow", "sun:17:00-sun:17:00", "at least 30 minutes"),
+    ("dbBackupWindow", "15:00-15:20", "at least 30 minutes"),
+    ("dbBackupWindow", "3:00-4:00", "hh24:mi-hh24:mi"),
+    ("dbBackupWindow", "sun:15:00-sun:16:00", "hh24:mi-hh24:mi"),
+    ("dockerHubCredentialsSecretArn", "docker-hub-creds", "Secrets Manager secret ARN"),
+    ("dockerHubCredentialsSecretArn", "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:docker-hub-AbC123",
+     "the secret's name must start with ecr-pullthroughcache/"),
+    ("dockerHubCredentialsSecretArn",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbC123",
+     "must be in the stack's region (aws:region = ap-southeast-2)"),
+    ("dockerHubCredentialsSecretArn", "arn:aws:ssm:ap-southeast-2:123456789012:parameter/ecr-pullthroughcache/hub",
+     "Secrets Manager secret ARN"),
 ]
 
 
@@ -308,3 +326,44 @@ def test_the_class_is_not_asked_about_in_an_invalid_region():
         load_config(stack="dev", values=stack_config("dev", {"aws:region": "mars"}),
                     offered=lambda cls, major: asked.append((cls, major)))
     assert asked == []
+
+
+# maintenance, backup, accepted: windows in UTC; the backup window recurs daily, maintenance weekly
+WINDOWS = [
+    ("sun:17:00-sun:18:00", "15:00-16:00", True),
+    ("sun:17:00-sun:18:00", "16:00-17:00", True),    # touching is not overlapping
+    ("sun:17:00-sun:18:00", "17:30-18:30", False),
+    ("wed:02:00-wed:03:00", "02:30-03:00", False),   # a daily backup meets any weekday's maintenance
+    ("sun:23:30-mon:00:30", "00:00-00:30", False),   # maintenance wraps across the week
+    ("sun:23:30-mon:00:30", "00:30-01:00", True),
+    ("tue:10:00-tue:11:00", "23:30-00:30", True),    # backup wraps past midnight
+    ("tue:00:00-tue:01:00", "23:30-00:30", False),
+    ("sat:23:45-sun:00:15", "23:00-23:50", False),
+]
+
+
+@pytest.mark.parametrize("maintenance,backup,ok", WINDOWS)
+def test_maintenance_and_backup_windows_must_not_overlap(maintenance, backup, ok):
+    overrides = {"tca:dbMaintenanceWindow": maintenance, "tca:dbBackupWindow": backup}
+    if ok:
+        cfg = _load("dev", **overrides).database
+        assert (cfg.maintenance_window, cfg.backup_window) == (maintenance, backup)
+        return
+    with pytest.raises(ConfigError) as refused:
+        _load("dev", **overrides)
+    assert f"tca:dbBackupWindow = '{backup}'" in str(refused.value)
+    assert f"tca:dbMaintenanceWindow ({maintenance})" in str(refused.value)
+
+
+def test_overlapping_windows_stop_the_program_before_any_resource():
+    run = run_program("prod", overrides={"tca:dbBackupWindow": "17:00-17:30"})
+    assert isinstance(run.error, ConfigError) and "must not overlap" in str(run.error)
+    assert run.registrations == []
+
+
+def test_docker_hub_credentials_are_optional_and_a_valid_arn_is_kept():
+    assert _load("dev").images.docker_hub_credentials_secret_arn == ""
+    assert _load("dev").images.pull_through_cache is False
+    arn = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123"
+    images = _load("prod", **{"tca:dockerHubCredentialsSecretArn": arn}).images
+    assert images.docker_hub_credentials_secret_arn == arn and images.pull_through_cache is True

@@ -124,6 +124,33 @@ def test_parameter_group_matches_the_major_and_waives_forced_tls(run, settings):
     assert run.one(RDS).inputs["parameterGroupName"] == params.outputs["name"]
 
 
+def test_db_changes_apply_at_once_not_in_the_next_maintenance_window(run):
+    assert run.one(RDS).inputs["applyImmediately"] is True
+
+
+def test_db_windows_follow_config(run, settings):
+    rds = run.one(RDS).inputs
+    assert rds["maintenanceWindow"] == settings["tca:dbMaintenanceWindow"]
+    assert rds["backupWindow"] == settings["tca:dbBackupWindow"]
+
+
+def test_parameter_group_is_auto_named_so_a_new_family_is_created_before_the_old_is_deleted(run):
+    # An explicit name makes the bridge delete the old group first, while the instance still uses it.
+    params = run.one(PARAMS)
+    assert "name" not in params.inputs and "namePrefix" not in params.inputs
+    assert params.delete_before_replace is False
+
+
+def test_instance_switches_parameter_group_in_the_same_update_as_the_major(run, settings):
+    rds = run.one(RDS)
+    params = run.one(PARAMS)
+    assert rds.inputs["parameterGroupName"] == params.outputs["name"]
+    assert params.urn in rds.dependencies
+    assert rds.inputs["allowMajorVersionUpgrade"] is True
+    assert rds.inputs["applyImmediately"] is True
+    assert rds.delete_before_replace is False
+
+
 @pytest.mark.parametrize("major", [14, 15, 17, 18])
 def test_parameter_group_family_follows_a_changed_major(major):
     from tests.mocks import run_program
@@ -137,7 +164,7 @@ def test_prod_db_is_protected_and_keeps_a_uniquely_named_final_snapshot_rds_8(pr
     assert rds.inputs["deletionProtection"] is True
     assert rds.protect is True
     assert rds.inputs["skipFinalSnapshot"] is False
-    suffix = prod.one("random:index/randomId:RandomId").outputs["hex"]
+    suffix = prod.one("random:index/randomId:RandomId", "final-snapshot").outputs["hex"]
     assert rds.inputs["finalSnapshotIdentifier"] == f"tca-prod-final-{suffix}"
 
 
@@ -149,10 +176,41 @@ def test_dev_db_destroys_without_a_snapshot(dev):
     assert "finalSnapshotIdentifier" not in rds.inputs
 
 
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def test_rds_log_group_is_created_by_the_stack_with_its_retention(run, settings):
+    # Left to RDS, the group has no retention and survives `pulumi destroy`.
+    logs = run.one(LOG_GROUP, "-pg-logs")
+    identifier = run.one(RDS).inputs["identifier"]
+    assert logs.inputs["name"] == f"/aws/rds/instance/{identifier}/postgresql"
+    assert int_of(logs.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
+    assert logs.inputs["skipDestroy"] is False
+
+
+def test_instance_is_created_after_its_log_group_and_deleted_before_it(run):
+    assert run.one(LOG_GROUP, "-pg-logs").urn in run.one(RDS).dependencies
+
+
+def test_instance_identifier_is_known_before_the_instance_and_stable(run):
+    rds = run.one(RDS)
+    suffix = run.one("random:index/randomId:RandomId", "-identifier").outputs["hex"]
+    assert rds.inputs["identifier"] == f"tca-{run.stack}-pg-{suffix}"
+    # A changed identifier replaces the instance; an instance created auto-named keeps its name.
+    assert rds.ignore_changes == ["identifier"]
+
+
+def test_instance_identifier_fits_rds_rules(run):
+    import re
+    identifier = run.one(RDS).inputs["identifier"]
+    assert re.fullmatch(r"[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)", identifier), identifier
+
+
 def test_database_children_belong_to_the_database_component(run):
     parent = run.one("tca:infra:Database").urn
     for type_ in (PASSWORD, PARAMS, SUBNETS, RDS, SECRET, SECRET_VERSION):
         assert run.one(type_).parent == parent, type_
+    assert run.one(LOG_GROUP, "-pg-logs").parent == parent
 
 
 # -- RDS Proxy (tca:dbProxy) ----------------------------------------------------------------------
@@ -207,7 +265,8 @@ def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(prod):
 
 def test_proxy_pool_fails_fast_and_drops_idle_clients(prod):
     pool = prod.one(PROXY_GROUP).inputs["connectionPoolConfig"]
-    assert int_of(pool["connectionBorrowTimeout"]) < 60, "must give up before the ALB's 60 s idle timeout"
+    alb_idle = int_of(prod.one("awsx:lb:ApplicationLoadBalancer").inputs["idleTimeout"])
+    assert int_of(pool["connectionBorrowTimeout"]) < alb_idle, "must give up before the ALB closes the request"
     assert 1 <= int_of(pool["maxConnectionsPercent"]) <= 100
     assert prod.one(PROXY_GROUP).inputs["dbProxyName"] == prod.one(PROXY).outputs["name"]
     assert int_of(prod.one(PROXY).inputs["idleClientTimeout"]) == 300
@@ -229,3 +288,39 @@ def test_proxy_starts_after_its_secret_and_permission_exist(prod):
 def test_proxied_stack_keeps_the_tls_waiver(prod):
     params = prod.one(PARAMS).inputs["parameters"]
     assert [(p["name"], p["value"]) for p in params] == [("rds.force_ssl", "0")]
+
+
+# -- the proxy readiness step (infra/proxy_ready_provider.py) ----------------------------------
+
+PROXY_READY = "pulumi-python:dynamic/proxy:ProxyReady"
+
+
+def test_proxy_readiness_step_exists_exactly_with_the_proxy(run, settings):
+    assert len(run.of_type(PROXY_READY)) == (1 if settings["tca:dbProxy"] else 0)
+
+
+def test_proxy_readiness_waits_for_this_instances_target_after_it_is_registered(prod):
+    ready = prod.one(PROXY_READY)
+    props = plain(ready.inputs)
+    assert props["proxy_name"] == prod.one(PROXY).outputs["name"]
+    assert props["db_instance"] == prod.one(RDS).outputs["identifier"]
+    assert props["region"] == "ap-southeast-2" and props["profile"] == ""
+    assert prod.one(PROXY_TARGET).urn in ready.dependencies
+    assert ready.parent == prod.one("tca:infra:Database").urn
+
+
+def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_or_the_instance_changes(prod):
+    props = plain(prod.one(PROXY_READY).inputs)
+    assert props["proxy_arn"] == prod.one(PROXY).outputs["arn"]
+    assert props["target_id"] == prod.one(PROXY_TARGET).id
+    assert props["db_resource_id"] == prod.one(RDS).outputs["resourceId"]
+
+
+def test_switching_the_proxy_on_for_a_running_stack_makes_service_and_seed_wait_for_it():
+    # On the `up` that turns dbProxy on, the step is new, so it is created (and waits) before
+    # the service rolls to tasks that use the proxy endpoint.
+    from tests.mocks import run_program
+    run = run_program("dev", overrides={"tca:dbProxy": True})
+    ready = run.one(PROXY_READY).urn
+    assert ready in run.one("awsx:ecs:FargateService").dependencies
+    assert ready in run.one("pulumi-python:dynamic/seed:DatabaseSeed").dependencies

@@ -120,9 +120,16 @@ REQUIRED: dict[str, list[str]] = {
     "aws:acm/certificateValidation:CertificateValidation": ["acm:DescribeCertificate"],
     "aws:route53/record:Record": ["route53:ChangeResourceRecordSets", "route53:GetChange",
                                   "route53:ListResourceRecordSets"],
-    # The seed provider: run the task, wait for it, stop it on timeout, wait for the proxy target.
+    # The seed provider: run the task, wait for it, stop it on timeout.
     "pulumi-python:dynamic/seed:DatabaseSeed": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask",
-                                                "rds:DescribeDBProxyTargets", "iam:PassRole"],
+                                                "iam:PassRole"],
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": ["ecr:CreatePullThroughCacheRule",
+                                                          "ecr:DeletePullThroughCacheRule",
+                                                          "ecr:DescribePullThroughCacheRules",
+                                                          "ecr:UpdatePullThroughCacheRule"],
+    # Deploy-time steps: wait for the proxy's target; read the service's deployments.
+    "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
+    "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }
@@ -141,6 +148,8 @@ def _granted() -> set[str]:
 
 # Lookups the program makes itself during preview and up (data sources), and what each calls.
 INVOKES: dict[str, list[str]] = {
+    # sts:GetCallerIdentity needs no permission: AWS answers it for any valid credentials.
+    "aws:index/getCallerIdentity:getCallerIdentity": [],
     "aws:rds/getEngineVersion:getEngineVersion": ["rds:DescribeDBEngineVersions"],
     "aws:rds/getOrderableDbInstance:getOrderableDbInstance": ["rds:DescribeOrderableDBInstanceOptions"],
 }
@@ -152,7 +161,9 @@ def runs() -> list[Run]:
     return [run_program("dev"), run_program("prod"),
             run_program("prod", overrides={"tca:domainName": "todo.example.com",
                                            "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ",
-                                           "tca:alarmEmail": "ops@example.com"})]
+                                           "tca:alarmEmail": "ops@example.com"}),
+            run_program("dev", overrides={"tca:dockerHubCredentialsSecretArn": (
+                "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/hub-AbC123")})]
 
 
 @pytest.fixture(scope="module")
@@ -207,8 +218,9 @@ def test_pass_role_goes_only_to_ecs_tasks_and_rds():
 def test_service_linked_roles_only_for_the_services_used():
     (statement,) = [s for s in POLICY["Statement"] if "iam:CreateServiceLinkedRole" in s["Action"]]
     names = statement["Condition"]["StringEquals"]["iam:AWSServiceName"]
+    # pullthroughcache.ecr: ECR's role that reads the Docker Hub secret for the pull-through cache.
     assert set(names) == {"ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
-                          "ecs.application-autoscaling.amazonaws.com"}
+                          "ecs.application-autoscaling.amazonaws.com", "pullthroughcache.ecr.amazonaws.com"}
 
 
 def test_secrets_are_limited_to_this_projects_secrets():
@@ -221,3 +233,12 @@ def test_policy_fits_an_inline_role_policy():
     # AWS counts a policy's characters without whitespace: 10,240 for a role's inline policies
     # (a managed policy allows only 6,144, which this one exceeds).
     assert len(json.dumps(POLICY, separators=(",", ":"))) <= 10_240
+
+
+def test_log_group_permissions_reach_the_rds_group_the_stack_creates():
+    # RDS's own group is named /aws/rds/instance/<identifier>/postgresql; identifiers start tca-.
+    import fnmatch
+    (statement,) = [s for s in POLICY["Statement"] if "logs:CreateLogGroup" in s["Action"]]
+    arn = "arn:aws:logs:ap-southeast-2:123456789012:log-group:/aws/rds/instance/tca-dev-pg-1a2b3c4d/postgresql"
+    assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in statement["Resource"])
+    assert any(fnmatch.fnmatchcase(arn + ":*", pattern) for pattern in statement["Resource"])

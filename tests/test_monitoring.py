@@ -123,6 +123,21 @@ def test_proxy_alarms_watch_the_proxy_in_prod(prod):
     assert latency["threshold"] == s["tca:alarmProxyBorrowLatencyMs"] * 1000, "the metric is in microseconds"
 
 
+def test_proxy_client_alarm_sums_every_node_per_minute(prod):
+    # Each proxy node publishes its own ClientConnections; only their Sum is the proxy's count.
+    clients = _alarm(prod, "ClientConnections")
+    assert clients["statistic"] == "Sum"
+    assert clients["period"] == 60
+
+
+def test_dashboard_graphs_each_metric_at_its_alarms_period(prod):
+    body = json.loads(prod.one(DASHBOARD).inputs["dashboardBody"])
+    periods = {w["properties"]["metrics"][0][1]: (w["properties"]["period"], w["properties"]["metrics"][0][-1])
+               for w in body["widgets"]}
+    for alarm in prod.of_type(ALARM):
+        assert periods[alarm.inputs["metricName"]] == (alarm.inputs["period"], {"stat": alarm.inputs["statistic"]})
+
+
 def test_no_email_subscription_without_an_address(run):
     assert run.of_type(SUBSCRIPTION) == []
 

@@ -9,6 +9,7 @@ from tests.helpers import ECS_SERVICE, RDS, SECRET_VERSION, VPC, group_id, int_o
 
 SEED = "pulumi-python:dynamic/seed:DatabaseSeed"
 SEED_TASK = "awsx:ecs:FargateTaskDefinition"
+PROXY_READY = "pulumi-python:dynamic/proxy:ProxyReady"
 
 
 def _seed_container(run):
@@ -56,7 +57,7 @@ def test_seed_runs_the_seed_task_in_private_subnets_with_the_service_group(run):
     assert props["security_groups"] == [group_id(run, "svc")]
     assert props["cluster"] == run.one("aws:ecs/cluster:Cluster").outputs["arn"]
     assert props["container_name"] == _seed_container(run)["name"]
-    assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs").outputs["name"]
 
 
 def test_seed_uses_the_stack_region(run, settings):
@@ -77,13 +78,13 @@ def test_seed_runs_after_the_database_password_and_role_exist(run):
         assert needed.urn in deps, needed.name
 
 
-def test_seed_waits_for_the_proxy_exactly_when_there_is_one(run, settings):
-    props = plain(run.one(SEED).inputs)
-    if settings["tca:dbProxy"]:
-        assert props["db_proxy_name"] == run.one("aws:rds/proxy:Proxy").outputs["name"]
-        assert run.one("aws:rds/proxyTarget:ProxyTarget").urn in run.one(SEED).dependencies
-    else:
-        assert props["db_proxy_name"] == ""
+def test_seed_starts_only_after_the_proxy_is_ready_exactly_when_there_is_one(run, settings):
+    deps = run.one(SEED).dependencies
+    ready = run.of_type(PROXY_READY)
+    assert len(ready) == (1 if settings["tca:dbProxy"] else 0)
+    assert all(r.urn in deps for r in ready)
+    # One mechanism waits for the proxy: the seed itself no longer polls it.
+    assert "db_proxy_name" not in plain(run.one(SEED).inputs)
 
 
 def test_service_starts_only_after_the_seed_finished(run):

@@ -3,18 +3,14 @@ the real ECS API model, and each response is one ECS could send."""
 
 from __future__ import annotations
 
-import base64
 import datetime
-import subprocess
-import sys
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from infra import seed_provider
+from infra.deploy_step import DeployStepProvider
 from infra.seed_provider import SeedError, SeedProvider, reseed_reasons, run_seed_task
-from tests.mocks import ROOT
+from tests.helpers import stubbed_client
 
 CLUSTER = "arn:aws:ecs:ap-southeast-2:123456789012:cluster/tca-dev-cluster-1a2b3c4"
 TASK_DEF = "arn:aws:ecs:ap-southeast-2:123456789012:task-definition/tca-dev-seed-5d6e7f8:3"
@@ -31,23 +27,13 @@ PROPS = {
     "log_stream_prefix": "seed",
     "db_instance_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "seed_revision": 1,
-    "db_proxy_name": "",
 }
 STOPPED_AT = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.UTC)
 
 
-def _stubbed(service: str):
-    """A real botocore client whose calls are checked against the API model and answered by the stub."""
-    client = boto3.client(service, region_name="ap-southeast-2",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
-
-
 @pytest.fixture
 def ecs():
-    yield from _stubbed("ecs")
+    yield from stubbed_client("ecs")
 
 
 def _expect_run(stub, response=None):
@@ -134,73 +120,26 @@ def test_create_runs_the_seed_with_the_deployers_client(ecs, monkeypatch):
     client, stub = ecs
     _expect_run(stub)
     _expect_stop(stub, {"exitCode": 0})
-    monkeypatch.setattr(seed_provider, "_client", lambda props, service: client)
+    monkeypatch.setattr(seed_provider, "aws_client", lambda props, service: client)
     monkeypatch.setattr(seed_provider.run_seed_task, "__defaults__", (0, 3))  # no real waiting
     result = SeedProvider().create(dict(PROPS))
     assert result.id == TASK and result.outs is not None
     assert result.outs["exit_code"] == 0 and result.outs["db_instance_id"] == PROPS["db_instance_id"]
 
 
-@pytest.fixture
-def rds():
-    yield from _stubbed("rds")
+def test_seed_is_a_deploy_step_and_no_longer_polls_the_proxy_itself(monkeypatch):
+    # The ProxyReady step, a dependency of the seed, waits for the proxy; the seed calls only ECS.
+    assert issubclass(SeedProvider, DeployStepProvider)
+    services: list[str] = []
 
+    def client(props, service):
+        services.append(service)
+        return service
 
-def _target(state: str, description: str = "") -> dict:
-    health = {"State": state, **({"Description": description} if description else {})}
-    return {"Targets": [{"Type": "RDS_INSTANCE", "RdsResourceId": "tca-prod-pg-1", "Port": 5432,
-                         "TargetHealth": health}]}
-
-
-def test_seed_waits_until_the_proxy_target_is_available(rds):
-    client, stub = rds
-    stub.add_response("describe_db_proxy_targets", _target("REGISTERING"), {"DBProxyName": "tca-prod-proxy-1"})
-    stub.add_response("describe_db_proxy_targets", _target("AVAILABLE"), {"DBProxyName": "tca-prod-proxy-1"})
-    seed_provider.wait_for_proxy_target(client, "tca-prod-proxy-1", delay=0, max_attempts=3)
-
-
-def test_proxy_target_that_never_becomes_available_stops_before_the_seed(rds):
-    client, stub = rds
-    for _ in range(2):
-        stub.add_response("describe_db_proxy_targets", _target("UNAVAILABLE", "auth failure"),
-                          {"DBProxyName": "tca-prod-proxy-1"})
-    with pytest.raises(SeedError, match=r"UNAVAILABLE: auth failure.*seed was not started"):
-        seed_provider.wait_for_proxy_target(client, "tca-prod-proxy-1", delay=0, max_attempts=2)
-
-
-def test_create_checks_the_proxy_first_when_there_is_one(monkeypatch):
-    calls: list[tuple] = []
-
-    def fake_seed(ecs, props):
-        calls.append(("seed", ecs))
-        return {"task_arn": TASK, "exit_code": 0}
-
-    monkeypatch.setattr(seed_provider, "_client", lambda props, service: service)
-    monkeypatch.setattr(seed_provider, "wait_for_proxy_target", lambda rds, name: calls.append(("proxy", rds, name)))
-    monkeypatch.setattr(seed_provider, "run_seed_task", fake_seed)
-    SeedProvider().create({**PROPS, "db_proxy_name": "tca-prod-proxy-1"})
-    assert calls == [("proxy", "rds", "tca-prod-proxy-1"), ("seed", "ecs")]
-    calls.clear()
+    monkeypatch.setattr(seed_provider, "aws_client", client)
+    monkeypatch.setattr(seed_provider, "run_seed_task", lambda ecs, props: {"task_arn": TASK, "exit_code": 0})
     SeedProvider().create(dict(PROPS))
-    assert calls == [("seed", "ecs")]
-
-
-def test_client_uses_the_stack_region_and_profile(monkeypatch):
-    seen: dict[str, object] = {}
-
-    class Session:
-        def __init__(self, profile_name=None, region_name=None):
-            seen.update(profile=profile_name, region=region_name)
-
-        def client(self, name):
-            seen["service"] = name
-            return object()
-
-    monkeypatch.setattr(boto3.session, "Session", Session)
-    seed_provider._client({**PROPS, "profile": "deployer"}, "ecs")
-    assert seen == {"profile": "deployer", "region": "ap-southeast-2", "service": "ecs"}
-    seed_provider._client(PROPS, "rds")
-    assert seen["profile"] is None
+    assert services == ["ecs"]
 
 
 # -- diff: what re-runs the destructive seed, and what must not ---------------------------------
@@ -251,7 +190,7 @@ def test_unknown_values_during_preview_may_reseed():
 
 
 def test_update_keeps_the_seed_result_and_never_calls_ecs(monkeypatch):
-    monkeypatch.setattr(seed_provider, "_client", lambda props, service: pytest.fail("update called AWS"))
+    monkeypatch.setattr(seed_provider, "aws_client", lambda props, service: pytest.fail("update called AWS"))
     olds = {**PROPS, "task_arn": TASK, "exit_code": 0, "stopped_at": "x"}
     news = {**PROPS, "task_definition": TASK_DEF.replace(":3", ":4")}
     outs = SeedProvider().update(TASK, olds, news).outs
@@ -260,22 +199,5 @@ def test_update_keeps_the_seed_result_and_never_calls_ecs(monkeypatch):
 
 
 def test_delete_never_calls_ecs(monkeypatch):
-    monkeypatch.setattr(seed_provider, "_client", lambda props, service: pytest.fail("delete called AWS"))
+    monkeypatch.setattr(seed_provider, "aws_client", lambda props, service: pytest.fail("delete called AWS"))
     SeedProvider().delete(TASK, PROPS)
-
-
-def test_serialized_provider_loads_in_a_fresh_process_from_the_project_directory():
-    """Pulumi pickles the provider into state; its host process, started in the project
-    directory, must be able to load it and answer diff."""
-    from pulumi.dynamic.dynamic import serialize_provider
-    encoded = serialize_provider(SeedProvider())
-    script = (
-        "import base64, sys, dill\n"
-        "p = dill.loads(base64.b64decode(sys.stdin.read()))\n"
-        "print(p.diff('x', {'seed_revision': 1, 'db_instance_id': 'a'},"
-        " {'seed_revision': 2, 'db_instance_id': 'a'}).replaces)\n")
-    out = subprocess.run([sys.executable, "-c", script], input=encoded, check=False, capture_output=True, text=True,
-                         cwd=ROOT, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['seed_revision']"
-    assert base64.b64decode(encoded)

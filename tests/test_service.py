@@ -165,6 +165,12 @@ def test_alb_deletion_protection_follows_config_elb_6(run, settings, prod):
     assert prod.one(ALB).inputs["enableDeletionProtection"] is True
 
 
+def test_alb_closes_idle_connections_before_the_app_does(run):
+    # The app (Go, no IdleTimeout) drops keep-alive connections after 60 s; if the ALB waits as
+    # long, both close at once and users see sporadic 502s.
+    assert int_of(run.one(ALB).inputs["idleTimeout"]) == 50
+
+
 def test_alb_name_fits_aws_32_character_limit_with_pulumi_suffix(run):
     assert len(run.one(ALB).name) + 8 <= 32
 
@@ -261,7 +267,7 @@ def test_transform_leaves_other_children_alone(type_):
 # -- logs and roles -------------------------------------------------------------------------------
 
 def test_logs_go_to_a_group_with_configured_retention_removed_with_the_stack(run, settings):
-    group = run.one(LOG_GROUP)
+    group = run.one(LOG_GROUP, f"tca-{run.stack}-logs")
     assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
     assert group.inputs.get("skipDestroy", False) is False
     log = container(run)["logConfiguration"]
@@ -401,3 +407,9 @@ def test_health_check_fails_when_nothing_listens(fake_app, tmp_path):
     server.shutdown()
     server.server_close()
     assert _probe(port, tmp_path) == 1
+
+
+def test_service_tasks_start_only_after_the_proxy_is_ready(run, settings):
+    ready = run.of_type("pulumi-python:dynamic/proxy:ProxyReady")
+    assert len(ready) == (1 if settings["tca:dbProxy"] else 0)
+    assert all(r.urn in run.one(ECS_SERVICE).dependencies for r in ready)

@@ -452,7 +452,11 @@ def _service(r: _Reader) -> dict[str, Any]:
     return dict(
         app_image=r.text("appImage", _IMAGE_PATTERN,
                          "must be a container image reference such as servian/techchallengeapp:0.11.0"),
-        app_port=r.integer("appPort", 1, 65535),
+        # The app runs as a non-root user with every capability dropped (ECS.5), so it cannot
+        # bind a privileged port below 1024.
+        app_port=r.integer("appPort", 1024, 65535,
+                           "must be a whole number from 1024 to 65535 (the app runs as a non-root user, "
+                           "which cannot bind ports below 1024)"),
         task_cpu=cpu,
         task_memory=memory,
         min_tasks=min_tasks,

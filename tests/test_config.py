@@ -29,16 +29,20 @@ EXPECTED = {
                         min_tasks=1, max_tasks=2, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.micro", allocated_storage=20,
                          max_allocated_storage=50, multi_az=False, backup_retention_days=1, secret_recovery_days=0,
-                         proxy=False, proxy_client_auth="POSTGRES_MD5"),
+                         proxy=False, proxy_client_auth="POSTGRES_MD5", monitoring_interval_seconds=0,
+                         slow_statement_ms=250),
+        "keys": dict(deletion_window_days=7),
     },
     "prod": {
-        "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=30),
+        "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=365),
         "network": dict(az_count=3, vpc_cidr="10.0.0.0/16", nat_gateways="OnePerAz"),
         "service": dict(app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=512, task_memory=1024,
                         min_tasks=2, max_tasks=6, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.small", allocated_storage=20,
                          max_allocated_storage=100, multi_az=True, backup_retention_days=7, secret_recovery_days=30,
-                         proxy=True, proxy_client_auth="POSTGRES_MD5"),
+                         proxy=True, proxy_client_auth="POSTGRES_MD5", monitoring_interval_seconds=60,
+                         slow_statement_ms=1000),
+        "keys": dict(deletion_window_days=30),
     },
 }
 
@@ -138,6 +142,13 @@ BAD_VALUES = [
     ("seedRevision", -1, "from 1 to"),
     ("dbProxy", "maybe", "true or false"),
     ("dbProxyClientAuth", "MD5", "POSTGRES_MD5 or POSTGRES_SCRAM_SHA_256"),
+    ("dbMonitoringIntervalSeconds", 2, "must be one of 0, 1, 5, 10, 15, 30, 60"),
+    ("dbMonitoringIntervalSeconds", 120, "must be one of 0, 1, 5, 10, 15, 30, 60"),
+    ("dbSlowStatementMs", 0, "0 would log every statement"),
+    ("dbSlowStatementMs", -2, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
+    ("dbSlowStatementMs", 60001, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
+    ("keyDeletionWindowDays", 6, "from 7 to 30"),
+    ("keyDeletionWindowDays", 31, "from 7 to 30"),
 ]
 
 
@@ -274,3 +285,21 @@ def test_storage_ceiling_must_be_at_least_ten_percent_above_allocated(allocated,
         _load("dev", **overrides)
     assert f"tca:dbMaxAllocatedStorage = '{ceiling}'" in str(refused.value)
     assert "tca:dbAllocatedStorage" in str(refused.value)
+
+
+@pytest.mark.parametrize("value", [0, 1, 5, 10, 15, 30, 60])
+def test_every_monitoring_interval_rds_accepts_is_accepted(value):
+    assert _load("dev", **{"tca:dbMonitoringIntervalSeconds": value}).database.monitoring_interval_seconds == value
+
+
+@pytest.mark.parametrize("value", [-1, 1, 60000])
+def test_slow_statement_logging_can_be_off_or_any_threshold_up_to_a_minute(value):
+    assert _load("dev", **{"tca:dbSlowStatementMs": value}).database.slow_statement_ms == value
+
+
+def test_key_must_outlive_the_secret_it_encrypts():
+    with pytest.raises(ConfigError) as refused:
+        _load("prod", **{"tca:keyDeletionWindowDays": 20})
+    assert ("tca:keyDeletionWindowDays = '20': must be at least tca:secretRecoveryDays (30)"
+            in str(refused.value))
+    assert _load("dev", **{"tca:keyDeletionWindowDays": 7}).keys.deletion_window_days == 7

@@ -5,6 +5,7 @@ import pulumi
 from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
+from infra.keys import Keys
 from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.service import HEALTHCHECK_PATH, Service
@@ -14,16 +15,18 @@ stack = cfg.stack
 # Every AWS name starts with the stack's prefix, so two stacks in one account stay apart.
 prefix = stack.name_prefix
 
-network = Network(prefix, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy)
-database = Database(prefix, stack, cfg.database, network)
+keys = Keys(prefix, stack, cfg.keys)
+network = Network(prefix, stack, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy,
+                  keys=keys)
+database = Database(prefix, stack, cfg.database, network, keys=keys)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
-service = Service(prefix, stack, cfg.service, network, database,
+service = Service(prefix, stack, cfg.service, network, database, keys=keys,
                   certificate_arn=domain.certificate_arn if domain else None)
 url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database)
+monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database, keys=keys)
 
 pulumi.export("url", url)
 pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))

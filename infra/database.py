@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import DatabaseConfig, StackSettings
+from infra.keys import Keys, decrypt_secrets_statement
 from infra.network import POSTGRES_PORT, Network
 
 DB_NAME = "tca"
@@ -30,8 +31,8 @@ class Database(pulumi.ComponentResource):
     secret_version: aws.secretsmanager.SecretVersion
     instance: aws.rds.Instance
 
-    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network, *,
+                 keys: Keys, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.db_name = DB_NAME
@@ -113,6 +114,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-credentials",
             description=f"TechChallengeApp database master credentials ({stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
+            kms_key_id=keys.arn,
             opts=child,
         )
         self.secret_version = aws.secretsmanager.SecretVersion(
@@ -135,7 +137,8 @@ class Database(pulumi.ComponentResource):
         self.client_host: pulumi.Output[str] = self.address
         if network.proxy_security_group is not None:
             self.proxy, self.proxy_target = self._add_proxy(
-                name, cfg, network.private_subnet_ids, network.proxy_security_group)
+                name, cfg, network.private_subnet_ids, network.proxy_security_group,
+                region=stack.region, key_arn=keys.arn)
             self.client_host = self.proxy.endpoint
 
         self.register_outputs({
@@ -146,7 +149,8 @@ class Database(pulumi.ComponentResource):
         })
 
     def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
-                   security_group: aws.ec2.SecurityGroup) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
+                   security_group: aws.ec2.SecurityGroup, *, region: str,
+                   key_arn: pulumi.Output[str]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-proxy",
@@ -158,14 +162,13 @@ class Database(pulumi.ComponentResource):
             }),
             opts=child,
         )
-        # The secret uses the AWS-managed key, whose key policy already admits Secrets Manager
-        # callers in this account, so no kms:Decrypt grant is needed.
         read_secret = aws.iam.RolePolicy(
             f"{name}-proxy-secret",
             role=role.id,
-            policy=self.secret.arn.apply(lambda arn: json.dumps({
+            policy=pulumi.Output.all(self.secret.arn, key_arn).apply(lambda arns: json.dumps({
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}],
+                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arns[0]},
+                              decrypt_secrets_statement(arns[1], region)],
             })),
             opts=child,
         )

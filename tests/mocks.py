@@ -71,14 +71,15 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.generated_secrets: list[str] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        # (result, failures): the mock monitor iterates the failures, so "none" is an empty list.
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{REGION}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}, None
+            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}, None
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION}, None
-        return {}, None
+            return {"name": REGION, "region": REGION}, []
+        return {}, []
 
     # -- resource outputs -------------------------------------------------------------------
 
@@ -273,6 +274,11 @@ def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": arn}
 
 
+def _kms_key(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    key_id = f"{_short_hash(name, length=8)}-1234-4567-89ab-{_short_hash(name, 'k', length=12)}"
+    return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
+
+
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "random:index/randomPassword:RandomPassword": _random_password,
@@ -299,6 +305,8 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
+    # security hardening (issue 11): the stack's KMS key
+    "aws:kms/key:Key": _kms_key,
 }
 
 

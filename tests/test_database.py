@@ -202,7 +202,9 @@ def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(prod):
     policy = prod.one("aws:iam/rolePolicy:RolePolicy", "-proxy-")
     assert policy.inputs["role"] == role.id
     assert json.loads(policy.inputs["policy"])["Statement"] == [
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": prod.one(SECRET).outputs["arn"]}]
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": prod.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": prod.one("aws:kms/key:Key").outputs["arn"],
+         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
 
 
 def test_proxy_pool_fails_fast_and_drops_idle_clients(prod):

@@ -6,7 +6,8 @@ import json
 
 from tests.helpers import ALB, RDS, SECRET, is_secret
 
-TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring"}
+TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:infra:Service",
+             "tca:infra:Monitoring"}
 COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}
@@ -32,7 +33,7 @@ def test_operational_outputs_name_the_real_resources(run):
     service = run.referenced(run.one("awsx:ecs:FargateService").outputs["service"])
     assert run.outputs["clusterName"] == run.one("aws:ecs/cluster:Cluster").outputs["name"]
     assert run.outputs["serviceName"] == service["name"]
-    assert run.outputs["logGroupName"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    assert run.outputs["logGroupName"] == run.one("aws:cloudwatch/logGroup:LogGroup", "-logs").outputs["name"]
     assert run.outputs["dbEndpoint"] == run.one(RDS).outputs["endpoint"]
     assert run.outputs["dbSecretArn"] == run.one(SECRET).outputs["arn"]
 

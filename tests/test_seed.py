@@ -56,7 +56,7 @@ def test_seed_runs_the_seed_task_in_private_subnets_with_the_service_group(run):
     assert props["security_groups"] == [group_id(run, "svc")]
     assert props["cluster"] == run.one("aws:ecs/cluster:Cluster").outputs["arn"]
     assert props["container_name"] == _seed_container(run)["name"]
-    assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup", "-logs").outputs["name"]
 
 
 def test_seed_uses_the_stack_region(run, settings):

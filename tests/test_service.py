@@ -35,6 +35,7 @@ LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 CLUSTER = "aws:ecs/cluster:Cluster"
+KMS_KEY = "aws:kms/key:Key"
 
 
 # -- the app's configuration --------------------------------------------------------------------
@@ -261,7 +262,7 @@ def test_transform_leaves_other_children_alone(type_):
 # -- logs and roles -------------------------------------------------------------------------------
 
 def test_logs_go_to_a_group_with_configured_retention_removed_with_the_stack(run, settings):
-    group = run.one(LOG_GROUP)
+    group = run.one(LOG_GROUP, "-logs")
     assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
     assert group.inputs.get("skipDestroy", False) is False
     log = container(run)["logConfiguration"]
@@ -294,8 +295,10 @@ def test_execution_role_reads_only_this_one_secret_iam_1(run):
     policy = run.one(ROLE_POLICY, "-exec-")
     assert policy.inputs["role"] == run.one(ROLE, "-exec").id
     document = json.loads(policy.inputs["policy"])
-    assert document["Statement"] == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                                      "Resource": run.one(SECRET).outputs["arn"]}]
+    assert document["Statement"] == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": run.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": run.one(KMS_KEY).outputs["arn"],
+         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
 
 
 # -- autoscaling ----------------------------------------------------------------------------------

@@ -124,7 +124,8 @@ class Network(pulumi.ComponentResource):
             chain.append(("proxy", self.proxy_security_group, POSTGRES_PORT))
         chain.append(("db", self.db_security_group, 0))
         for (src_role, src, port), (dst_role, dst, _) in itertools.pairwise(chain):
-            path = f"{HOP_NAMES[src_role]} to {HOP_NAMES[dst_role]}"
+            source = HOP_NAMES[src_role]
+            path = f"{source[0].upper()}{source[1:]} to {HOP_NAMES[dst_role]}"
             self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, path, peer=dst)
             self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, path, peer=src)
 

@@ -228,7 +228,8 @@ def test_service_starts_at_the_minimum_task_count(run, settings):
 
 def test_service_waits_for_password_permissions_and_listener(run):
     deps = set(run.one(ECS_SERVICE).dependencies)
-    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT), run.one(ALB), run.one(RDS))
+    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT, "-exec-"), run.one(ALB),
+             run.one(RDS))
     for needed in needs:
         assert needed.urn in deps, needed.name
 
@@ -286,7 +287,7 @@ def test_execution_role_is_assumable_only_by_ecs_tasks(run):
 
 
 def test_execution_role_has_the_ecs_managed_policy(run):
-    attachment = run.one(ATTACHMENT).inputs
+    attachment = run.one(ATTACHMENT, "-exec-").inputs
     assert attachment["policyArn"] == EXECUTION_POLICY_ARN
     assert attachment["role"] == run.one(ROLE, "-exec").outputs["name"]
 

@@ -260,7 +260,8 @@ def test_keys_of_other_namespaces_are_not_ours_to_refuse():
     assert cfg.stack.aws_profile == "x"
 
 
-@pytest.mark.parametrize("key", ["dbMultiAz", "deletionProtection", "natGateways", "taskCpu", "logRetentionDays"])
+@pytest.mark.parametrize("key", ["dbMultiAz", "deletionProtection", "natGateways", "taskCpu", "logRetentionDays",
+                                 "dbMonitoringIntervalSeconds", "dbSlowStatementMs", "keyDeletionWindowDays"])
 def test_a_per_stack_key_missing_from_the_stack_file_is_named_not_defaulted(key):
     run = run_program("prod", remove=(f"tca:{key}",))
     assert isinstance(run.error, ConfigError), run.error

@@ -256,10 +256,17 @@ def test_prod_logs_statements_slower_than_a_second(prod):
     assert _parameters(prod)["log_min_duration_statement"] == "1000"
 
 
-def test_slow_statement_logging_can_be_turned_off():
+@pytest.fixture(scope="module")
+def prod_variant():
+    """prod on a class that offers Performance Insights, with slow-statement logging off (one run, two tests)."""
     from tests.mocks import run_program
-    run = run_program("dev", overrides={"tca:dbSlowStatementMs": -1})
-    assert _parameters(run)["log_min_duration_statement"] == "-1"
+    run = run_program("prod", overrides={"tca:dbInstanceClass": "db.t4g.medium", "tca:dbSlowStatementMs": -1})
+    assert run.error is None, run.error
+    return run
+
+
+def test_slow_statement_logging_can_be_turned_off(prod_variant):
+    assert _parameters(prod_variant)["log_min_duration_statement"] == "-1"
 
 
 def test_iam_database_authentication_is_on_rds_10(run):
@@ -308,10 +315,8 @@ def test_performance_insights_follows_the_configured_class(run, settings):
     assert "performanceInsightsRetentionPeriod" not in rds
 
 
-def test_performance_insights_turns_on_with_a_class_that_supports_it_for_the_free_week():
-    from tests.mocks import run_program
-    run = run_program("prod", overrides={"tca:dbInstanceClass": "db.t4g.medium"})
-    rds = run.one(RDS).inputs
+def test_performance_insights_turns_on_with_a_class_that_supports_it_for_the_free_week(prod_variant):
+    rds = prod_variant.one(RDS).inputs
     assert rds["performanceInsightsEnabled"] is True
     assert int_of(rds["performanceInsightsRetentionPeriod"]) == 7
     assert "performanceInsightsKmsKeyId" not in rds

@@ -6,6 +6,7 @@ from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
 from infra.images import Images
+from infra.keys import Keys
 from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.release_check import ReleaseCheck
@@ -16,17 +17,19 @@ stack = cfg.stack
 # Every AWS name starts with the stack's prefix, so two stacks in one account stay apart.
 prefix = stack.name_prefix
 
-network = Network(prefix, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy)
-database = Database(prefix, stack, cfg.database, network)
+keys = Keys(prefix, stack, cfg.keys)
+network = Network(prefix, stack, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy,
+                  keys=keys)
+database = Database(prefix, stack, cfg.database, network, keys=keys)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
 images = Images(prefix, stack, cfg.images, cfg.service.app_image)
-service = Service(prefix, stack, cfg.service, network, database, images=images,
+service = Service(prefix, stack, cfg.service, network, database, images=images, keys=keys,
                   certificate_arn=domain.certificate_arn if domain else None)
 url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database)
+monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database, keys=keys)
 # `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
 ReleaseCheck(prefix, stack, service)
 

@@ -37,6 +37,17 @@ LOG_RETENTION_DAYS = (
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
 
+# RDS Enhanced Monitoring: "Valid Values: 0 | 1 | 5 | 10 | 15 | 30 | 60" seconds (0 turns it off).
+DB_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+
+# log_min_duration_statement: -1 turns slow-statement logging off. 0 (log every statement) is
+# refused: every request's statement, with the titles users typed, would land in the logs. Above
+# 60 s nothing is learnt, because the app's HTTP server gives up on a request after 60 s.
+SLOW_STATEMENT_MAX_MS = 60_000
+
+# KMS waits 7 to 30 days before it deletes a key scheduled for deletion (ScheduleKeyDeletion).
+KEY_DELETION_WINDOW_DAYS = (7, 30)
+
 # Client password authentication to RDS Proxy that lib/pq speaks (README: the throughput trade-off).
 PROXY_CLIENT_AUTH = ("POSTGRES_MD5", "POSTGRES_SCRAM_SHA_256")
 
@@ -211,6 +222,14 @@ class DatabaseConfig:
     proxy_client_auth: str
     maintenance_window: str
     backup_window: str
+    monitoring_interval_seconds: int
+    slow_statement_ms: int
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    """The stack's customer-managed KMS key (infra/keys.py)."""
+    deletion_window_days: int
 
 
 @dataclass(frozen=True)
@@ -262,6 +281,7 @@ class AppConfig:
     domain: DomainConfig
     monitoring: MonitoringConfig
     images: ImagesConfig
+    keys: KeysConfig
 
 
 class ConfigError(pulumi.RunError):
@@ -527,6 +547,11 @@ def _database(r: _Reader, offered: OfferedCheck | None) -> dict[str, Any]:
         proxy=r.boolean("dbProxy"),
         proxy_client_auth=r.one_of("dbProxyClientAuth", PROXY_CLIENT_AUTH,
                                    f"must be {' or '.join(PROXY_CLIENT_AUTH)}"),
+        monitoring_interval_seconds=r.one_of(
+            "dbMonitoringIntervalSeconds", DB_MONITORING_INTERVALS,
+            "must be one of " + ", ".join(map(str, DB_MONITORING_INTERVALS))
+            + " (seconds between RDS Enhanced Monitoring samples; 0 turns it off)"),
+        slow_statement_ms=_slow_statement_ms(r),
     )
 
 
@@ -560,6 +585,29 @@ def _db_windows(r: _Reader) -> tuple[str | None, str | None]:
                "conflicting windows")
         return maintenance, None
     return maintenance, backup
+def _slow_statement_ms(r: _Reader) -> int | None:
+    allowed = (f"must be -1 (off) or a whole number of milliseconds from 1 to {SLOW_STATEMENT_MAX_MS} "
+               "(0 would log every statement with the data users typed)")
+    value = r.integer("dbSlowStatementMs", -1, SLOW_STATEMENT_MAX_MS, allowed)
+    if value == 0:
+        r.fail("dbSlowStatementMs", value, allowed)
+        return None
+    return value
+
+
+def _keys(r: _Reader) -> dict[str, Any]:
+    low, high = KEY_DELETION_WINDOW_DAYS
+    window = r.integer("keyDeletionWindowDays", low, high,
+                       f"must be a whole number of days from {low} to {high} (the window KMS allows)")
+    # A secret restored inside its recovery window is useless if its key is already gone.
+    recovery = r.raw("secretRecoveryDays")
+    if window is not None and recovery is not None and re.fullmatch(r"\d+", recovery.strip()) \
+            and window < int(recovery):
+        r.fail("keyDeletionWindowDays", window,
+               f"must be at least tca:secretRecoveryDays ({int(recovery)}): a secret restored after its "
+               "key is deleted cannot be decrypted")
+        window = None
+    return dict(deletion_window_days=window)
 
 
 def _service(r: _Reader) -> dict[str, Any]:
@@ -579,7 +627,11 @@ def _service(r: _Reader) -> dict[str, Any]:
     return dict(
         app_image=r.text("appImage", _IMAGE_PATTERN,
                          "must be a container image reference such as servian/techchallengeapp:0.11.0"),
-        app_port=r.integer("appPort", 1, 65535),
+        # The app runs as a non-root user with every capability dropped (ECS.5), so it cannot
+        # bind a privileged port below 1024.
+        app_port=r.integer("appPort", 1024, 65535,
+                           "must be a whole number from 1024 to 65535 (the app runs as a non-root user, "
+                           "which cannot bind ports below 1024)"),
         task_cpu=cpu,
         task_memory=memory,
         min_tasks=min_tasks,
@@ -665,6 +717,7 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         "domain": _domain(r),
         "monitoring": _monitoring(r),
         "images": _images(r, values.get("aws:region")),
+        "keys": _keys(r),
     }
 
     if r.errors:
@@ -684,4 +737,5 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         domain=DomainConfig(**sections["domain"]),
         monitoring=MonitoringConfig(**monitoring),
         images=ImagesConfig(**sections["images"]),
+        keys=KeysConfig(**sections["keys"]),
     )

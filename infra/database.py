@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import DatabaseConfig, StackSettings
+from infra.keys import Keys, decrypt_secrets_statement
 from infra.network import POSTGRES_PORT, Network
 from infra.proxy_ready_provider import ProxyReadyProvider
 
@@ -20,6 +21,15 @@ PASSWORD_LENGTH = 32
 # RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
 PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
+MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+# RDS User Guide: Database Insights / Performance Insights "isn't supported for the following instance
+# classes" (the list given for MySQL and MariaDB; RDS refuses PostgreSQL on them too, per the team's notes).
+NO_PERFORMANCE_INSIGHTS = frozenset({"db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small",
+                                     "db.t4g.micro", "db.t4g.small"})
+
+
+def performance_insights_supported(instance_class: str) -> bool:
+    return instance_class not in NO_PERFORMANCE_INSIGHTS
 
 
 class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
@@ -41,8 +51,8 @@ class Database(pulumi.ComponentResource):
     instance: aws.rds.Instance
     log_group: aws.cloudwatch.LogGroup
 
-    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network, *,
+                 keys: Keys, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.db_name = DB_NAME
@@ -81,8 +91,12 @@ class Database(pulumi.ComponentResource):
             f"{name}-params",
             family=f"postgres{cfg.engine_version}",
             description="TechChallengeApp: the app cannot use TLS (sslmode=disable)",
-            parameters=[aws.rds.ParameterGroupParameterArgs(
-                name="rds.force_ssl", value="0", apply_method="immediate")],
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="0", apply_method="immediate"),
+                # Statements slower than this (ms) go to the exported postgresql log; -1 is off.
+                aws.rds.ParameterGroupParameterArgs(
+                    name="log_min_duration_statement", value=str(cfg.slow_statement_ms), apply_method="immediate"),
+            ],
             opts=child,
         )
 
@@ -107,6 +121,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-pg-logs",
             name=pulumi.Output.concat("/aws/rds/instance/", identifier, "/postgresql"),
             retention_in_days=stack.log_retention_days,
+            kms_key_id=keys.arn,
             skip_destroy=False,
             opts=child,
         )
@@ -115,6 +130,10 @@ class Database(pulumi.ComponentResource):
         snapshot_suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
         final_snapshot = (pulumi.Output.concat(f"{stack.name_prefix}-final-", snapshot_suffix.hex)
                           if stack.deletion_protection else None)
+
+        monitoring_role, monitoring_grant = (self._monitoring_role(name) if cfg.monitoring_interval_seconds
+                                             else (None, None))
+        insights = performance_insights_supported(cfg.instance_class)
 
         self.instance = aws.rds.Instance(
             f"{name}-pg",
@@ -150,11 +169,22 @@ class Database(pulumi.ComponentResource):
             backup_retention_period=cfg.backup_retention_days,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
+            # RDS.10: operators can sign in with an IAM token; the app keeps its password.
+            iam_database_authentication_enabled=True,
+            # RDS.6: OS metrics every N seconds (0 is off; RDS refuses a role without an interval).
+            monitoring_interval=cfg.monitoring_interval_seconds,
+            monitoring_role_arn=monitoring_role.arn if monitoring_role is not None else None,
+            # Only where the class offers it; 7 days is the free retention.
+            performance_insights_enabled=insights,
+            performance_insights_retention_period=7 if insights else None,
             deletion_protection=stack.deletion_protection,
             skip_final_snapshot=not stack.deletion_protection,
             final_snapshot_identifier=final_snapshot,
+            # RDS checks the role's permissions when monitoring is switched on; RDS writes its logs into
+            # the group the stack made (with retention) only if that group exists first.
             opts=pulumi.ResourceOptions(parent=self, protect=stack.deletion_protection,
-                                        depends_on=[self.log_group], ignore_changes=["identifier"]),
+                                        depends_on=[self.log_group, *([monitoring_grant] if monitoring_grant else [])],
+                                        ignore_changes=["identifier"]),
         )
         self.address = self.instance.address
         self.port = self.instance.port
@@ -165,6 +195,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-credentials",
             description=f"TechChallengeApp database master credentials ({stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
+            kms_key_id=keys.arn,
             opts=child,
         )
         self.secret_version = aws.secretsmanager.SecretVersion(
@@ -189,7 +220,8 @@ class Database(pulumi.ComponentResource):
         self.client_host: pulumi.Output[str] = self.address
         if network.proxy_security_group is not None:
             self.proxy, self.proxy_target = self._add_proxy(
-                name, cfg, network.private_subnet_ids, network.proxy_security_group)
+                name, cfg, network.private_subnet_ids, network.proxy_security_group,
+                region=stack.region, key_arn=keys.arn)
             self.proxy_ready = ProxyReady(
                 f"{name}-proxy-ready",
                 {
@@ -213,8 +245,29 @@ class Database(pulumi.ComponentResource):
             "secretArn": self.secret.arn,
         })
 
+    def _monitoring_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The role RDS Enhanced Monitoring uses to write OS metrics to CloudWatch Logs."""
+        account = aws.get_caller_identity().account_id
+        role = aws.iam.Role(
+            f"{name}-monitoring",
+            description="Lets RDS Enhanced Monitoring publish OS metrics",
+            # RDS User Guide, "Setting up and enabling Enhanced Monitoring": trusted by
+            # monitoring.rds.amazonaws.com, with aws:SourceAccount against the confused deputy.
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                               "Action": "sts:AssumeRole",
+                               "Condition": {"StringEquals": {"aws:SourceAccount": account}}}],
+            }),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        grant = aws.iam.RolePolicyAttachment(f"{name}-monitoring", role=role.name, policy_arn=MONITORING_POLICY_ARN,
+                                             opts=pulumi.ResourceOptions(parent=self))
+        return role, grant
+
     def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
-                   security_group: aws.ec2.SecurityGroup) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
+                   security_group: aws.ec2.SecurityGroup, *, region: str,
+                   key_arn: pulumi.Output[str]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-proxy",
@@ -226,14 +279,13 @@ class Database(pulumi.ComponentResource):
             }),
             opts=child,
         )
-        # The secret uses the AWS-managed key, whose key policy already admits Secrets Manager
-        # callers in this account, so no kms:Decrypt grant is needed.
         read_secret = aws.iam.RolePolicy(
             f"{name}-proxy-secret",
             role=role.id,
-            policy=self.secret.arn.apply(lambda arn: json.dumps({
+            policy=pulumi.Output.all(self.secret.arn, key_arn).apply(lambda arns: json.dumps({
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}],
+                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arns[0]},
+                              decrypt_secrets_statement(arns[1], region)],
             })),
             opts=child,
         )

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra.config import MonitoringConfig, StackSettings
 from infra.database import Database
+from infra.keys import Keys
 from infra.service import Service
 
 FIVE_MINUTES = 300
@@ -112,13 +113,14 @@ class Monitoring(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str]
 
     def __init__(self, name: str, stack: StackSettings, cfg: MonitoringConfig, service: Service, db: Database,
-                 *, opts: pulumi.ResourceOptions | None = None):
+                 *, keys: Keys, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and
-        # alarm messages carry no secrets, so a customer-managed key would only add cost.
-        self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{stack.name_prefix} alarms", opts=child)
+        # SNS.1: encrypted with the stack's key, whose policy lets CloudWatch alarms publish; the
+        # AWS-managed SNS key would not (CloudWatch cannot use it).
+        self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{stack.name_prefix} alarms",
+                                   kms_master_key_id=keys.arn, opts=child)
         if cfg.alarm_email:
             # AWS mails a confirmation link; nothing is delivered until it is followed.
             aws.sns.TopicSubscription(

@@ -3,18 +3,59 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from infra.config import NetworkConfig
+from infra.config import NetworkConfig, StackSettings
+from infra.keys import Keys
 
 POSTGRES_PORT = 5432
 ANYWHERE_V4 = "0.0.0.0/0"
 INGRESS = aws.vpc.SecurityGroupIngressRule
 EGRESS = aws.vpc.SecurityGroupEgressRule
+SUBNET_TYPE = "aws:ec2/subnet:Subnet"
+
+# What each hop of the chain is, for the rule descriptions (EC2 allows letters, digits, spaces
+# and ._-:/()#,@[]+=;{}!$* in them, so no arrows).
+HOP_NAMES = {"lb": "ALB", "svc": "app tasks", "proxy": "RDS Proxy", "db": "database"}
+
+
+def no_public_ip_on_launch(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Public subnets stop handing out public IPs to whatever starts in them (EC2.15).
+
+    awsx's Vpc sets `mapPublicIpOnLaunch: true` on its public subnets and has no input to turn it
+    off; a transform on the component reaches its child subnets (ResourceOptions do not). Nothing
+    needs the automatic address: the ALB and the NAT gateways get their own, and tasks run in the
+    private subnets without one.
+    """
+    if args.type_ != SUBNET_TYPE or not args.props.get("mapPublicIpOnLaunch"):
+        return None
+    return pulumi.ResourceTransformResult(props={**args.props, "mapPublicIpOnLaunch": False}, opts=args.opts)
+
+
+def flow_log_policy(group_arn: str, region: str, account: str) -> dict:
+    """Write to the one flow-log group, nothing else.
+
+    AWS lists CreateLogGroup, CreateLogStream, PutLogEvents, DescribeLogGroups and DescribeLogStreams
+    on "*"; the group exists before the flow log, so CreateLogGroup is left out (a deleted group is
+    not silently re-created unencrypted and kept forever). Pulumi's group ARN has no ":*", which the
+    stream actions need, so both forms are listed. DescribeLogGroups is a listing call that cannot be
+    narrowed to one group, and it writes nothing.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow",
+             "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+             "Resource": [group_arn, f"{group_arn}:*"]},
+            {"Effect": "Allow", "Action": "logs:DescribeLogGroups",
+             "Resource": f"arn:aws:logs:{region}:{account}:log-group:*"},
+        ],
+    }
 
 
 class Network(pulumi.ComponentResource):
@@ -25,8 +66,8 @@ class Network(pulumi.ComponentResource):
     service_security_group: aws.ec2.SecurityGroup
     db_security_group: aws.ec2.SecurityGroup
 
-    def __init__(self, name: str, cfg: NetworkConfig, *, app_port: int, with_proxy: bool,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, stack: StackSettings, cfg: NetworkConfig, *, app_port: int, with_proxy: bool,
+                 keys: Keys, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -48,11 +89,17 @@ class Network(pulumi.ComponentResource):
             # Tasks in private subnets pull from Docker Hub through NAT; "None" is refused in config.
             nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(
                 strategy=awsx.ec2.NatGatewayStrategy(cfg.nat_gateways)),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, transforms=[no_public_ip_on_launch]),
         )
         self.vpc_id = vpc.vpc_id
         self.public_subnet_ids = vpc.public_subnet_ids
         self.private_subnet_ids = vpc.private_subnet_ids
+
+        # EC2.2: adopting the VPC's default group removes every rule AWS put in it; listing none
+        # keeps it empty, so anything launched without an explicit group can talk to nothing.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc_id,
+                                     tags={"Name": f"{name}-default-unused"}, opts=child)
+        self._flow_logs(name, stack, keys)
 
         # Groups carry no inline rules: every rule is its own resource so the groups can refer
         # to each other without a cycle, and the provider strips AWS's default allow-all egress.
@@ -62,11 +109,14 @@ class Network(pulumi.ComponentResource):
         self.proxy_security_group: aws.ec2.SecurityGroup | None = (
             self._group(name, "proxy", "RDS Proxy: PostgreSQL from the app tasks only") if with_proxy else None)
 
-        for port in (80, 443):
-            self._rule(INGRESS, f"{name}-lb-in-{port}", self.lb_security_group, port, cidr=ANYWHERE_V4)
+        for port, protocol in ((80, "HTTP"), (443, "HTTPS")):
+            self._rule(INGRESS, f"{name}-lb-in-{port}", self.lb_security_group, port,
+                       f"Internet to ALB ({protocol})", cidr=ANYWHERE_V4)
         # Image pulls (Docker Hub), Secrets Manager and CloudWatch Logs are all HTTPS endpoints
         # without fixed addresses; DNS to the VPC resolver is not subject to security groups.
-        self._rule(EGRESS, f"{name}-svc-out-https", self.service_security_group, 443, cidr=ANYWHERE_V4)
+        self._rule(EGRESS, f"{name}-svc-out-https", self.service_security_group, 443,
+                   "App tasks to HTTPS endpoints (image registry, Secrets Manager, CloudWatch Logs)",
+                   cidr=ANYWHERE_V4)
 
         # The only internal path: ALB -> tasks -> (proxy ->) database, each hop one port.
         chain = [("lb", self.lb_security_group, app_port), ("svc", self.service_security_group, POSTGRES_PORT)]
@@ -74,8 +124,10 @@ class Network(pulumi.ComponentResource):
             chain.append(("proxy", self.proxy_security_group, POSTGRES_PORT))
         chain.append(("db", self.db_security_group, 0))
         for (src_role, src, port), (dst_role, dst, _) in itertools.pairwise(chain):
-            self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, peer=dst)
-            self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, peer=src)
+            source = HOP_NAMES[src_role]
+            path = f"{source[0].upper()}{source[1:]} to {HOP_NAMES[dst_role]}"
+            self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, path, peer=dst)
+            self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, path, peer=src)
 
         self.register_outputs({
             "vpcId": self.vpc_id,
@@ -92,11 +144,60 @@ class Network(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _rule(self, direction: type, rule: str, group: aws.ec2.SecurityGroup, port: int, *,
+    def _flow_logs(self, name: str, stack: StackSettings, keys: Keys) -> None:
+        """EC2.6: every accepted and rejected flow in the VPC, kept as long as the stack's other logs."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-vpc-flow",
+            retention_in_days=stack.log_retention_days,
+            kms_key_id=keys.arn,
+            skip_destroy=False,
+            opts=child,
+        )
+        account = aws.get_caller_identity().account_id
+        role = aws.iam.Role(
+            f"{name}-vpc-flow",
+            description="Lets VPC Flow Logs write to the stack's flow-log group",
+            # VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs": the trust policy
+            # with the confused-deputy conditions it recommends.
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{stack.region}:{account}:vpc-flow-log/*"},
+                    },
+                }],
+            }),
+            opts=child,
+        )
+        write = aws.iam.RolePolicy(
+            f"{name}-vpc-flow",
+            role=role.id,
+            policy=group.arn.apply(lambda arn: json.dumps(flow_log_policy(arn, stack.region, account))),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-vpc-flow",
+            vpc_id=self.vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            tags={"Name": f"{name}-vpc-flow"},
+            # The first delivery fails if the role cannot write yet.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[write]),
+        )
+
+    def _rule(self, direction: type, rule: str, group: aws.ec2.SecurityGroup, port: int, description: str, *,
               cidr: str | None = None, peer: aws.ec2.SecurityGroup | None = None) -> None:
         direction(
             rule,
             security_group_id=group.id,
+            description=description,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,

@@ -13,6 +13,7 @@ from infra.config import ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
 from infra.images import Images
+from infra.keys import Keys, decrypt_secrets_statement
 from infra.network import Network
 from infra.seed import Seed
 
@@ -85,7 +86,8 @@ class Service(pulumi.ComponentResource):
     seed: Seed
 
     def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
-                 images: Images, certificate_arn: pulumi.Input[str] | None = None,
+                 images: Images, keys: Keys,
+                 certificate_arn: pulumi.Input[str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -99,6 +101,7 @@ class Service(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             retention_in_days=stack.log_retention_days,
+            kms_key_id=keys.arn,
             skip_destroy=False,
             opts=child,
         )
@@ -125,13 +128,13 @@ class Service(pulumi.ComponentResource):
         read_secret = aws.iam.RolePolicy(
             f"{name}-exec-secret",
             role=self.execution_role.id,
-            policy=db.secret.arn.apply(lambda arn: json.dumps({
+            policy=pulumi.Output.all(db.secret.arn, keys.arn).apply(lambda arns: json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Effect": "Allow",
                     "Action": "secretsmanager:GetSecretValue",
-                    "Resource": arn,
-                }],
+                    "Resource": arns[0],
+                }, decrypt_secrets_statement(arns[1], stack.region)],
             })),
             opts=child,
         )

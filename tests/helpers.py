@@ -67,3 +67,17 @@ def stubbed_client(service: str) -> Iterator[tuple[Any, Any]]:
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+def security_decisions() -> dict[str, str]:
+    """README's "Security decisions" table: each row's text, keyed by its Security Hub ID (or control name)."""
+    from tests.mocks import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Security decisions\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 2 or set(cells[0]) <= {"-", " "} or cells[0] == "control":
+            continue
+        for key in [k.strip() for k in cells[1].split(",") if k.strip() not in ("", "—")] or [cells[0]]:
+            rows[key] = line
+    return rows

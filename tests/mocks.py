@@ -327,6 +327,9 @@ def _dynamic_proxy_ready(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dic
 def _dynamic_rollout_check(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     deployment = f"ecs-svc/{int(_short_hash(name, length=15), 16):019d}"
     return deployment, {"rollout_state": "COMPLETED", "deployment_id": deployment}
+def _kms_key(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    key_id = f"{_short_hash(name, length=8)}-1234-4567-89ab-{_short_hash(name, 'k', length=12)}"
+    return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
 
 
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
@@ -358,6 +361,8 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     # deploy-time steps (issue 9): proxy readiness and the rollout check
     "pulumi-python:dynamic/proxy:ProxyReady": _dynamic_proxy_ready,
     "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,
+    # security hardening (issue 11): the stack's KMS key
+    "aws:kms/key:Key": _kms_key,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,7 +22,7 @@ from tests.conftest import stack_file
 from tests.mocks import ROOT, rds_offers_like_aws, run_program, stack_config
 
 # The table, per stack and section: the stack files must load to exactly this.
-EXPECTED = {
+EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
     "dev": {
         "stack": dict(region="ap-southeast-2", deletion_protection=False, log_retention_days=7),
         "network": dict(az_count=2, vpc_cidr="10.0.0.0/16", nat_gateways="Single"),
@@ -30,17 +31,21 @@ EXPECTED = {
         "database": dict(engine_version=16, instance_class="db.t4g.micro", allocated_storage=20,
                          max_allocated_storage=50, multi_az=False, backup_retention_days=1, secret_recovery_days=0,
                          proxy=False, proxy_client_auth="POSTGRES_MD5",
-                         maintenance_window="sat:17:00-sat:18:00", backup_window="15:00-16:00"),
+                         maintenance_window="sat:17:00-sat:18:00", backup_window="15:00-16:00",
+                         monitoring_interval_seconds=0, slow_statement_ms=250),
+        "keys": dict(deletion_window_days=7),
     },
     "prod": {
-        "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=30),
+        "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=365),
         "network": dict(az_count=3, vpc_cidr="10.0.0.0/16", nat_gateways="OnePerAz"),
         "service": dict(app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=512, task_memory=1024,
                         min_tasks=2, max_tasks=6, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
         "database": dict(engine_version=16, instance_class="db.t4g.small", allocated_storage=20,
                          max_allocated_storage=100, multi_az=True, backup_retention_days=7, secret_recovery_days=30,
                          proxy=True, proxy_client_auth="POSTGRES_MD5",
-                         maintenance_window="sun:17:00-sun:18:00", backup_window="15:00-16:00"),
+                         maintenance_window="sun:17:00-sun:18:00", backup_window="15:00-16:00",
+                         monitoring_interval_seconds=60, slow_statement_ms=1000),
+        "keys": dict(deletion_window_days=30),
     },
 }
 
@@ -115,8 +120,9 @@ BAD_VALUES = [
     ("natGateways", "single", "Single or OnePerAz"),
     ("appImage", "servian/tech challenge", "container image reference"),
     ("appImage", "Servian/TechChallengeApp", "container image reference"),
-    ("appPort", 0, "from 1 to 65535"),
-    ("appPort", 70000, "from 1 to 65535"),
+    ("appPort", 0, "from 1024 to 65535"),
+    ("appPort", 80, "non-root user, which cannot bind ports below 1024"),
+    ("appPort", 70000, "from 1024 to 65535"),
     ("taskCpu", 300, "256, 512, 1024"),
     ("taskMemory", 4096, "allowed: 512, 1024, 2048"),
     ("minTasks", 0, "from 1 to 100"),
@@ -155,6 +161,13 @@ BAD_VALUES = [
      "must be in the stack's region (aws:region = ap-southeast-2)"),
     ("dockerHubCredentialsSecretArn", "arn:aws:ssm:ap-southeast-2:123456789012:parameter/ecr-pullthroughcache/hub",
      "Secrets Manager secret ARN"),
+    ("dbMonitoringIntervalSeconds", 2, "must be one of 0, 1, 5, 10, 15, 30, 60"),
+    ("dbMonitoringIntervalSeconds", 120, "must be one of 0, 1, 5, 10, 15, 30, 60"),
+    ("dbSlowStatementMs", 0, "0 would log every statement"),
+    ("dbSlowStatementMs", -2, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
+    ("dbSlowStatementMs", 60001, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
+    ("keyDeletionWindowDays", 6, "from 7 to 30"),
+    ("keyDeletionWindowDays", 31, "from 7 to 30"),
 ]
 
 
@@ -267,7 +280,8 @@ def test_keys_of_other_namespaces_are_not_ours_to_refuse():
     assert cfg.stack.aws_profile == "x"
 
 
-@pytest.mark.parametrize("key", ["dbMultiAz", "deletionProtection", "natGateways", "taskCpu", "logRetentionDays"])
+@pytest.mark.parametrize("key", ["dbMultiAz", "deletionProtection", "natGateways", "taskCpu", "logRetentionDays",
+                                 "dbMonitoringIntervalSeconds", "dbSlowStatementMs", "keyDeletionWindowDays"])
 def test_a_per_stack_key_missing_from_the_stack_file_is_named_not_defaulted(key):
     run = run_program("prod", remove=(f"tca:{key}",))
     assert isinstance(run.error, ConfigError), run.error
@@ -367,3 +381,21 @@ def test_docker_hub_credentials_are_optional_and_a_valid_arn_is_kept():
     arn = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123"
     images = _load("prod", **{"tca:dockerHubCredentialsSecretArn": arn}).images
     assert images.docker_hub_credentials_secret_arn == arn and images.pull_through_cache is True
+
+
+@pytest.mark.parametrize("value", [0, 1, 5, 10, 15, 30, 60])
+def test_every_monitoring_interval_rds_accepts_is_accepted(value):
+    assert _load("dev", **{"tca:dbMonitoringIntervalSeconds": value}).database.monitoring_interval_seconds == value
+
+
+@pytest.mark.parametrize("value", [-1, 1, 60000])
+def test_slow_statement_logging_can_be_off_or_any_threshold_up_to_a_minute(value):
+    assert _load("dev", **{"tca:dbSlowStatementMs": value}).database.slow_statement_ms == value
+
+
+def test_key_must_outlive_the_secret_it_encrypts():
+    with pytest.raises(ConfigError) as refused:
+        _load("prod", **{"tca:keyDeletionWindowDays": 20})
+    assert ("tca:keyDeletionWindowDays = '20': must be at least tca:secretRecoveryDays (30)"
+            in str(refused.value))
+    assert _load("dev", **{"tca:keyDeletionWindowDays": 7}).keys.deletion_window_days == 7

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from infra.database import PASSWORD_SPECIALS
-from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain
+from infra.database import PASSWORD_SPECIALS, performance_insights_supported
+from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
+from tests.mocks import ACCOUNT
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PARAMS = "aws:rds/parameterGroup:ParameterGroup"
@@ -117,10 +118,14 @@ def test_db_runs_the_configured_postgres_major_and_class(run, settings):
     assert rds["engineLifecycleSupport"] == "open-source-rds-extended-support-disabled"
 
 
+def _parameters(run) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in run.one(PARAMS).inputs["parameters"]}
+
+
 def test_parameter_group_matches_the_major_and_waives_forced_tls(run, settings):
     params = run.one(PARAMS)
     assert params.inputs["family"] == f"postgres{settings['tca:dbEngineVersion']}"
-    assert [(p["name"], p["value"]) for p in params.inputs["parameters"]] == [("rds.force_ssl", "0")]
+    assert _parameters(run)["rds.force_ssl"] == "0"
     assert run.one(RDS).inputs["parameterGroupName"] == params.outputs["name"]
 
 
@@ -149,6 +154,10 @@ def test_instance_switches_parameter_group_in_the_same_update_as_the_major(run, 
     assert rds.inputs["allowMajorVersionUpgrade"] is True
     assert rds.inputs["applyImmediately"] is True
     assert rds.delete_before_replace is False
+
+
+def test_parameter_group_sets_only_the_tls_waiver_and_slow_statement_logging(run):
+    assert set(_parameters(run)) == {"rds.force_ssl", "log_min_duration_statement"}
 
 
 @pytest.mark.parametrize("major", [14, 15, 17, 18])
@@ -260,7 +269,9 @@ def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(prod):
     policy = prod.one("aws:iam/rolePolicy:RolePolicy", "-proxy-")
     assert policy.inputs["role"] == role.id
     assert json.loads(policy.inputs["policy"])["Statement"] == [
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": prod.one(SECRET).outputs["arn"]}]
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": prod.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": prod.one("aws:kms/key:Key").outputs["arn"],
+         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
 
 
 def test_proxy_pool_fails_fast_and_drops_idle_clients(prod):
@@ -286,8 +297,7 @@ def test_proxy_starts_after_its_secret_and_permission_exist(prod):
 
 
 def test_proxied_stack_keeps_the_tls_waiver(prod):
-    params = prod.one(PARAMS).inputs["parameters"]
-    assert [(p["name"], p["value"]) for p in params] == [("rds.force_ssl", "0")]
+    assert _parameters(prod)["rds.force_ssl"] == "0"
 
 
 # -- the proxy readiness step (infra/proxy_ready_provider.py) ----------------------------------
@@ -324,3 +334,93 @@ def test_switching_the_proxy_on_for_a_running_stack_makes_service_and_seed_wait_
     ready = run.one(PROXY_READY).urn
     assert ready in run.one("awsx:ecs:FargateService").dependencies
     assert ready in run.one("pulumi-python:dynamic/seed:DatabaseSeed").dependencies
+
+
+# -- security hardening: monitoring, IAM auth, slow statements, Performance Insights, rotation -------
+
+MONITORING_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+
+
+def test_slow_statements_are_logged_above_the_configured_threshold(run, settings):
+    assert _parameters(run)["log_min_duration_statement"] == str(settings["tca:dbSlowStatementMs"])
+    (param,) = [p for p in run.one(PARAMS).inputs["parameters"] if p["name"] == "log_min_duration_statement"]
+    assert param["applyMethod"] == "immediate"
+
+
+def test_prod_logs_statements_slower_than_a_second(prod):
+    assert _parameters(prod)["log_min_duration_statement"] == "1000"
+
+
+@pytest.fixture(scope="module")
+def prod_variant():
+    """prod on a class that offers Performance Insights, with slow-statement logging off (one run, two tests)."""
+    from tests.mocks import run_program
+    run = run_program("prod", overrides={"tca:dbInstanceClass": "db.t4g.medium", "tca:dbSlowStatementMs": -1})
+    assert run.error is None, run.error
+    return run
+
+
+def test_slow_statement_logging_can_be_turned_off(prod_variant):
+    assert _parameters(prod_variant)["log_min_duration_statement"] == "-1"
+
+
+def test_iam_database_authentication_is_on_rds_10(run):
+    assert run.one(RDS).inputs["iamDatabaseAuthenticationEnabled"] is True
+
+
+def test_enhanced_monitoring_interval_follows_config_rds_6(run, settings):
+    assert int_of(run.one(RDS).inputs.get("monitoringInterval", 0)) == settings["tca:dbMonitoringIntervalSeconds"]
+
+
+def test_prod_has_enhanced_monitoring_every_minute_through_its_own_role_rds_6(prod):
+    rds = prod.one(RDS)
+    role = prod.one("aws:iam/role:Role", "-monitoring")
+    assert int_of(rds.inputs["monitoringInterval"]) == 60
+    assert rds.inputs["monitoringRoleArn"] == role.outputs["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]
+    grant = prod.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "-monitoring")
+    assert grant.inputs == {"role": role.outputs["name"], "policyArn": MONITORING_ROLE_POLICY}
+    assert grant.urn in rds.dependencies, "RDS checks the role's permissions when monitoring is switched on"
+
+
+def test_dev_has_no_enhanced_monitoring_and_no_role_for_it(dev):
+    rds = dev.one(RDS).inputs
+    assert int_of(rds.get("monitoringInterval", 0)) == 0
+    assert "monitoringRoleArn" not in rds
+    assert [r.name for r in dev.of_type("aws:iam/role:Role") if "-monitoring" in r.name] == []
+
+
+@pytest.mark.parametrize("instance_class", ["db.t4g.micro", "db.t4g.small", "db.t3.micro", "db.t3.small",
+                                            "db.t2.micro", "db.t2.small"])
+def test_performance_insights_is_not_offered_on_micro_and_small_burstable_classes(instance_class):
+    assert performance_insights_supported(instance_class) is False
+
+
+@pytest.mark.parametrize("instance_class", ["db.t4g.medium", "db.t3.large", "db.m7g.large", "db.r6g.xlarge"])
+def test_performance_insights_is_offered_on_other_classes(instance_class):
+    assert performance_insights_supported(instance_class) is True
+
+
+def test_performance_insights_follows_the_configured_class(run, settings):
+    rds = run.one(RDS).inputs
+    assert rds["performanceInsightsEnabled"] is performance_insights_supported(settings["tca:dbInstanceClass"])
+    assert "performanceInsightsRetentionPeriod" not in rds
+
+
+def test_performance_insights_turns_on_with_a_class_that_supports_it_for_the_free_week(prod_variant):
+    rds = prod_variant.one(RDS).inputs
+    assert rds["performanceInsightsEnabled"] is True
+    assert int_of(rds["performanceInsightsRetentionPeriod"]) == 7
+    assert "performanceInsightsKmsKeyId" not in rds
+
+
+def test_no_secret_rotation_is_configured_and_the_waiver_is_documented_secretsmanager_1(run):
+    assert run.of_type("aws:secretsmanager/secretRotation:SecretRotation") == []
+    assert "rotationRules" not in run.one(SECRET).inputs
+    rows = security_decisions()
+    assert "SecretsManager.1" in rows
+    assert "waived" in rows["SecretsManager.1"].lower()
+    assert "VTT_DBPASSWORD" in rows["SecretsManager.1"]

@@ -76,7 +76,8 @@ REQUIRED: dict[str, list[str]] = {
     "aws:ecs/taskDefinition:TaskDefinition": ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
                                               "ecs:DescribeTaskDefinition", "iam:PassRole"],
     "aws:cloudwatch/logGroup:LogGroup": ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:DescribeLogGroups",
-                                         "logs:PutRetentionPolicy", "logs:ListTagsForResource"],
+                                         "logs:PutRetentionPolicy", "logs:ListTagsForResource",
+                                         "logs:AssociateKmsKey", "logs:DisassociateKmsKey"],
     "aws:iam/role:Role": ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:ListRolePolicies",
                           "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:TagRole"],
     "aws:iam/rolePolicy:RolePolicy": ["iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy"],
@@ -130,6 +131,16 @@ REQUIRED: dict[str, list[str]] = {
     # Deploy-time steps: wait for the proxy's target; read the service's deployments.
     "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
     "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
+    # Security hardening (issue 11): the stack's key, flow logs, the adopted default security group.
+    "aws:kms/key:Key": ["kms:CreateKey", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
+                        "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ListResourceTags",
+                        "kms:TagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion"],
+    "aws:kms/alias:Alias": ["kms:CreateAlias", "kms:DeleteAlias", "kms:ListAliases", "kms:UpdateAlias"],
+    "aws:ec2/flowLog:FlowLog": ["ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "ec2:DescribeFlowLogs", "ec2:CreateTags",
+                                "iam:PassRole"],
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ["ec2:DescribeSecurityGroups",
+                                                          "ec2:RevokeSecurityGroupIngress",
+                                                          "ec2:RevokeSecurityGroupEgress", "ec2:CreateTags"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }
@@ -207,12 +218,13 @@ def test_iam_permissions_are_limited_to_this_projects_roles():
             assert statement["Resource"] == "arn:aws:iam::*:role/tca-*", statement["Sid"]
 
 
-def test_pass_role_goes_only_to_ecs_tasks_and_rds():
+def test_pass_role_goes_only_to_ecs_tasks_rds_and_flow_logs():
     (statement,) = [s for s in POLICY["Statement"] if "iam:PassRole" in s["Action"]]
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Resource"] == "arn:aws:iam::*:role/tca-*"
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
-        "ecs-tasks.amazonaws.com", "rds.amazonaws.com"]}}
+        "ecs-tasks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
+        "vpc-flow-logs.amazonaws.com"]}}
 
 
 def test_service_linked_roles_only_for_the_services_used():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
-from tests.helpers import ALB, RDS, SECRET, is_secret
+from tests.helpers import ALB, RDS, SECRET, is_secret, security_decisions
+from tests.mocks import ROOT
 
-TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring",
-             "tca:infra:ReleaseCheck", "tca:infra:Images"}
+TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:infra:Service",
+             "tca:infra:Monitoring", "tca:infra:ReleaseCheck", "tca:infra:Images"}
 COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}
@@ -75,3 +77,16 @@ def test_every_resource_is_a_child_of_one_of_the_components(run):
     component_urns = {r.urn for r in run.registrations if r.type in COMPONENTS}
     orphans = [r.name for r in run.registrations if r.type not in COMPONENTS and r.parent not in component_urns]
     assert orphans == []
+
+
+# Security Hub's spelling of the services whose controls the tests name (test_..._ecs_5 -> ECS.5).
+_HUB_SERVICES = {"ecs": "ECS", "ec2": "EC2", "rds": "RDS", "iam": "IAM", "elb": "ELB", "kms": "KMS", "sns": "SNS",
+                 "secretsmanager": "SecretsManager", "cloudwatch": "CloudWatch", "s3": "S3", "waf": "WAF"}
+
+
+def test_every_control_a_test_checks_has_a_row_in_the_readme_security_table():
+    names = re.findall(r"def (test_\w+)", "".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py")))
+    pattern = re.compile(rf"_({'|'.join(_HUB_SERVICES)})_(\d+)$")
+    checked = {f"{_HUB_SERVICES[m[1]]}.{m[2]}" for m in map(pattern.search, names) if m}
+    assert {"ECS.5", "EC2.2", "EC2.6", "EC2.15", "KMS.4", "SNS.1", "RDS.6", "RDS.10", "SecretsManager.1"} <= checked
+    assert checked - set(security_decisions()) == set()

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import json
+import re
+
+import pulumi
+import pytest
 
 from infra.config import subnet_layout
+from infra.network import SUBNET_TYPE, no_public_ip_on_launch
 from tests.helpers import EGRESS, INGRESS, SG, VPC, group_id, int_of
+from tests.mocks import ACCOUNT, REGION
 
 
 def test_vpc_spans_the_configured_zones_and_cidr(run, settings):
@@ -92,3 +99,127 @@ def test_app_port_change_moves_every_rule_with_it():
     assert run.error is None
     rules = _rules(run)
     assert rules == _expected_chain(8080, False)
+
+
+# -- security hardening: flow logs, default group, public IPs, rule descriptions -------------------
+
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+
+
+def test_vpc_flow_logs_capture_all_traffic_into_the_flow_log_group_ec2_6(run):
+    flow = run.one(FLOW_LOG).inputs
+    assert flow["vpcId"] == run.one(VPC).outputs["vpcId"]
+    assert flow["trafficType"] == "ALL"
+    assert flow["logDestinationType"] == "cloud-watch-logs"
+    assert flow["logDestination"] == run.one(LOG_GROUP, "-vpc-flow").outputs["arn"]
+    assert flow["iamRoleArn"] == run.one(ROLE, "-vpc-flow").outputs["arn"]
+
+
+def test_flow_log_group_keeps_the_stack_retention_and_uses_the_stack_key(run, settings):
+    group = run.one(LOG_GROUP, "-vpc-flow").inputs
+    assert int_of(group["retentionInDays"]) == settings["tca:logRetentionDays"]
+    assert group["kmsKeyId"] == run.one("aws:kms/key:Key").outputs["arn"]
+    assert group.get("skipDestroy", False) is False
+
+
+def test_flow_log_role_is_assumable_only_by_vpc_flow_logs_for_this_account(run):
+    trust = json.loads(run.one(ROLE, "-vpc-flow").inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                      "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/*"}},
+    }]
+
+
+def test_flow_log_role_can_write_only_to_its_own_group(run):
+    policy = run.one(ROLE_POLICY, "-vpc-flow")
+    group = run.one(LOG_GROUP, "-vpc-flow").outputs["arn"]
+    assert policy.inputs["role"] == run.one(ROLE, "-vpc-flow").id
+    assert json.loads(policy.inputs["policy"])["Statement"] == [
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+         "Resource": [group, f"{group}:*"]},
+        {"Effect": "Allow", "Action": "logs:DescribeLogGroups",
+         "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"},
+    ]
+
+
+def test_flow_log_starts_after_its_role_can_write(run):
+    assert run.one(ROLE_POLICY, "-vpc-flow").urn in run.one(FLOW_LOG).dependencies
+
+
+def test_default_security_group_is_adopted_with_no_rules_at_all_ec2_2(run):
+    default = run.one(DEFAULT_SG)
+    assert default.inputs["vpcId"] == run.one(VPC).outputs["vpcId"]
+    assert not default.inputs.get("ingress") and not default.inputs.get("egress")
+    assert default.parent == run.one("tca:infra:Network").urn
+
+
+def _subnet(props: dict) -> pulumi.ResourceTransformArgs:
+    return pulumi.ResourceTransformArgs(custom=True, type_=SUBNET_TYPE, name="tca-dev-vpc-public-1",
+                                        props=props, opts=pulumi.ResourceOptions(parent=None))
+
+
+def test_public_subnets_stop_assigning_public_ips_on_launch_ec2_15():
+    props = {"vpcId": "vpc-1", "cidrBlock": "10.0.128.0/18", "mapPublicIpOnLaunch": True,
+             "tags": {"SubnetType": "Public"}}
+    result = no_public_ip_on_launch(_subnet(props))
+    assert result is not None
+    assert result.props == {**props, "mapPublicIpOnLaunch": False}
+
+
+@pytest.mark.parametrize("props", [{"cidrBlock": "10.0.0.0/17"}, {"cidrBlock": "10.0.0.0/17",
+                                                                  "mapPublicIpOnLaunch": False}])
+def test_private_subnets_are_left_as_awsx_made_them(props):
+    assert no_public_ip_on_launch(_subnet(props)) is None
+
+
+def test_the_public_ip_transform_touches_nothing_but_subnets():
+    args = pulumi.ResourceTransformArgs(custom=True, type_="aws:ec2/natGateway:NatGateway", name="nat",
+                                        props={"mapPublicIpOnLaunch": True}, opts=pulumi.ResourceOptions())
+    assert no_public_ip_on_launch(args) is None
+
+
+def test_vpc_carries_the_public_ip_transform_to_its_subnets_ec2_15(run):
+    assert run.one(VPC).transforms == [no_public_ip_on_launch]
+
+
+def _described_rules(run) -> dict[tuple, str]:
+    roles = {g.id: g.name.split("-")[-2] for g in run.of_type(SG)}
+    found = {}
+    for kind, direction in ((INGRESS, "in"), (EGRESS, "out")):
+        for rule in run.of_type(kind):
+            i = rule.inputs
+            peer = roles.get(i.get("referencedSecurityGroupId")) or i.get("cidrIpv4")
+            found[(direction, roles[i["securityGroupId"]], int_of(i["fromPort"]), peer)] = i.get("description")
+    return found
+
+
+def test_every_security_group_rule_describes_the_path_it_opens(run, settings):
+    port = settings["tca:appPort"]
+    expected = {
+        ("in", "lb", 80, "0.0.0.0/0"): "Internet to ALB (HTTP)",
+        ("in", "lb", 443, "0.0.0.0/0"): "Internet to ALB (HTTPS)",
+        ("out", "svc", 443, "0.0.0.0/0"): "App tasks to HTTPS endpoints (image registry, Secrets Manager, "
+                                          "CloudWatch Logs)",
+        ("out", "lb", port, "svc"): "ALB to app tasks",
+        ("in", "svc", port, "lb"): "ALB to app tasks",
+    }
+    if settings["tca:dbProxy"]:
+        expected |= {("out", "svc", 5432, "proxy"): "App tasks to RDS Proxy",
+                     ("in", "proxy", 5432, "svc"): "App tasks to RDS Proxy",
+                     ("out", "proxy", 5432, "db"): "RDS Proxy to database",
+                     ("in", "db", 5432, "proxy"): "RDS Proxy to database"}
+    else:
+        expected |= {("out", "svc", 5432, "db"): "App tasks to database",
+                     ("in", "db", 5432, "svc"): "App tasks to database"}
+    assert _described_rules(run) == expected
+
+
+def test_rule_descriptions_use_only_characters_ec2_accepts(run):
+    # EC2: up to 255 characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$*
+    for description in _described_rules(run).values():
+        assert re.fullmatch(r"[a-zA-Z0-9 ._\-:/()#,@\[\]+=;{}!$*]{1,255}", description), description

@@ -74,7 +74,7 @@ def test_seed_runs_after_the_database_password_and_role_exist(run):
     deps = set(run.one(SEED).dependencies)
     for needed in (run.one(RDS), run.one(SECRET_VERSION),
                    run.one("aws:iam/rolePolicy:RolePolicy", "-exec-"),
-                   run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")):
+                   run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "-exec-")):
         assert needed.urn in deps, needed.name
 
 

@@ -35,6 +35,7 @@ LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 CLUSTER = "aws:ecs/cluster:Cluster"
+KMS_KEY = "aws:kms/key:Key"
 
 
 # -- the app's configuration --------------------------------------------------------------------
@@ -233,7 +234,8 @@ def test_service_starts_at_the_minimum_task_count(run, settings):
 
 def test_service_waits_for_password_permissions_and_listener(run):
     deps = set(run.one(ECS_SERVICE).dependencies)
-    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT), run.one(ALB), run.one(RDS))
+    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT, "-exec-"), run.one(ALB),
+             run.one(RDS))
     for needed in needs:
         assert needed.urn in deps, needed.name
 
@@ -291,7 +293,7 @@ def test_execution_role_is_assumable_only_by_ecs_tasks(run):
 
 
 def test_execution_role_has_the_ecs_managed_policy(run):
-    attachment = run.one(ATTACHMENT).inputs
+    attachment = run.one(ATTACHMENT, "-exec-").inputs
     assert attachment["policyArn"] == EXECUTION_POLICY_ARN
     assert attachment["role"] == run.one(ROLE, "-exec").outputs["name"]
 
@@ -300,8 +302,10 @@ def test_execution_role_reads_only_this_one_secret_iam_1(run):
     policy = run.one(ROLE_POLICY, "-exec-")
     assert policy.inputs["role"] == run.one(ROLE, "-exec").id
     document = json.loads(policy.inputs["policy"])
-    assert document["Statement"] == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                                      "Resource": run.one(SECRET).outputs["arn"]}]
+    assert document["Statement"] == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": run.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": run.one(KMS_KEY).outputs["arn"],
+         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
 
 
 # -- autoscaling ----------------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""The stack's one customer-managed KMS key: the database secret, every log group and the alarm topic.
+
+RDS storage is deliberately not on this key: an instance's `kms_key_id` cannot change in place, so
+moving a running database to it would replace the instance and lose what users stored (README).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import KeysConfig, StackSettings
+
+# Only symmetric keys work for CloudWatch Logs ("CloudWatch Logs supports only symmetric KMS keys").
+KEY_SPEC = "SYMMETRIC_DEFAULT"
+
+
+def log_group_name_patterns(name_prefix: str) -> list[str]:
+    """Names of the log groups this stack creates; the key serves CloudWatch Logs for these only.
+
+    A log group the stack adds must match one of them, or CloudWatch Logs refuses the key:
+    Pulumi auto-names `<prefix>-...` (app, seed, flow logs); RDS writes to
+    `/aws/rds/instance/<identifier>/postgresql` (identifiers start with the prefix); WAF requires
+    its groups to start with `aws-waf-logs-`. A stack whose name extends another's with a hyphen
+    (`dev` and `dev-x`) would match both: names allow no tighter scope.
+    """
+    return [f"{name_prefix}-*", f"/aws/rds/instance/{name_prefix}-*", f"aws-waf-logs-{name_prefix}-*"]
+
+
+def key_policy(name_prefix: str, region: str, account: str) -> dict[str, Any]:
+    """Who may use the key: the account's administrators, and each service for this stack's use only."""
+    logs_arns = [f"arn:aws:logs:{region}:{account}:log-group:{name}" for name in log_group_name_patterns(name_prefix)]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # The default key policy statement: IAM policies in the account decide who manages and
+                # uses the key, so the key can never become unmanageable (KMS refuses a policy that
+                # locks out its own account unless told to bypass the safety check).
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS".
+                "Sid": "CloudWatchLogsForThisStacksLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": logs_arns}},
+            },
+            {
+                # SNS Developer Guide, "Enable compatibility between event sources from AWS services and
+                # encrypted topics": CloudWatch alarms need these two to publish to the encrypted topic.
+                "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            },
+            {
+                # The shape of the AWS-managed aws/secretsmanager key's policy, narrowed to this stack's
+                # secrets: principals of this account, only through Secrets Manager, only for secrets
+                # named with the stack's prefix (Secrets Manager passes the secret's ARN as context).
+                "Sid": "SecretsManagerForThisStacksSecrets",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                                     "kms:CallerAccount": account},
+                    "StringLike": {"kms:EncryptionContext:SecretARN":
+                                   f"arn:aws:secretsmanager:{region}:{account}:secret:{name_prefix}-*"},
+                },
+            },
+        ],
+    }
+
+
+def decrypt_secrets_statement(key_arn: str, region: str) -> dict[str, Any]:
+    """What a role that reads the database secret needs on the key: Decrypt, and only via Secrets Manager.
+
+    ECS Developer Guide ("kms:Decrypt - Required only if your secret uses a custom KMS key") and the
+    RDS Proxy setup guide both ask for it, with the ARN of the key as the resource.
+    """
+    return {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+    }
+
+
+class Keys(pulumi.ComponentResource):
+    key: aws.kms.Key
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, stack: StackSettings, cfg: KeysConfig,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tca:infra:Keys", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity().account_id
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"TechChallengeApp {stack.stack}: database secret, log groups, alarm topic",
+            key_usage="ENCRYPT_DECRYPT",
+            customer_master_key_spec=KEY_SPEC,
+            # KMS.4: a new key version every year (the default period); old versions still decrypt.
+            enable_key_rotation=True,
+            # A destroyed stack's key waits this long before it is gone for good. It must outlive the
+            # secret's recovery window (checked in config), so a restored secret can still be read;
+            # dev takes the minimum, since nothing in it is worth restoring.
+            deletion_window_in_days=cfg.deletion_window_days,
+            policy=json.dumps(key_policy(stack.name_prefix, stack.region, account)),
+            opts=child,
+        )
+        # Alias names: "alias/" plus up to 250 letters, digits, "/", "_" and "-", never "alias/aws/";
+        # the stack prefix is at most 24 characters. Deleting an alias is immediate, so a re-created
+        # stack can take the same name even while the old key waits for deletion.
+        aws.kms.Alias(f"{name}-key", name=f"alias/{stack.name_prefix}", target_key_id=self.key.key_id, opts=child)
+        self.arn = self.key.arn
+        self.register_outputs({"keyArn": self.arn})

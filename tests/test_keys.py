@@ -1,0 +1,131 @@
+"""The stack's customer-managed KMS key: who may use it, and everything that must be encrypted with it."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+from tests.helpers import RDS, SECRET, int_of
+from tests.mocks import ACCOUNT, REGION
+
+KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+TOPIC = "aws:sns/topic:Topic"
+
+
+def _policy(run) -> dict[str, dict]:
+    return {s["Sid"]: s for s in json.loads(run.one(KEY).inputs["policy"])["Statement"]}
+
+
+def _key_arn(run) -> str:
+    return run.one(KEY).outputs["arn"]
+
+
+def test_one_symmetric_customer_managed_key_per_stack_with_rotation_on_kms_4(run):
+    key = run.one(KEY)
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.inputs["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT"
+    assert key.inputs["keyUsage"] == "ENCRYPT_DECRYPT"
+    assert key.parent == run.one("tca:infra:Keys").urn
+
+
+def test_key_deletion_window_follows_config_and_outlives_the_secret(run, settings):
+    window = int_of(run.one(KEY).inputs["deletionWindowInDays"])
+    assert window == settings["tca:keyDeletionWindowDays"]
+    assert window >= settings["tca:secretRecoveryDays"]
+
+
+def test_alias_names_the_stack(run):
+    alias = run.one(ALIAS).inputs
+    assert alias["name"] == f"alias/tca-{run.stack}"
+    assert alias["targetKeyId"] == run.one(KEY).outputs["keyId"]
+
+
+def test_key_policy_has_exactly_the_account_and_the_three_services_kms_policy(run):
+    assert set(_policy(run)) == {"AccountAdministersTheKey", "CloudWatchLogsForThisStacksLogGroups",
+                                 "CloudWatchAlarmsPublishToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
+
+
+def test_key_policy_keeps_the_account_in_control_so_the_key_never_becomes_unmanageable(run):
+    assert _policy(run)["AccountAdministersTheKey"] == {
+        "Sid": "AccountAdministersTheKey", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
+
+
+def test_key_policy_lets_cloudwatch_logs_use_it_only_for_this_stacks_log_groups(run):
+    prefix = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+    assert _policy(run)["CloudWatchLogsForThisStacksLogGroups"] == {
+        "Sid": "CloudWatchLogsForThisStacksLogGroups", "Effect": "Allow",
+        "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
+            f"{prefix}tca-{run.stack}-*", f"{prefix}/aws/rds/instance/tca-{run.stack}-*",
+            f"{prefix}aws-waf-logs-tca-{run.stack}-*"]}},
+    }
+
+
+def test_key_policy_lets_cloudwatch_alarms_publish_to_the_encrypted_topic_from_this_account(run):
+    assert _policy(run)["CloudWatchAlarmsPublishToTheEncryptedTopic"] == {
+        "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic", "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+
+
+def test_key_policy_lets_this_account_use_it_only_through_secrets_manager_for_this_stacks_secrets(run):
+    assert _policy(run)["SecretsManagerForThisStacksSecrets"] == {
+        "Sid": "SecretsManagerForThisStacksSecrets", "Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT},
+            "StringLike": {"kms:EncryptionContext:SecretARN":
+                           f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tca-{run.stack}-*"},
+        },
+    }
+
+
+def test_every_log_group_the_stack_creates_is_encrypted_with_the_stack_key_cloudwatch_log_group_encryption(run):
+    groups = run.of_type(LOG_GROUP)
+    assert len(groups) >= 2, "the app's and the flow logs' groups at least"
+    assert {g.name: g.inputs.get("kmsKeyId") for g in groups} == {g.name: _key_arn(run) for g in groups}
+
+
+def test_every_log_group_the_stack_creates_is_inside_the_key_policys_scope(run):
+    patterns = _policy(run)["CloudWatchLogsForThisStacksLogGroups"]["Condition"]["ArnLike"][
+        "kms:EncryptionContext:aws:logs:arn"]
+    for group in run.of_type(LOG_GROUP):
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group.outputs['name']}"
+        assert any(fnmatch.fnmatchcase(arn, p) for p in patterns), arn
+
+
+def test_every_log_group_keeps_the_stacks_retention(run, settings):
+    for group in run.of_type(LOG_GROUP):
+        assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"], group.name
+
+
+def test_prod_keeps_logs_a_year_and_dev_a_week(dev, prod):
+    assert {int_of(g.inputs["retentionInDays"]) for g in prod.of_type(LOG_GROUP)} == {365}
+    assert {int_of(g.inputs["retentionInDays"]) for g in dev.of_type(LOG_GROUP)} == {7}
+
+
+def test_database_secret_is_encrypted_with_the_stack_key(run):
+    assert run.one(SECRET).inputs["kmsKeyId"] == _key_arn(run)
+
+
+def test_database_secret_is_inside_the_key_policys_secrets_manager_scope(run):
+    pattern = _policy(run)["SecretsManagerForThisStacksSecrets"]["Condition"]["StringLike"][
+        "kms:EncryptionContext:SecretARN"]
+    assert fnmatch.fnmatchcase(run.one(SECRET).outputs["arn"], pattern)
+
+
+def test_alarm_topic_is_encrypted_with_the_stack_key_sns_1(run):
+    assert run.one(TOPIC).inputs["kmsMasterKeyId"] == _key_arn(run)
+
+
+def test_rds_storage_stays_encrypted_on_the_aws_managed_key_because_a_new_key_replaces_the_instance(run):
+    rds = run.one(RDS).inputs
+    assert rds["storageEncrypted"] is True
+    assert "kmsKeyId" not in rds

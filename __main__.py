@@ -2,9 +2,11 @@
 
 import pulumi
 
+from infra.alerts import AlarmTopic
 from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
+from infra.edge import Edge
 from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.service import HEALTHCHECK_PATH, Service
@@ -17,13 +19,20 @@ prefix = stack.name_prefix
 network = Network(prefix, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy)
 database = Database(prefix, stack, cfg.database, network)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
+# Before the service: its deployment alarms notify this topic, and the load balancer logs to edge's bucket.
+alerts = AlarmTopic(prefix, stack, cfg.monitoring)
+edge = Edge(prefix, stack, cfg.edge, alarm_topic_arn=alerts.topic.arn)
 service = Service(prefix, stack, cfg.service, network, database,
-                  certificate_arn=domain.certificate_arn if domain else None)
+                  release=cfg.release, alarm_topic_arn=alerts.topic.arn,
+                  certificate_arn=domain.certificate_arn if domain else None,
+                  access_logs=edge.access_logs)
+edge.protect(service.alb.load_balancer.arn)
 url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database)
+monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
+                        topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
 
 pulumi.export("url", url)
 pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))
@@ -34,4 +43,4 @@ pulumi.export("dbEndpoint", database.endpoint)
 pulumi.export("dbSecretArn", database.secret.arn)
 pulumi.export("reseedCommand", service.seed.reseed_command)
 pulumi.export("dashboardUrl", monitoring.dashboard_url)
-pulumi.export("alarmTopicArn", monitoring.topic.arn)
+pulumi.export("alarmTopicArn", alerts.topic.arn)

@@ -73,12 +73,12 @@ class AwsMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{REGION}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}, None
+            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}, None
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION}, None
-        return {}, None
+            return {"name": REGION, "region": REGION}, []
+        return {}, []
 
     # -- resource outputs -------------------------------------------------------------------
 
@@ -273,6 +273,22 @@ def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return str(inputs.get("resourceId")), {"arn": arn}
 
 
+def _target_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    physical = f"{name}-{_short_hash(name, length=7)}"
+    arn = _arn("elasticloadbalancing", f"targetgroup/{physical}/{_short_hash(name, 'tg', length=16)}")
+    return arn, {"arn": arn, "arnSuffix": arn.split(":", 5)[5], "name": physical}
+
+
+def _bucket(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    bucket = f"{name}-{_short_hash(name, length=20)}"
+    return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+
+def _web_acl(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    acl_id = f"{_short_hash(name, length=8)}-1111-4222-8333-{_short_hash(name, length=12)}"
+    return acl_id, {"arn": _arn("wafv2", f"regional/webacl/{inputs.get('name', name)}/{acl_id}")}
+
+
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "random:index/randomPassword:RandomPassword": _random_password,
@@ -299,6 +315,10 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
+    # Issue 10: canary target group, access-log bucket, web ACL
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }
 
 

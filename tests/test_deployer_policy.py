@@ -123,6 +123,32 @@ REQUIRED: dict[str, list[str]] = {
     # The seed provider: run the task, wait for it, stop it on timeout, wait for the proxy target.
     "pulumi-python:dynamic/seed:DatabaseSeed": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask",
                                                 "rds:DescribeDBProxyTargets", "iam:PassRole"],
+    # Issue 10: Fargate Spot, the ALB access-log bucket, the web ACL (the ALB's access_logs attribute is
+    # ModifyLoadBalancerAttributes, already listed). Destroying the bucket with force_destroy empties it.
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ["ecs:PutClusterCapacityProviders",
+                                                                  "ecs:DescribeClusters"],
+    "aws:s3/bucket:Bucket": ["s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketTagging",
+                             "s3:PutBucketTagging", "s3:GetBucketAcl", "s3:GetBucketVersioning",
+                             "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["s3:PutBucketPublicAccessBlock",
+                                                               "s3:GetBucketPublicAccessBlock"],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["s3:PutBucketOwnershipControls",
+                                                               "s3:GetBucketOwnershipControls"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
+        "s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration"],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration",
+                                                                         "s3:GetLifecycleConfiguration"],
+    "aws:s3/bucketPolicy:BucketPolicy": ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"],
+    "aws:wafv2/webAcl:WebAcl": ["wafv2:CreateWebACL", "wafv2:DeleteWebACL", "wafv2:GetWebACL",
+                                "wafv2:UpdateWebACL", "wafv2:ListTagsForResource"],
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+                                                      "wafv2:GetWebACLForResource",
+                                                      "elasticloadbalancing:SetWebAcl"],
+    # WAF writes to CloudWatch Logs through a log delivery and a resource policy on the group.
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": [
+        "wafv2:PutLoggingConfiguration", "wafv2:DeleteLoggingConfiguration", "wafv2:GetLoggingConfiguration",
+        "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }
@@ -178,12 +204,12 @@ def test_iam_permissions_are_limited_to_this_projects_roles():
             assert statement["Resource"] == "arn:aws:iam::*:role/tca-*", statement["Sid"]
 
 
-def test_pass_role_goes_only_to_ecs_tasks_and_rds():
+def test_pass_role_goes_only_to_ecs_tasks_rds_and_ecs_itself_for_the_canary_role():
     (statement,) = [s for s in POLICY["Statement"] if "iam:PassRole" in s["Action"]]
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Resource"] == "arn:aws:iam::*:role/tca-*"
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
-        "ecs-tasks.amazonaws.com", "rds.amazonaws.com"]}}
+        "ecs-tasks.amazonaws.com", "rds.amazonaws.com", "ecs.amazonaws.com"]}}
 
 
 def test_service_linked_roles_only_for_the_services_used():

@@ -6,8 +6,9 @@ import json
 
 from tests.helpers import ALB, RDS, SECRET, is_secret
 
-TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring"}
-COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
+TOP_LEVEL = {"tca:infra:Network", "tca:infra:Database", "tca:infra:Service", "tca:infra:Monitoring",
+             "tca:infra:AlarmTopic", "tca:infra:Edge"}
+COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain", "tca:infra:Release"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}
 
@@ -32,7 +33,8 @@ def test_operational_outputs_name_the_real_resources(run):
     service = run.referenced(run.one("awsx:ecs:FargateService").outputs["service"])
     assert run.outputs["clusterName"] == run.one("aws:ecs/cluster:Cluster").outputs["name"]
     assert run.outputs["serviceName"] == service["name"]
-    assert run.outputs["logGroupName"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    app_logs = run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs")
+    assert run.outputs["logGroupName"] == app_logs.outputs["name"]
     assert run.outputs["dbEndpoint"] == run.one(RDS).outputs["endpoint"]
     assert run.outputs["dbSecretArn"] == run.one(SECRET).outputs["arn"]
 
@@ -67,6 +69,7 @@ def test_main_composes_the_components_and_the_service_owns_the_seed(run):
     top = [c for c in components if c.type in TOP_LEVEL]
     assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)
     assert run.one("tca:infra:Seed").parent == run.one("tca:infra:Service").urn
+    assert run.one("tca:infra:Release").parent == run.one("tca:infra:Service").urn
 
 
 def test_every_resource_is_a_child_of_one_of_the_components(run):

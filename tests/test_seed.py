@@ -56,7 +56,7 @@ def test_seed_runs_the_seed_task_in_private_subnets_with_the_service_group(run):
     assert props["security_groups"] == [group_id(run, "svc")]
     assert props["cluster"] == run.one("aws:ecs/cluster:Cluster").outputs["arn"]
     assert props["container_name"] == _seed_container(run)["name"]
-    assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup").outputs["name"]
+    assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs").outputs["name"]
 
 
 def test_seed_uses_the_stack_region(run, settings):
@@ -73,7 +73,7 @@ def test_seed_runs_after_the_database_password_and_role_exist(run):
     deps = set(run.one(SEED).dependencies)
     for needed in (run.one(RDS), run.one(SECRET_VERSION),
                    run.one("aws:iam/rolePolicy:RolePolicy", "-exec-"),
-                   run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")):
+                   run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "-exec-")):
         assert needed.urn in deps, needed.name
 
 

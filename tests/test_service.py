@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from infra.service import ECS_SERVICE_TYPE, EXECUTION_POLICY_ARN, ignore_desired_count
+from tests.conftest import stack_file
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
@@ -182,7 +183,7 @@ def test_target_group_drains_in_60_seconds_or_less(run):
 
 
 def test_debug_endpoint_answers_404_at_the_load_balancer(run):
-    rule = run.one(LISTENER_RULE).inputs
+    rule = run.one(LISTENER_RULE, "-block-debug").inputs
     listener = run.referenced(run.one(ALB).outputs["listeners"][0])
     assert rule["listenerArn"] == listener["arn"]
     assert rule["conditions"] == [{"pathPattern": {"values": ["/debug", "/debug/*"]}}]
@@ -227,7 +228,8 @@ def test_service_starts_at_the_minimum_task_count(run, settings):
 
 def test_service_waits_for_password_permissions_and_listener(run):
     deps = set(run.one(ECS_SERVICE).dependencies)
-    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT), run.one(ALB), run.one(RDS))
+    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT, "-exec-"), run.one(ALB),
+             run.one(RDS))
     for needed in needs:
         assert needed.urn in deps, needed.name
 
@@ -261,7 +263,7 @@ def test_transform_leaves_other_children_alone(type_):
 # -- logs and roles -------------------------------------------------------------------------------
 
 def test_logs_go_to_a_group_with_configured_retention_removed_with_the_stack(run, settings):
-    group = run.one(LOG_GROUP)
+    group = run.one(LOG_GROUP, f"tca-{run.stack}-logs")
     assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
     assert group.inputs.get("skipDestroy", False) is False
     log = container(run)["logConfiguration"]
@@ -285,7 +287,7 @@ def test_execution_role_is_assumable_only_by_ecs_tasks(run):
 
 
 def test_execution_role_has_the_ecs_managed_policy(run):
-    attachment = run.one(ATTACHMENT).inputs
+    attachment = run.one(ATTACHMENT, "-exec-").inputs
     assert attachment["policyArn"] == EXECUTION_POLICY_ARN
     assert attachment["role"] == run.one(ROLE, "-exec").outputs["name"]
 
@@ -324,7 +326,9 @@ def test_autoscaling_tracks_cpu(run, settings):
     assert int_of(_policy(run, "ECSServiceAverageCPUUtilization")["targetValue"]) == settings["tca:cpuTargetPercent"]
 
 
-def test_autoscaling_tracks_requests_per_target_on_this_load_balancer(run, settings):
+def test_rolling_stacks_also_track_requests_per_target_on_this_load_balancer(dev):
+    run, settings = dev, stack_file("dev")
+    assert settings["tca:deploymentStrategy"] == "ROLLING"
     config = _policy(run, "ALBRequestCountPerTarget")
     assert int_of(config["targetValue"]) == settings["tca:requestsPerTarget"]
     alb = run.one(ALB).outputs

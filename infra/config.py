@@ -362,7 +362,7 @@ class _Reader:
             return None
         steps = round(number / step)
         if not low <= number <= high or not math.isclose(steps * step, number, abs_tol=1e-9):
-            self.fail(name, number, allowed)
+            self.fail(name, self.raw(name), allowed)
             return None
         return round(steps * step, 10)
 

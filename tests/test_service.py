@@ -405,3 +405,27 @@ def test_health_check_fails_when_nothing_listens(fake_app, tmp_path):
     server.shutdown()
     server.server_close()
     assert _probe(port, tmp_path) == 1
+
+
+# -- Fargate Spot -----------------------------------------------------------------------------------
+
+def test_cluster_offers_on_demand_and_spot_capacity(run):
+    providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").inputs
+    assert providers["clusterName"] == run.one(CLUSTER).outputs["name"]
+    assert providers["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+
+
+def test_service_tasks_run_on_spot_exactly_when_configured(run, settings):
+    svc = run.one(ECS_SERVICE).inputs
+    if settings["tca:fargateSpot"]:
+        assert svc["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1.0}]
+        assert svc["forceNewDeployment"] is True
+    else:
+        # No strategy: awsx then sets launch type FARGATE, on-demand, exactly as before.
+        assert "capacityProviderStrategies" not in svc and "forceNewDeployment" not in svc
+
+
+def test_service_waits_for_the_clusters_capacity_providers(run):
+    providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    assert providers.urn in run.one(ECS_SERVICE).dependencies
+

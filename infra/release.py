@@ -19,7 +19,7 @@ AWS rules relied on, from the ECS developer guide:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,32 @@ ONE_MINUTE = 60
 ECS_LB_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 # After the /debug block rule (priority 1), which must keep answering 404 first.
 PRODUCTION_RULE_PRIORITY = 10
+ECS_SERVICE_TYPE = "aws:ecs/service:Service"
+# pulumi-aws waits this long for an ECS service to become steady on create and update.
+PROVIDER_WAIT_MINUTES = 20
+
+Transform = Callable[[pulumi.ResourceTransformArgs], "pulumi.ResourceTransformResult | None"]
+
+
+def wait_through_bake_times(cfg: ReleaseConfig) -> Transform | None:
+    """Give `pulumi up` time to see a canary through both bake times, or its result (and a rollback).
+
+    The service is steady only once the old revision is gone, after the canary bake and the final
+    bake, so those minutes come on top of the provider's 20-minute wait. A transform, because
+    ResourceOptions on the awsx component do not reach its aws.ecs.Service child.
+    """
+    if not cfg.canary:
+        return None
+    minutes = f"{PROVIDER_WAIT_MINUTES + cfg.canary_bake_minutes + cfg.bake_minutes}m"
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ != ECS_SERVICE_TYPE:
+            return None
+        timeouts = pulumi.CustomTimeouts(create=minutes, update=minutes)
+        return pulumi.ResourceTransformResult(
+            props=args.props,
+            opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(custom_timeouts=timeouts)))
+    return transform
 
 
 @dataclass(frozen=True)
@@ -235,6 +261,11 @@ class Release(pulumi.ComponentResource):
             ),
         )]
         return args
+
+    @property
+    def service_transforms(self) -> list[Transform]:
+        wait = wait_through_bake_times(self.cfg)
+        return [wait] if wait is not None else []
 
     @property
     def service_depends_on(self) -> list[pulumi.Resource]:

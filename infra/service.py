@@ -271,7 +271,7 @@ class Service(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                transforms=[ignore_desired_count],
+                transforms=[ignore_desired_count, *self.release.service_transforms],
                 # Tasks must find the password, the role's permissions, a listener-attached target
                 # group (ECS refuses a target group without a load balancer) and a seeded table.
                 depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed, capacity,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,7 +22,7 @@ from tests.conftest import stack_file
 from tests.mocks import ROOT, run_program, stack_config
 
 # The table, per stack and section: the stack files must load to exactly this.
-EXPECTED = {
+EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
     "dev": {
         "stack": dict(region="ap-southeast-2", deletion_protection=False, log_retention_days=7),
         "network": dict(az_count=2, vpc_cidr="10.0.0.0/16", nat_gateways="Single"),

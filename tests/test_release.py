@@ -190,3 +190,28 @@ def test_a_canary_dev_differs_only_by_config():
     run = run_program("dev", overrides={"tca:deploymentStrategy": "CANARY"})
     assert run.one(ECS_SERVICE).inputs["deploymentConfiguration"]["strategy"] == "CANARY"
     assert len(run.one(ECS_SERVICE).inputs["loadBalancers"]) == 1
+
+
+# -- pulumi up waits through the bake times -------------------------------------------------------
+
+def _wait(transform, type_="aws:ecs/service:Service"):
+    import pulumi
+    args = pulumi.ResourceTransformArgs(custom=True, type_=type_, name="svc", props={"desiredCount": 2},
+                                        opts=pulumi.ResourceOptions(ignore_changes=["desiredCount"]))
+    return transform(args)
+
+
+def test_canary_service_waits_20_minutes_plus_both_bake_times(prod):
+    transforms = prod.one(ECS_SERVICE).transforms
+    assert len(transforms) == 2
+    result = _wait(transforms[1])
+    s = stack_file("prod")
+    minutes = f"{20 + s['tca:canaryBakeMinutes'] + s['tca:deploymentBakeMinutes']}m"
+    assert (result.opts.custom_timeouts.create, result.opts.custom_timeouts.update) == (minutes, minutes)
+    assert result.opts.ignore_changes == ["desiredCount"], "keeps what the other transform set"
+    assert result.props == {"desiredCount": 2}
+    assert _wait(transforms[1], "aws:ecs/taskDefinition:TaskDefinition") is None
+
+
+def test_rolling_service_keeps_the_providers_wait(dev):
+    assert len(dev.one(ECS_SERVICE).transforms) == 1

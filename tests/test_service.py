@@ -235,7 +235,7 @@ def test_service_waits_for_password_permissions_and_listener(run):
 
 
 def test_service_carries_the_desired_count_transform(run):
-    assert run.one(ECS_SERVICE).transforms == [ignore_desired_count]
+    assert run.one(ECS_SERVICE).transforms[0] == ignore_desired_count
 
 
 def _transform(type_: str, opts: pulumi.ResourceOptions):

@@ -55,6 +55,8 @@ class Registration:
     dependencies: list = field(default_factory=list)
     ignore_changes: list = field(default_factory=list)
     transforms: list = field(default_factory=list)
+    # Alias specs as dicts, e.g. {"spec": {"parentUrn": ...}} for a resource moved to a new parent.
+    aliases: list = field(default_factory=list)
 
 
 def _short_hash(*parts: str, length: int = 8) -> str:
@@ -322,6 +324,13 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
 }
 
 
+def _alias(alias: Any) -> dict:
+    if alias.urn:
+        return {"urn": alias.urn}
+    fields = ("name", "type", "stack", "project", "parentUrn")
+    return {"spec": {f: getattr(alias.spec, f) for f in fields if getattr(alias.spec, f)}}
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Records every registration with its options; advertises no resource references.
 
@@ -347,6 +356,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=inputs, outputs=registered.state, custom=request.custom, parent=request.parent,
             protect=request.protect, dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges), transforms=transforms,
+            aliases=[_alias(alias) for alias in request.aliases],
         ))
         return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +70,14 @@ def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[A
         AlarmSpec("db-free-memory", "Database freeable memory (bytes)", "AWS/RDS", "FreeableMemory", rds,
                   "Minimum", a.db_free_memory_mib * MIB, lt, periods=2),
     ]
+    # With CANARY, ECS moves the live revision to the alternate target group on every other release,
+    # so the per-group alarms are repeated for it; otherwise half the releases would go unwatched.
+    if service.release.alternate_target_group is not None:
+        alternate = {**lb, "TargetGroup": service.release.alternate_target_group.arn_suffix}
+        specs += [
+            dataclasses.replace(spec, key=f"{spec.key}-alt", title=f"{spec.title}, alternate group",
+                                dimensions=alternate)
+            for spec in specs if spec.dimensions is tg]
     if db.proxy is not None:
         proxy = {"ProxyName": db.proxy.name}
         specs += [

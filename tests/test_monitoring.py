@@ -26,10 +26,13 @@ CORE_METRICS = {
 PROXY_METRICS = {("AWS/RDS", "ClientConnections"), ("AWS/RDS", "DatabaseConnectionsBorrowLatency")}
 
 
-def _alarms(run):
-    """The operational alarms; deployment and WAF alarms belong to tests/test_release.py and test_edge.py."""
+def _alarms(run, alternate=False):
+    """The operational alarms on the primary target group (or their copies on the canary's alternate one).
+
+    Deployment and WAF alarms belong to tests/test_release.py and tests/test_edge.py.
+    """
     parent = run.one("tca:infra:Monitoring").urn
-    return [a for a in run.of_type(ALARM) if a.parent == parent]
+    return [a for a in run.of_type(ALARM) if a.parent == parent and a.name.endswith("-alt") == alternate]
 
 
 def _alarm(run, metric, namespace=None):
@@ -150,7 +153,7 @@ def test_dashboard_graphs_every_alarmed_metric_with_the_same_dimensions(run):
         graphed.append((metric[0], metric[1], json.dumps(dims, sort_keys=True)))
         assert widget["properties"]["region"] == "ap-southeast-2"
     alarmed = [(a.inputs["namespace"], a.inputs["metricName"], json.dumps(a.inputs["dimensions"], sort_keys=True))
-               for a in _alarms(run)]
+               for a in _alarms(run) + _alarms(run, alternate=True)]
     assert sorted(graphed) == sorted(alarmed)
 
 
@@ -181,3 +184,20 @@ def test_dashboard_graphs_the_web_acls_verdicts_exactly_when_waf_is_on(run, sett
     dims = ["WebACL", acl, "Region", "ap-southeast-2", "Rule", "ALL"]
     assert widget["properties"]["metrics"] == [["AWS/WAFV2", m, *dims, {"stat": "Sum"}]
                                                for m in ("AllowedRequests", "BlockedRequests", "CountedRequests")]
+
+
+def test_canary_stacks_repeat_the_target_group_alarms_on_the_alternate_group(run, settings):
+    alternate = _alarms(run, alternate=True)
+    if settings["tca:deploymentStrategy"] != "CANARY":
+        assert alternate == []
+        return
+    alt_suffix = run.one("aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"]
+    primary = {a.name + "-alt": a.inputs for a in _alarms(run) if "TargetGroup" in a.inputs["dimensions"]}
+    assert sorted(primary) == sorted(a.name for a in alternate)
+    assert {a.inputs["metricName"] for a in alternate} == {
+        "HTTPCode_Target_5XX_Count", "UnHealthyHostCount", "TargetResponseTime"}
+    for alarm in alternate:
+        twin = primary[alarm.name]
+        assert alarm.inputs["dimensions"] == {**twin["dimensions"], "TargetGroup": alt_suffix}
+        assert alarm.inputs["threshold"] == twin["threshold"]
+        assert alarm.inputs["alarmActions"] == twin["alarmActions"]

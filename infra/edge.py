@@ -134,7 +134,7 @@ class Edge(pulumi.ComponentResource):
                  kms_key_arn: pulumi.Input[str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Edge", name, None, opts)
-        self._stack = stack
+        self._name = name
         self.access_logs = None
         self.log_bucket = None
         self.web_acl = None
@@ -244,7 +244,7 @@ class Edge(pulumi.ComponentResource):
         if self.web_acl is None:
             return
         aws.wafv2.WebAclAssociation(
-            f"{self._stack.name_prefix}-waf-alb",
+            f"{self._name}-waf-alb",
             resource_arn=load_balancer_arn,
             web_acl_arn=self.web_acl.arn,
             opts=pulumi.ResourceOptions(parent=self),
@@ -252,5 +252,9 @@ class Edge(pulumi.ComponentResource):
 
 
 def waf_dimensions(metric: str, region: str) -> dict[str, str]:
-    """The whole web ACL's totals: Rule "ALL" sums every rule and the default action."""
+    """The whole web ACL's totals: Rule "ALL" sums every rule and the default action.
+
+    AWS's metrics page lists the Region/Rule/WebACL dimension set for regional ACLs but does not spell
+    out "ALL"; it is the value public alarms on regional ACLs use (e.g. 18F identity-pki's WAF module).
+    """
     return {"WebACL": metric, "Region": region, "Rule": "ALL"}

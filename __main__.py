@@ -2,9 +2,11 @@
 
 import pulumi
 
+from infra.alerts import AlarmTopic
 from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
+from infra.edge import Edge
 from infra.images import Images
 from infra.keys import Keys
 from infra.monitoring import Monitoring
@@ -23,13 +25,20 @@ network = Network(prefix, stack, cfg.network, app_port=cfg.service.app_port, wit
 database = Database(prefix, stack, cfg.database, network, keys=keys)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
 images = Images(prefix, stack, cfg.images, cfg.service.app_image)
+# Before the service: its deployment alarms notify this topic, and the load balancer logs to edge's bucket.
+alerts = AlarmTopic(prefix, stack, cfg.monitoring, keys=keys)
+edge = Edge(prefix, stack, cfg.edge, alarm_topic_arn=alerts.topic.arn, kms_key_arn=keys.arn)
 service = Service(prefix, stack, cfg.service, network, database, images=images, keys=keys,
-                  certificate_arn=domain.certificate_arn if domain else None)
+                  release=cfg.release, alarm_topic_arn=alerts.topic.arn,
+                  certificate_arn=domain.certificate_arn if domain else None,
+                  access_logs=edge.access_logs)
+edge.protect(service.alb.load_balancer.arn)
 url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database, keys=keys)
+monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
+                        topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
 # `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
 ReleaseCheck(prefix, stack, service)
 
@@ -42,4 +51,4 @@ pulumi.export("dbEndpoint", database.endpoint)
 pulumi.export("dbSecretArn", database.secret.arn)
 pulumi.export("reseedCommand", service.seed.reseed_command)
 pulumi.export("dashboardUrl", monitoring.dashboard_url)
-pulumi.export("alarmTopicArn", monitoring.topic.arn)
+pulumi.export("alarmTopicArn", alerts.topic.arn)

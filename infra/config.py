@@ -55,6 +55,14 @@ PROXY_CLIENT_AUTH = ("POSTGRES_MD5", "POSTGRES_SCRAM_SHA_256")
 # load balancer and target group names at 32 characters, so the prefix may use 24.
 MAX_NAME_PREFIX = 24
 
+# ECS deployment strategies this program wires up (ECS also has BLUE_GREEN and LINEAR).
+DEPLOYMENT_STRATEGIES = ("ROLLING", "CANARY")
+# ECS API_CanaryConfiguration / DeploymentConfiguration: canaryPercent is a multiple of 0.1 from
+# 0.1 to 100.0; canaryBakeTimeInMinutes and bakeTimeInMinutes are 0 to 1440 minutes.
+MAX_BAKE_MINUTES = 1440
+# AWS WAF rate-based rules: "The lowest limit setting allowed is 10" (2,000,000,000 at most).
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+
 _T = TypeVar("_T")
 
 # RDS windows (CreateDBInstance): PreferredMaintenanceWindow "ddd:hh24:mi-ddd:hh24:mi", days
@@ -243,6 +251,7 @@ class ServiceConfig:
     cpu_target_percent: int
     requests_per_target: int
     seed_revision: int
+    fargate_spot: bool
 
 
 @dataclass(frozen=True)
@@ -272,6 +281,31 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class ReleaseConfig:
+    """How a new revision reaches users, and the alarms that roll it back (infra/release.py)."""
+    strategy: str
+    canary_percent: float
+    canary_bake_minutes: int
+    bake_minutes: int
+    rollback_5xx_count: int
+    rollback_response_time_ms: int
+
+    @property
+    def canary(self) -> bool:
+        return self.strategy == "CANARY"
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """What guards the load balancer: WAF and its access logs (infra/edge.py)."""
+    waf: bool
+    waf_rate_limit: int
+    waf_blocked_alarm_count: int
+    alb_access_logs: bool
+    alb_access_log_days: int
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """One frozen section per concern; `__main__.py` hands each component only its own."""
     stack: StackSettings
@@ -282,6 +316,8 @@ class AppConfig:
     monitoring: MonitoringConfig
     images: ImagesConfig
     keys: KeysConfig
+    release: ReleaseConfig
+    edge: EdgeConfig
 
 
 class ConfigError(pulumi.RunError):
@@ -395,6 +431,23 @@ class _Reader:
             self.fail(name, value, allowed)
             return None
         return value
+
+    def decimal(self, name: str, low: float, high: float, step: float, allowed: str) -> float | None:
+        """A number from low to high in multiples of step (ECS's canary percent)."""
+        number = self._parse(name, allowed, _strict_float)
+        if number is None:
+            return None
+        steps = round(number / step)
+        if not low <= number <= high or not math.isclose(steps * step, number, abs_tol=1e-9):
+            self.fail(name, self.raw(name), allowed)
+            return None
+        return round(steps * step, 10)
+
+
+def _strict_float(text: str) -> float:
+    if not re.fullmatch(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", text):
+        raise ValueError(text)
+    return float(text)
 
 
 def _strict_int(text: str) -> int:
@@ -640,6 +693,35 @@ def _service(r: _Reader) -> dict[str, Any]:
         requests_per_target=r.integer("requestsPerTarget", 1, 1_000_000),
         # Raising it re-runs `updatedb -s`, which erases every task; a bound keeps typos visible.
         seed_revision=r.integer("seedRevision", 1, 1_000_000),
+        fargate_spot=r.boolean("fargateSpot"),
+    )
+
+
+def _release(r: _Reader) -> dict[str, Any]:
+    bake = f"must be a whole number of minutes from 0 to {MAX_BAKE_MINUTES} (ECS's bake time range)"
+    return dict(
+        strategy=r.one_of("deploymentStrategy", DEPLOYMENT_STRATEGIES,
+                          f"must be {' or '.join(DEPLOYMENT_STRATEGIES)} (the ECS deployment strategy)"),
+        canary_percent=r.decimal("canaryPercent", 0.1, 100.0, 0.1,
+                                 "must be a multiple of 0.1 from 0.1 to 100 (ECS canaryPercent)"),
+        canary_bake_minutes=r.integer("canaryBakeMinutes", 0, MAX_BAKE_MINUTES, bake),
+        bake_minutes=r.integer("deploymentBakeMinutes", 0, MAX_BAKE_MINUTES, bake),
+        rollback_5xx_count=r.integer("rollback5xxCount", 1, 100_000),
+        rollback_response_time_ms=r.integer("rollbackResponseTimeMs", 10, 60_000),
+    )
+
+
+def _edge(r: _Reader) -> dict[str, Any]:
+    low, high = WAF_RATE_LIMIT_RANGE
+    return dict(
+        waf=r.boolean("waf"),
+        waf_rate_limit=r.integer("wafRateLimit", low, high,
+                                 f"must be a whole number of requests per 5 minutes from {low} "
+                                 f"(AWS WAF's minimum rate limit) to {high:,}"),
+        waf_blocked_alarm_count=r.integer("alarmWafBlockedCount", 1, 10_000_000),
+        alb_access_logs=r.boolean("albAccessLogs"),
+        # S3 lifecycle expiration takes a positive number of days; 10 years is a sanity bound.
+        alb_access_log_days=r.integer("albAccessLogDays", 1, 3650),
     )
 
 
@@ -718,6 +800,8 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         "monitoring": _monitoring(r),
         "images": _images(r, values.get("aws:region")),
         "keys": _keys(r),
+        "release": _release(r),
+        "edge": _edge(r),
     }
 
     if r.errors:
@@ -738,4 +822,6 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         monitoring=MonitoringConfig(**monitoring),
         images=ImagesConfig(**sections["images"]),
         keys=KeysConfig(**sections["keys"]),
+        release=ReleaseConfig(**sections["release"]),
+        edge=EdgeConfig(**sections["edge"]),
     )

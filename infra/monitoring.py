@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import pulumi_aws as aws
 
 from infra.config import MonitoringConfig, StackSettings
 from infra.database import Database
-from infra.keys import Keys
+from infra.edge import waf_dimensions
 from infra.service import Service
 
 FIVE_MINUTES = 300
@@ -71,6 +72,14 @@ def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[A
         AlarmSpec("db-free-memory", "Database freeable memory (bytes)", "AWS/RDS", "FreeableMemory", rds,
                   "Minimum", a.db_free_memory_mib * MIB, lt, periods=2),
     ]
+    # With CANARY, ECS moves the live revision to the alternate target group on every other release,
+    # so the per-group alarms are repeated for it; otherwise half the releases would go unwatched.
+    if service.release.alternate_target_group is not None:
+        alternate = {**lb, "TargetGroup": service.release.alternate_target_group.arn_suffix}
+        specs += [
+            dataclasses.replace(spec, key=f"{spec.key}-alt", title=f"{spec.title}, alternate group",
+                                dimensions=alternate)
+            for spec in specs if spec.dimensions is tg]
     if db.proxy is not None:
         proxy = {"ProxyName": db.proxy.name}
         specs += [
@@ -86,8 +95,9 @@ def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[A
     return specs
 
 
-def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: list[dict[str, str]]) -> str:
-    """One graph per alarmed metric, with the alarm's threshold drawn on it."""
+def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: list[dict[str, str]],
+                   waf_metric: str | None = None) -> str:
+    """One graph per alarmed metric, with the alarm's threshold drawn on it; plus WAF's verdicts."""
     widgets = []
     for i, (spec, dims) in enumerate(zip(specs, resolved_dimensions, strict=True)):
         metric: list[Any] = [spec.namespace, spec.metric]
@@ -105,6 +115,21 @@ def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: lis
                 "annotations": {"horizontal": [{"label": "alarm", "value": spec.threshold}]},
             },
         })
+    if waf_metric is not None:
+        waf_dims = [v for item in waf_dimensions(waf_metric, region).items() for v in item]
+        i = len(widgets)
+        widgets.append({
+            "type": "metric",
+            "x": (i % 3) * 8, "y": (i // 3) * 6, "width": 8, "height": 6,
+            "properties": {
+                "title": "WAF requests (allowed, blocked, counted)",
+                "region": region,
+                "metrics": [["AWS/WAFV2", name, *waf_dims, {"stat": "Sum"}]
+                            for name in ("AllowedRequests", "BlockedRequests", "CountedRequests")],
+                "period": FIVE_MINUTES,
+                "view": "timeSeries",
+            },
+        })
     return json.dumps({"widgets": widgets})
 
 
@@ -113,20 +138,13 @@ class Monitoring(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str]
 
     def __init__(self, name: str, stack: StackSettings, cfg: MonitoringConfig, service: Service, db: Database,
-                 *, keys: Keys, opts: pulumi.ResourceOptions | None = None):
+                 *, topic: aws.sns.Topic, waf_metric_name: str | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # SNS.1: encrypted with the stack's key, whose policy lets CloudWatch alarms publish; the
-        # AWS-managed SNS key would not (CloudWatch cannot use it).
-        self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{stack.name_prefix} alarms",
-                                   kms_master_key_id=keys.arn, opts=child)
-        if cfg.alarm_email:
-            # AWS mails a confirmation link; nothing is delivered until it is followed.
-            aws.sns.TopicSubscription(
-                f"{name}-alarm-email", topic=self.topic.arn, protocol="email", endpoint=cfg.alarm_email,
-                opts=child)
-
+        # The topic is built before the service (infra/alerts.py): deployment alarms notify it too.
+        self.topic = topic
         specs = alarm_specs(cfg, service, db)
         for spec in specs:
             aws.cloudwatch.MetricAlarm(
@@ -152,7 +170,8 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-dashboard",
             # Dashboard names allow letters, digits, "-" and "_" (up to 255); the stack prefix fits.
             dashboard_name=f"{stack.name_prefix}-overview",
-            dashboard_body=resolved.apply(lambda dims: dashboard_body(stack.region, specs, list(dims))),
+            dashboard_body=resolved.apply(
+                lambda dims: dashboard_body(stack.region, specs, list(dims), waf_metric_name)),
             opts=child,
         )
         self.dashboard_url = pulumi.Output.concat(

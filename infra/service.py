@@ -9,12 +9,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from infra.config import ServiceConfig, StackSettings
+from infra.config import ReleaseConfig, ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
 from infra.images import Images
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.network import Network
+from infra.release import Release
 from infra.seed import Seed
 
 HEALTHCHECK_PATH = "/healthcheck/"
@@ -66,6 +67,38 @@ def listener_args(certificate_arn: pulumi.Input[str] | None) -> dict[str, Any]:
     ]}
 
 
+def target_group_settings(port: int) -> dict[str, Any]:
+    """One target group shape for awsx's default group and the canary's alternate group."""
+    return dict(
+        port=port,
+        protocol="HTTP",
+        target_type="ip",
+        deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+        # Status only: the body check that sees a dead database is the container's.
+        health_check=aws.lb.TargetGroupHealthCheckArgs(
+            path=HEALTHCHECK_PATH,
+            protocol="HTTP",
+            matcher="200",
+            interval=15,
+            timeout=5,
+            healthy_threshold=2,
+            unhealthy_threshold=3,
+        ),
+    )
+
+
+def capacity_provider_strategies(spot: bool) -> list[aws.ecs.ServiceCapacityProviderStrategyArgs] | None:
+    """All service tasks on Spot, or none given, so awsx keeps launch type FARGATE (on-demand).
+
+    All Spot rather than an on-demand base: dev runs one task, and a base of one would leave
+    nothing on Spot. A reclaim gives a two-minute warning (SIGTERM), ECS starts a replacement,
+    and nothing is stored in a task.
+    """
+    if not spot:
+        return None
+    return [aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=1)]
+
+
 def healthcheck_command(port: int) -> list[str]:
     """A container check on the body: the app answers 200 even when its database is down.
 
@@ -87,7 +120,10 @@ class Service(pulumi.ComponentResource):
 
     def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
                  images: Images, keys: Keys,
+                 release: ReleaseConfig,
+                 alarm_topic_arn: pulumi.Input[str],
                  certificate_arn: pulumi.Input[str] | None = None,
+                 access_logs: aws.lb.LoadBalancerAccessLogsArgs | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -95,6 +131,14 @@ class Service(pulumi.ComponentResource):
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=child,
+        )
+        # The cluster offers both; the service picks per tca:fargateSpot, and the seed always asks
+        # for launch type FARGATE (on-demand), so a Spot reclaim never interrupts a seed.
+        capacity = aws.ecs.ClusterCapacityProviders(
+            f"{name}-capacity",
+            cluster_name=self.cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
             opts=child,
         )
 
@@ -161,22 +205,8 @@ class Service(pulumi.ComponentResource):
             idle_timeout=ALB_IDLE_TIMEOUT_SECONDS,
             enable_deletion_protection=stack.deletion_protection,
             **listener_args(certificate_arn),
-            default_target_group=awsx.lb.TargetGroupArgs(
-                port=cfg.app_port,
-                protocol="HTTP",
-                target_type="ip",
-                deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
-                # Status only: the body check that sees a dead database is the container's.
-                health_check=aws.lb.TargetGroupHealthCheckArgs(
-                    path=HEALTHCHECK_PATH,
-                    protocol="HTTP",
-                    matcher="200",
-                    interval=15,
-                    timeout=5,
-                    healthy_threshold=2,
-                    unhealthy_threshold=3,
-                ),
-            ),
+            access_logs=access_logs,
+            default_target_group=awsx.lb.TargetGroupArgs(**target_group_settings(cfg.app_port)),
             opts=child,
         )
         # The rule belongs on the listener that forwards to the app; with HTTPS, port 80 only redirects.
@@ -198,6 +228,19 @@ class Service(pulumi.ComponentResource):
 
         # With RDS Proxy, neither the seed nor any serving task may start before its target is AVAILABLE.
         proxy_ready = [db.proxy_ready] if db.proxy_ready is not None else []
+
+        self.release = Release(
+            name, stack, release,
+            vpc_id=network.vpc_id,
+            target_group_settings=target_group_settings(cfg.app_port),
+            primary_target_group_arn=self.alb.default_target_group.arn,
+            primary_target_group_suffix=self.alb.default_target_group.arn_suffix,
+            load_balancer_suffix=self.alb.load_balancer.arn_suffix,
+            listener_arn=listener_arn,
+            alarm_topic_arn=alarm_topic_arn,
+            opts=child,
+        )
+
         self.seed = Seed(
             name, stack, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
@@ -206,9 +249,14 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
+        spot = capacity_provider_strategies(cfg.fargate_spot)
         self.fargate = awsx.ecs.FargateService(
             f"{name}-svc",
-            cluster=self.cluster.arn,
+            # Through the capacity providers' ID: Spot must be offered by the cluster before the service asks.
+            cluster=pulumi.Output.all(self.cluster.arn, capacity.id).apply(lambda values: values[0]),
+            capacity_provider_strategies=spot,
+            # The provider documents that a changed capacity provider strategy needs a forced deployment.
+            force_new_deployment=True if spot else None,
             desired_count=cfg.min_tasks,
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=network.private_subnet_ids,
@@ -218,8 +266,13 @@ class Service(pulumi.ComponentResource):
             platform_version="LATEST",
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
+            # Kept for CANARY too: "Amazon ECS deployment failure detection" says the circuit breaker and
+            # alarms "support rolling update deployment and blue/green deployment types", and canary is
+            # ECS's blue/green family (API_DeploymentConfiguration still says rolling only: see README).
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             health_check_grace_period_seconds=HEALTH_CHECK_GRACE_SECONDS,
+            # Deployment alarms, controller and strategy (rolling, or canary with its target groups).
+            **self.release.service_args(CONTAINER_NAME, cfg.app_port),
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             task_definition_args=awsx.ecs.FargateServiceTaskDefinitionArgs(
@@ -247,12 +300,12 @@ class Service(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                transforms=[ignore_desired_count],
+                transforms=[ignore_desired_count, *self.release.service_transforms],
                 # Tasks must find the password, the role's permissions, a listener-attached target
                 # group (ECS refuses a target group without a load balancer), a seeded table and,
                 # with RDS Proxy, a proxy that can reach the database.
-                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed,
-                            *pull_grants, *proxy_ready],
+                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed, capacity,
+                            *pull_grants, *proxy_ready, *self.release.service_depends_on],
             ),
         )
 
@@ -266,12 +319,17 @@ class Service(pulumi.ComponentResource):
             max_capacity=cfg.max_tasks,
             opts=child,
         )
-        request_label = pulumi.Output.concat(
-            self.alb.load_balancer.arn_suffix, "/", self.alb.default_target_group.arn_suffix)
         self._target_tracking(f"{name}-cpu", scaling, cfg.cpu_target_percent,
                               "ECSServiceAverageCPUUtilization")
-        self._target_tracking(f"{name}-requests", scaling, cfg.requests_per_target,
-                              "ALBRequestCountPerTarget", resource_label=request_label)
+        # ALBRequestCountPerTarget is keyed on one target group. With CANARY, ECS moves the live
+        # traffic to the other group on every other release, and a policy left on the idle group
+        # would see no requests and vote to scale in. So canary stacks scale on CPU alone; rolling
+        # stacks keep serving from the one group and track requests too.
+        if not release.canary:
+            request_label = pulumi.Output.concat(
+                self.alb.load_balancer.arn_suffix, "/", self.alb.default_target_group.arn_suffix)
+            self._target_tracking(f"{name}-requests", scaling, cfg.requests_per_target,
+                                  "ALBRequestCountPerTarget", resource_label=request_label)
 
         self.url = pulumi.Output.concat("http://", self.alb.load_balancer.dns_name)
         self.cluster_name = self.cluster.name

@@ -56,6 +56,8 @@ class Registration:
     ignore_changes: list = field(default_factory=list)
     transforms: list = field(default_factory=list)
     delete_before_replace: bool = False
+    # Alias specs as dicts, e.g. {"spec": {"parentUrn": ...}} for a resource moved to a new parent.
+    aliases: list = field(default_factory=list)
 
 
 def _short_hash(*parts: str, length: int = 8) -> str:
@@ -327,9 +329,27 @@ def _dynamic_proxy_ready(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dic
 def _dynamic_rollout_check(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     deployment = f"ecs-svc/{int(_short_hash(name, length=15), 16):019d}"
     return deployment, {"rollout_state": "COMPLETED", "deployment_id": deployment}
+
+
 def _kms_key(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     key_id = f"{_short_hash(name, length=8)}-1234-4567-89ab-{_short_hash(name, 'k', length=12)}"
     return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
+
+
+def _target_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    physical = f"{name}-{_short_hash(name, length=7)}"
+    arn = _arn("elasticloadbalancing", f"targetgroup/{physical}/{_short_hash(name, 'tg', length=16)}")
+    return arn, {"arn": arn, "arnSuffix": arn.split(":", 5)[5], "name": physical}
+
+
+def _bucket(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    bucket = f"{name}-{_short_hash(name, length=20)}"
+    return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+
+def _web_acl(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    acl_id = f"{_short_hash(name, length=8)}-1111-4222-8333-{_short_hash(name, length=12)}"
+    return acl_id, {"arn": _arn("wafv2", f"regional/webacl/{inputs.get('name', name)}/{acl_id}")}
 
 
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
@@ -363,7 +383,18 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,
     # security hardening (issue 11): the stack's KMS key
     "aws:kms/key:Key": _kms_key,
+    # Issue 10: canary target group, access-log bucket, web ACL
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }
+
+
+def _alias(alias: Any) -> dict:
+    if alias.urn:
+        return {"urn": alias.urn}
+    fields = ("name", "type", "stack", "project", "parentUrn")
+    return {"spec": {f: getattr(alias.spec, f) for f in fields if getattr(alias.spec, f)}}
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -392,6 +423,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=request.protect, dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges), transforms=transforms,
             delete_before_replace=bool(request.deleteBeforeReplace),
+            aliases=[_alias(alias) for alias in request.aliases],
         ))
         return response
 

@@ -27,7 +27,10 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
         "stack": dict(region="ap-southeast-2", deletion_protection=False, log_retention_days=7),
         "network": dict(az_count=2, vpc_cidr="10.0.0.0/16", nat_gateways="Single"),
         "service": dict(app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=256, task_memory=512,
-                        min_tasks=1, max_tasks=2, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
+                        min_tasks=1, max_tasks=2, cpu_target_percent=60, requests_per_target=1000, seed_revision=1,
+                        fargate_spot=True),
+        "release": dict(strategy="ROLLING", canary=False, rollback_5xx_count=10, rollback_response_time_ms=3000),
+        "edge": dict(waf=False, alb_access_logs=False, waf_rate_limit=2000),
         "database": dict(engine_version=16, instance_class="db.t4g.micro", allocated_storage=20,
                          max_allocated_storage=50, multi_az=False, backup_retention_days=1, secret_recovery_days=0,
                          proxy=False, proxy_client_auth="POSTGRES_MD5",
@@ -39,7 +42,12 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
         "stack": dict(region="ap-southeast-2", deletion_protection=True, log_retention_days=365),
         "network": dict(az_count=3, vpc_cidr="10.0.0.0/16", nat_gateways="OnePerAz"),
         "service": dict(app_image="servian/techchallengeapp:latest", app_port=3000, task_cpu=512, task_memory=1024,
-                        min_tasks=2, max_tasks=6, cpu_target_percent=60, requests_per_target=1000, seed_revision=1),
+                        min_tasks=2, max_tasks=6, cpu_target_percent=60, requests_per_target=1000, seed_revision=1,
+                        fargate_spot=False),
+        "release": dict(strategy="CANARY", canary=True, canary_percent=10.0, canary_bake_minutes=5, bake_minutes=10,
+                        rollback_5xx_count=5, rollback_response_time_ms=1500),
+        "edge": dict(waf=True, waf_rate_limit=2000, waf_blocked_alarm_count=100, alb_access_logs=True,
+                     alb_access_log_days=90),
         "database": dict(engine_version=16, instance_class="db.t4g.small", allocated_storage=20,
                          max_allocated_storage=100, multi_az=True, backup_retention_days=7, secret_recovery_days=30,
                          proxy=True, proxy_client_auth="POSTGRES_MD5",
@@ -168,6 +176,26 @@ BAD_VALUES = [
     ("dbSlowStatementMs", 60001, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
     ("keyDeletionWindowDays", 6, "from 7 to 30"),
     ("keyDeletionWindowDays", 31, "from 7 to 30"),
+    ("fargateSpot", "sometimes", "true or false"),
+    ("deploymentStrategy", "BLUE_GREEN", "ROLLING or CANARY"),
+    ("deploymentStrategy", "canary", "ROLLING or CANARY"),
+    ("canaryPercent", 0, "multiple of 0.1 from 0.1 to 100"),
+    ("canaryPercent", 100.1, "multiple of 0.1 from 0.1 to 100"),
+    ("canaryPercent", 10.05, "multiple of 0.1 from 0.1 to 100"),
+    ("canaryPercent", "ten", "multiple of 0.1 from 0.1 to 100"),
+    ("canaryBakeMinutes", -1, "from 0 to 1440"),
+    ("canaryBakeMinutes", 1441, "from 0 to 1440"),
+    ("deploymentBakeMinutes", 1441, "from 0 to 1440"),
+    ("deploymentBakeMinutes", -1, "from 0 to 1440"),
+    ("rollback5xxCount", 0, "from 1 to"),
+    ("rollbackResponseTimeMs", 5, "from 10 to 60000"),
+    ("waf", "yes", "true or false"),
+    ("wafRateLimit", 9, "from 10 (AWS WAF's minimum rate limit)"),
+    ("wafRateLimit", 2_000_000_001, "from 10 (AWS WAF's minimum rate limit)"),
+    ("alarmWafBlockedCount", 0, "from 1 to"),
+    ("albAccessLogs", "on", "true or false"),
+    ("albAccessLogDays", 0, "from 1 to 3650"),
+    ("albAccessLogDays", 3651, "from 1 to 3650"),
 ]
 
 
@@ -399,3 +427,15 @@ def test_key_must_outlive_the_secret_it_encrypts():
     assert ("tca:keyDeletionWindowDays = '20': must be at least tca:secretRecoveryDays (30)"
             in str(refused.value))
     assert _load("dev", **{"tca:keyDeletionWindowDays": 7}).keys.deletion_window_days == 7
+
+
+@pytest.mark.parametrize("value,expected", [("0.1", 0.1), ("5", 5.0), ("12.5", 12.5), ("100", 100.0)])
+def test_canary_percents_ecs_accepts_are_accepted(value, expected):
+    assert _load("prod", **{"tca:canaryPercent": value}).release.canary_percent == expected
+
+
+@pytest.mark.parametrize("key,value", [("canaryBakeMinutes", 0), ("canaryBakeMinutes", 1440),
+                                       ("deploymentBakeMinutes", 0), ("deploymentBakeMinutes", 1440),
+                                       ("wafRateLimit", 10)])
+def test_range_edges_ecs_and_waf_accept_are_accepted(key, value):
+    _load("prod", **{f"tca:{key}": value})

@@ -141,6 +141,32 @@ REQUIRED: dict[str, list[str]] = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ["ec2:DescribeSecurityGroups",
                                                           "ec2:RevokeSecurityGroupIngress",
                                                           "ec2:RevokeSecurityGroupEgress", "ec2:CreateTags"],
+    # Issue 10: Fargate Spot, the ALB access-log bucket, the web ACL (the ALB's access_logs attribute is
+    # ModifyLoadBalancerAttributes, already listed). Destroying the bucket with force_destroy empties it.
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ["ecs:PutClusterCapacityProviders",
+                                                                  "ecs:DescribeClusters"],
+    "aws:s3/bucket:Bucket": ["s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketTagging",
+                             "s3:PutBucketTagging", "s3:GetBucketAcl", "s3:GetBucketVersioning",
+                             "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["s3:PutBucketPublicAccessBlock",
+                                                               "s3:GetBucketPublicAccessBlock"],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["s3:PutBucketOwnershipControls",
+                                                               "s3:GetBucketOwnershipControls"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
+        "s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration"],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration",
+                                                                         "s3:GetLifecycleConfiguration"],
+    "aws:s3/bucketPolicy:BucketPolicy": ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"],
+    "aws:wafv2/webAcl:WebAcl": ["wafv2:CreateWebACL", "wafv2:DeleteWebACL", "wafv2:GetWebACL",
+                                "wafv2:UpdateWebACL", "wafv2:ListTagsForResource"],
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+                                                      "wafv2:GetWebACLForResource",
+                                                      "elasticloadbalancing:SetWebAcl"],
+    # WAF writes to CloudWatch Logs through a log delivery and a resource policy on the group.
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": [
+        "wafv2:PutLoggingConfiguration", "wafv2:DeleteLoggingConfiguration", "wafv2:GetLoggingConfiguration",
+        "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }
@@ -218,13 +244,15 @@ def test_iam_permissions_are_limited_to_this_projects_roles():
             assert statement["Resource"] == "arn:aws:iam::*:role/tca-*", statement["Sid"]
 
 
-def test_pass_role_goes_only_to_ecs_tasks_rds_and_flow_logs():
+def test_pass_role_goes_only_to_the_services_that_assume_the_stacks_roles():
     (statement,) = [s for s in POLICY["Statement"] if "iam:PassRole" in s["Action"]]
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Resource"] == "arn:aws:iam::*:role/tca-*"
+    # Tasks, the RDS Proxy, RDS enhanced monitoring, VPC flow logs, and ECS itself (the canary's
+    # load-balancer role).
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
         "ecs-tasks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
-        "vpc-flow-logs.amazonaws.com"]}}
+        "vpc-flow-logs.amazonaws.com", "ecs.amazonaws.com"]}}
 
 
 def test_service_linked_roles_only_for_the_services_used():

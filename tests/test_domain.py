@@ -69,7 +69,7 @@ def test_http_listener_redirects_permanently_to_https(https):
 
 def test_debug_block_sits_on_the_forwarding_https_listener(https):
     listener = https.referenced(https.one(ALB).outputs["listeners"][1])
-    assert https.one(LISTENER_RULE).inputs["listenerArn"] == listener["arn"]
+    assert https.one(LISTENER_RULE, "-block-debug").inputs["listenerArn"] == listener["arn"]
 
 
 def test_domain_points_at_the_load_balancer(https):

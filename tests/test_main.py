@@ -9,8 +9,9 @@ from tests.helpers import ALB, RDS, SECRET, is_secret, security_decisions
 from tests.mocks import ROOT
 
 TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:infra:Service",
-             "tca:infra:Monitoring", "tca:infra:ReleaseCheck", "tca:infra:Images"}
-COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain"}
+             "tca:infra:Monitoring", "tca:infra:ReleaseCheck", "tca:infra:Images", "tca:infra:AlarmTopic",
+             "tca:infra:Edge"}
+COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain", "tca:infra:Release"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}
 
@@ -71,6 +72,7 @@ def test_main_composes_the_components_and_the_service_owns_the_seed(run):
     top = [c for c in components if c.type in TOP_LEVEL]
     assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)
     assert run.one("tca:infra:Seed").parent == run.one("tca:infra:Service").urn
+    assert run.one("tca:infra:Release").parent == run.one("tca:infra:Service").urn
 
 
 def test_every_resource_is_a_child_of_one_of_the_components(run):

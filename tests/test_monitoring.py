@@ -26,8 +26,17 @@ CORE_METRICS = {
 PROXY_METRICS = {("AWS/RDS", "ClientConnections"), ("AWS/RDS", "DatabaseConnectionsBorrowLatency")}
 
 
+def _alarms(run, alternate=False):
+    """The operational alarms on the primary target group (or their copies on the canary's alternate one).
+
+    Deployment and WAF alarms belong to tests/test_release.py and tests/test_edge.py.
+    """
+    parent = run.one("tca:infra:Monitoring").urn
+    return [a for a in run.of_type(ALARM) if a.parent == parent and a.name.endswith("-alt") == alternate]
+
+
 def _alarm(run, metric, namespace=None):
-    found = [a.inputs for a in run.of_type(ALARM) if a.inputs["metricName"] == metric
+    found = [a.inputs for a in _alarms(run) if a.inputs["metricName"] == metric
              and (namespace is None or a.inputs["namespace"] == namespace)]
     assert len(found) == 1, (metric, namespace, len(found))
     return found[0]
@@ -46,10 +55,10 @@ def _dims(run):
 
 
 def test_alarms_cover_every_required_metric(run, settings):
-    metrics = {(a.inputs["namespace"], a.inputs["metricName"]) for a in run.of_type(ALARM)}
+    metrics = {(a.inputs["namespace"], a.inputs["metricName"]) for a in _alarms(run)}
     expected = CORE_METRICS | (PROXY_METRICS if settings["tca:dbProxy"] else set())
     assert metrics == expected
-    assert len(run.of_type(ALARM)) == len(expected)
+    assert len(_alarms(run)) == len(expected)
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(run):
@@ -134,7 +143,9 @@ def test_dashboard_graphs_each_metric_at_its_alarms_period(prod):
     body = json.loads(prod.one(DASHBOARD).inputs["dashboardBody"])
     periods = {w["properties"]["metrics"][0][1]: (w["properties"]["period"], w["properties"]["metrics"][0][-1])
                for w in body["widgets"]}
-    for alarm in prod.of_type(ALARM):
+    monitoring = prod.one("tca:infra:Monitoring").urn
+    # Monitoring's own alarms; the rollback and WAF alarms belong to Release and Edge.
+    for alarm in [a for a in prod.of_type(ALARM) if a.parent == monitoring]:
         assert periods[alarm.inputs["metricName"]] == (alarm.inputs["period"], {"stat": alarm.inputs["statistic"]})
 
 
@@ -153,11 +164,13 @@ def test_dashboard_graphs_every_alarmed_metric_with_the_same_dimensions(run):
     graphed = []
     for widget in body["widgets"]:
         metric = widget["properties"]["metrics"][0]
+        if metric[0] == "AWS/WAFV2":  # the web ACL's graph, checked below
+            continue
         dims = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
         graphed.append((metric[0], metric[1], json.dumps(dims, sort_keys=True)))
         assert widget["properties"]["region"] == "ap-southeast-2"
     alarmed = [(a.inputs["namespace"], a.inputs["metricName"], json.dumps(a.inputs["dimensions"], sort_keys=True))
-               for a in run.of_type(ALARM)]
+               for a in _alarms(run) + _alarms(run, alternate=True)]
     assert sorted(graphed) == sorted(alarmed)
 
 
@@ -172,5 +185,36 @@ def test_dashboard_url_output_opens_this_stacks_dashboard(run):
 
 def test_monitoring_children_belong_to_the_monitoring_component(run):
     parent = run.one("tca:infra:Monitoring").urn
-    for r in run.of_type(ALARM) + run.of_type(TOPIC) + run.of_type(DASHBOARD):
+    for r in _alarms(run) + run.of_type(DASHBOARD):
         assert r.parent == parent, r.name
+    assert run.one(TOPIC).parent == run.one("tca:infra:AlarmTopic").urn
+
+
+def test_dashboard_graphs_the_web_acls_verdicts_exactly_when_waf_is_on(run, settings):
+    body = json.loads(run.one(DASHBOARD).inputs["dashboardBody"])
+    waf = [w for w in body["widgets"] if w["properties"]["metrics"][0][0] == "AWS/WAFV2"]
+    if not settings["tca:waf"]:
+        assert waf == []
+        return
+    (widget,) = waf
+    acl = run.one("aws:wafv2/webAcl:WebAcl").inputs["visibilityConfig"]["metricName"]
+    dims = ["WebACL", acl, "Region", "ap-southeast-2", "Rule", "ALL"]
+    assert widget["properties"]["metrics"] == [["AWS/WAFV2", m, *dims, {"stat": "Sum"}]
+                                               for m in ("AllowedRequests", "BlockedRequests", "CountedRequests")]
+
+
+def test_canary_stacks_repeat_the_target_group_alarms_on_the_alternate_group(run, settings):
+    alternate = _alarms(run, alternate=True)
+    if settings["tca:deploymentStrategy"] != "CANARY":
+        assert alternate == []
+        return
+    alt_suffix = run.one("aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"]
+    primary = {a.name + "-alt": a.inputs for a in _alarms(run) if "TargetGroup" in a.inputs["dimensions"]}
+    assert sorted(primary) == sorted(a.name for a in alternate)
+    assert {a.inputs["metricName"] for a in alternate} == {
+        "HTTPCode_Target_5XX_Count", "UnHealthyHostCount", "TargetResponseTime"}
+    for alarm in alternate:
+        twin = primary[alarm.name]
+        assert alarm.inputs["dimensions"] == {**twin["dimensions"], "TargetGroup": alt_suffix}
+        assert alarm.inputs["threshold"] == twin["threshold"]
+        assert alarm.inputs["alarmActions"] == twin["alarmActions"]

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from infra.service import ECS_SERVICE_TYPE, EXECUTION_POLICY_ARN, ignore_desired_count
+from tests.conftest import stack_file
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
@@ -189,7 +190,7 @@ def test_target_group_drains_in_60_seconds_or_less(run):
 
 
 def test_debug_endpoint_answers_404_at_the_load_balancer(run):
-    rule = run.one(LISTENER_RULE).inputs
+    rule = run.one(LISTENER_RULE, "-block-debug").inputs
     listener = run.referenced(run.one(ALB).outputs["listeners"][0])
     assert rule["listenerArn"] == listener["arn"]
     assert rule["conditions"] == [{"pathPattern": {"values": ["/debug", "/debug/*"]}}]
@@ -241,7 +242,7 @@ def test_service_waits_for_password_permissions_and_listener(run):
 
 
 def test_service_carries_the_desired_count_transform(run):
-    assert run.one(ECS_SERVICE).transforms == [ignore_desired_count]
+    assert run.one(ECS_SERVICE).transforms[0] == ignore_desired_count
 
 
 def _transform(type_: str, opts: pulumi.ResourceOptions):
@@ -334,7 +335,9 @@ def test_autoscaling_tracks_cpu(run, settings):
     assert int_of(_policy(run, "ECSServiceAverageCPUUtilization")["targetValue"]) == settings["tca:cpuTargetPercent"]
 
 
-def test_autoscaling_tracks_requests_per_target_on_this_load_balancer(run, settings):
+def test_rolling_stacks_also_track_requests_per_target_on_this_load_balancer(dev):
+    run, settings = dev, stack_file("dev")
+    assert settings["tca:deploymentStrategy"] == "ROLLING"
     config = _policy(run, "ALBRequestCountPerTarget")
     assert int_of(config["targetValue"]) == settings["tca:requestsPerTarget"]
     alb = run.one(ALB).outputs
@@ -417,3 +420,27 @@ def test_service_tasks_start_only_after_the_proxy_is_ready(run, settings):
     ready = run.of_type("pulumi-python:dynamic/proxy:ProxyReady")
     assert len(ready) == (1 if settings["tca:dbProxy"] else 0)
     assert all(r.urn in run.one(ECS_SERVICE).dependencies for r in ready)
+
+
+# -- Fargate Spot -----------------------------------------------------------------------------------
+
+def test_cluster_offers_on_demand_and_spot_capacity(run):
+    providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").inputs
+    assert providers["clusterName"] == run.one(CLUSTER).outputs["name"]
+    assert providers["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+
+
+def test_service_tasks_run_on_spot_exactly_when_configured(run, settings):
+    svc = run.one(ECS_SERVICE).inputs
+    if settings["tca:fargateSpot"]:
+        assert svc["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1.0}]
+        assert svc["forceNewDeployment"] is True
+    else:
+        # No strategy: awsx then sets launch type FARGATE, on-demand, exactly as before.
+        assert "capacityProviderStrategies" not in svc and "forceNewDeployment" not in svc
+
+
+def test_service_waits_for_the_clusters_capacity_providers(run):
+    providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    assert providers.urn in run.one(ECS_SERVICE).dependencies
+

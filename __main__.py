@@ -40,7 +40,7 @@ if domain is not None:
 monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
                         topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
 # `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
-ReleaseCheck(prefix, stack, service)
+ReleaseCheck(prefix, stack, cfg.release, service)
 
 pulumi.export("url", url)
 pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))

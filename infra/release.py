@@ -37,8 +37,16 @@ PRODUCTION_RULE_PRIORITY = 10
 ECS_SERVICE_TYPE = "aws:ecs/service:Service"
 # pulumi-aws waits this long for an ECS service to become steady on create and update.
 PROVIDER_WAIT_MINUTES = 20
+# A rolling deployment (or a canary with short bakes) still gets half an hour to settle.
+ROLLOUT_CHECK_MIN_MINUTES = 30
 
 Transform = Callable[[pulumi.ResourceTransformArgs], "pulumi.ResourceTransformResult | None"]
+
+
+def rollout_wait_minutes(cfg: ReleaseConfig) -> int:
+    """How long the rollout check may wait for ECS to finish: a canary is done only after both bakes."""
+    bakes = cfg.canary_bake_minutes + cfg.bake_minutes if cfg.canary else 0
+    return max(ROLLOUT_CHECK_MIN_MINUTES, PROVIDER_WAIT_MINUTES + bakes)
 
 
 def wait_through_bake_times(cfg: ReleaseConfig) -> Transform | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pulumi
 import pulumi.dynamic
 
-from infra.config import StackSettings
+from infra.config import ReleaseConfig, StackSettings
+from infra.release import rollout_wait_minutes
 from infra.release_check_provider import RolloutCheckProvider
 from infra.service import Service
 
@@ -27,7 +28,7 @@ class RolloutCheck(pulumi.dynamic.Resource, module="release", name="RolloutCheck
 class ReleaseCheck(pulumi.ComponentResource):
     check: RolloutCheck
 
-    def __init__(self, name: str, stack: StackSettings, service: Service,
+    def __init__(self, name: str, stack: StackSettings, release: ReleaseConfig, service: Service,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:ReleaseCheck", name, None, opts)
         fargate = service.fargate
@@ -40,6 +41,8 @@ class ReleaseCheck(pulumi.ComponentResource):
                 "service": fargate.service.apply(lambda s: s.name),
                 # The key: a new revision is a new check; the same revision is never re-checked.
                 "task_definition": fargate.task_definition.apply(lambda td: td.arn if td else None),
+                # Not a key: a longer canary bake only lets the same check wait longer.
+                "wait_minutes": rollout_wait_minutes(release),
             },
             # After awsx has finished updating the service (and waited for steady state).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[fargate]),

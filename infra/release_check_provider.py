@@ -92,7 +92,9 @@ class RolloutCheckProvider(DeployStepProvider):
     OUTPUTS: ClassVar[tuple[str, ...]] = ROLLOUT_OUTPUTS
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        minutes = int(props.get("wait_minutes") or ROLLOUT_MAX_ATTEMPTS * ROLLOUT_DELAY_SECONDS // 60)
         deployment = wait_for_rollout(aws_client(props, "ecs"), props["cluster"], props["service"],
-                                      props["task_definition"])
+                                      props["task_definition"],
+                                      max_attempts=minutes * 60 // ROLLOUT_DELAY_SECONDS)
         return CreateResult(id_=deployment.get("id") or props["task_definition"], outs={
             **props, "rollout_state": deployment.get("rolloutState", ""), "deployment_id": deployment.get("id", "")})

@@ -29,3 +29,15 @@ def test_rollout_check_belongs_to_the_release_check_component(run):
     component = run.one("tca:infra:ReleaseCheck")
     assert run.one(CHECK).parent == component.urn
     assert component.parent.endswith(f"pulumi:pulumi:Stack::tca-{run.stack}")
+
+
+def test_rollout_check_waits_through_the_canarys_bakes_and_at_least_half_an_hour(run, settings):
+    bakes = (settings["tca:canaryBakeMinutes"] + settings["tca:deploymentBakeMinutes"]
+             if settings["tca:deploymentStrategy"] == "CANARY" else 0)
+    assert int(plain(run.one(CHECK).inputs)["wait_minutes"]) == max(30, 20 + bakes)
+
+
+def test_a_day_long_canary_bake_gives_the_rollout_check_a_day_and_more():
+    from tests.mocks import run_program
+    run = run_program("prod", overrides={"tca:canaryBakeMinutes": 1440})
+    assert int(plain(run.one(CHECK).inputs)["wait_minutes"]) == 20 + 1440 + 10

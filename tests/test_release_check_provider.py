@@ -124,3 +124,22 @@ def test_a_new_task_definition_is_checked_and_the_same_one_is_not():
     assert RolloutCheckProvider().diff("id", olds, PROPS).replaces == ["task_definition"]
     same = {**PROPS, "rollout_state": "COMPLETED", "deployment_id": "d"}
     assert RolloutCheckProvider().diff("id", same, dict(PROPS)).changes is False
+
+
+def test_create_waits_as_long_as_the_stack_allows_for_its_bake_times(monkeypatch):
+    waited = {}
+
+    def fake_wait(ecs, cluster, service, task_definition, *, max_attempts, **_):
+        waited["seconds"] = max_attempts * release_check_provider.ROLLOUT_DELAY_SECONDS
+        return {"id": "ecs-svc/1", "rolloutState": "COMPLETED"}
+
+    monkeypatch.setattr(release_check_provider, "aws_client", lambda props, service: None)
+    monkeypatch.setattr(release_check_provider, "wait_for_rollout", fake_wait)
+    RolloutCheckProvider().create({**PROPS, "wait_minutes": 55})
+    assert waited["seconds"] == 55 * 60
+
+
+def test_a_longer_wait_alone_does_not_check_the_same_revision_again():
+    olds = {**PROPS, "wait_minutes": 30, "rollout_state": "COMPLETED", "deployment_id": "d"}
+    diff = RolloutCheckProvider().diff("id", olds, {**PROPS, "wait_minutes": 55})
+    assert diff.replaces == []

@@ -1,4 +1,4 @@
-"""iam/deployer-policy.json grants what `pulumi up` and `pulumi destroy` of both stacks need, and no more
+"""iam/deployer-policy-*.json grant what `pulumi up` and `pulumi destroy` of both stacks need, and no more
 than the rules allow. Every resource type the program creates, including those the awsx components
 create at deploy time, must map to actions here, so a new resource type fails this test until the
 policy covers it."""
@@ -11,7 +11,11 @@ import pytest
 
 from tests.mocks import ROOT, Run, run_program
 
-POLICY = json.loads((ROOT / "iam" / "deployer-policy.json").read_text())
+# Two customer-managed policies: one inline policy would pass a role's 10,240-character limit
+# together with the state policy, and a user or group (a laptop deploy) takes far smaller inline ones.
+POLICY_FILES = sorted((ROOT / "iam").glob("deployer-policy-*.json"))
+DOCUMENTS = {path.name: json.loads(path.read_text()) for path in POLICY_FILES}
+POLICY = {"Version": "2012-10-17", "Statement": [s for doc in DOCUMENTS.values() for s in doc["Statement"]]}
 
 # Children the awsx components create during a real deployment (awsx documentation and source):
 # Vpc: the VPC, its subnets, route tables and associations, routes, internet gateway, NAT gateways and
@@ -269,11 +273,17 @@ def test_secrets_are_limited_to_this_projects_secrets():
             assert statement["Resource"] == "arn:aws:secretsmanager:*:*:secret:tca-*"
 
 
-def test_policy_fits_an_inline_role_policy():
-    # AWS counts a policy's characters without whitespace: 10,240 for a role's inline policies
-    # (a managed policy allows only 6,144, which this one exceeds).
-    assert len(json.dumps(POLICY, separators=(",", ":"))) <= 10_240
+def test_deployer_policy_is_two_managed_policies_each_within_awss_size_limit():
+    # AWS counts a managed policy's characters without whitespace: at most 6,144 each.
+    assert sorted(DOCUMENTS) == ["deployer-policy-data-operations.json", "deployer-policy-network-compute.json"]
+    for name, document in DOCUMENTS.items():
+        assert document["Version"] == "2012-10-17", name
+        assert len(json.dumps(document, separators=(",", ":"))) <= 6_144, name
 
+
+def test_statement_ids_are_unique_across_the_policies():
+    sids = [s["Sid"] for s in POLICY["Statement"]]
+    assert len(sids) == len(set(sids))
 
 def test_log_group_permissions_reach_the_rds_group_the_stack_creates():
     # RDS's own group is named /aws/rds/instance/<identifier>/postgresql; identifiers start tca-.

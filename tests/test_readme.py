@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from tests.mocks import ROOT
 
@@ -81,3 +82,40 @@ def test_the_diagram_draws_the_proxy_path_for_the_service_and_the_seed():
     for source in ("tasks", "seed"):
         assert re.search(rf"^\s*{source} -\.->\|\"prod: 5432 to sg proxy\"\| proxy$", diagram, flags=re.M), source
     assert re.search(r'^\s*proxy -\.->\|"prod: 5432, db admits sg proxy only"\| rds$', diagram, flags=re.M)
+
+
+# -- the configuration table ----------------------------------------------------------------------
+
+def _config_table() -> dict[str, list[str]]:
+    section = README.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 5:
+            rows[cells[0].strip("`")] = cells[1:4]
+    return rows
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"`{value}`" if value != "" else '`""`'
+
+
+def test_config_table_lists_every_declared_key_once_and_nothing_else():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert sorted(_config_table()) == sorted(project)
+
+
+def test_config_table_says_which_keys_are_required_and_the_default_of_the_rest():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for key, (default, _, _) in _config_table().items():
+        expected = _shown(project[key]["default"]) if "default" in project[key] else "**required**"
+        assert default == expected, key
+
+
+@pytest.mark.parametrize("column,stack", [(1, "dev"), (2, "prod")])
+def test_config_table_shows_each_stack_files_values(column, stack):
+    values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for key, cells in _config_table().items():
+        assert cells[column] == _shown(values[f"tca:{key}"]), (stack, key)

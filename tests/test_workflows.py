@@ -307,3 +307,12 @@ def test_ci_uses_its_own_virtualenv_not_the_one_pulumi_up_uses():
     assert re.findall(r"(?<![\w.-])venv/", commands) == []
     assert "python3 -m venv --clear .ci-venv\n" in script
     assert ".ci-venv/\n" in (ROOT / ".gitignore").read_text().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_every_workflow_works_in_the_region_both_stack_files_deploy_to(name):
+    # The program takes its region from aws:region; the jobs' credentials and any AWS call a step makes
+    # use AWS_REGION. A region change (README, *First deploy*) must move both, or jobs look elsewhere.
+    regions = {yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
+               for stack in ("dev", "prod")}
+    assert regions == {_load(name)["env"]["AWS_REGION"]}

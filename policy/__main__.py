@@ -11,6 +11,6 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 # The engine runs this file from the pack directory; make the sibling module importable either way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tca_policies import PACK_NAME, POLICIES  # noqa: E402 - needs the path above
+from tca_policies import PACK_NAME, POLICIES
 
 PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)

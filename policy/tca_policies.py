@@ -219,7 +219,7 @@ REQUIRED_SWITCH = {"required": {"type": "boolean", "default": False}}
 
 def _schema(name: str, properties: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
     CONFIG_DEFAULTS[name] = {k: v.get("default") for k, v in (properties or {}).items()}
-    return PolicyConfigSchema(properties=dict(properties)) if properties else None
+    return PolicyConfigSchema(properties={k: dict(v) for k, v in properties.items()}) if properties else None
 
 
 def _config(name: str, given: Any) -> dict[str, Any]:

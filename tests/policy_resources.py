@@ -149,13 +149,10 @@ class _Expander:
     def task_definition(self, reg: Registration, args: dict[str, Any], ref: dict) -> PolicyResource:
         containers = args.get("containers") or {"container": args.get("container") or {}}
         definitions = []
-        for key, container in containers.items():
-            container = dict(container)
-            container.setdefault("name", key)
-            container["portMappings"] = [
-                {k: v for k, v in mapping.items() if k != "targetGroup"} for mapping in container.get("portMappings") or []]
-            if not container["portMappings"]:
-                del container["portMappings"]
+        for key, given in containers.items():
+            # awsx turns a mapping's target group into the service's loadBalancers; it is not a container field.
+            mappings = [{k: v for k, v in m.items() if k != "targetGroup"} for m in given.get("portMappings") or []]
+            container = {"name": key, **given, **({"portMappings": mappings} if mappings else {})}
             definitions.append(_whole_numbers(container))
         role = (args.get("executionRole") or {}).get("roleArn")
         return self.child(reg, "aws:ecs/taskDefinition:TaskDefinition", ref["name"], {

@@ -70,6 +70,8 @@ KMS_KEY = "aws:kms/key:Key"
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+IAM_POLICIES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy",
+                "aws:iam/groupPolicy:GroupPolicy")
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 # Load balancer security policies that refuse TLS 1.0 and 1.1 (ELB "Security policies for your
@@ -582,6 +584,34 @@ def _no_secret_env(container: Any) -> Iterator[str]:
         name = text(at(variable, "name"))
         if SECRET_NAME.search(name):
             yield f"environment variable {name} looks like a credential: pass it through `secrets`"
+
+
+@resource_policy("ecs-task-no-role", "Tasks get no task role: the app calls no AWS API (least privilege).",
+                 [TASK_DEFINITION])
+def _task_no_role(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    role = at(props, "taskRoleArn")
+    if role is not UNKNOWN and text(role):
+        yield f"tasks must not get a task role (taskRoleArn is {role!r}); the app calls no AWS API"
+
+
+@resource_policy("iam-no-wildcard-actions", "IAM policies the stack writes allow named actions only, never `*` "
+                 "or `service:*` (least privilege).", IAM_POLICIES)
+def _iam_no_wildcards(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    raw = at(props, "policy")
+    if raw is UNKNOWN:
+        return
+    statements = at(_json(raw), "Statement")
+    for statement in elements(statements) if _is_list(statements) else [statements]:
+        if at(statement, "Effect") != "Allow":
+            continue
+        if at(statement, "NotAction") is not None:
+            yield "an Allow statement with NotAction grants everything else"
+        actions = at(statement, "Action")
+        for action in [actions, *elements(actions)]:
+            if isinstance(action, str) and (action == "*" or action.endswith(":*")):
+                yield f"an Allow statement grants the wildcard action {action!r}"
+    if statements is None:
+        yield "the policy document cannot be read (no Statement)"
 
 
 # -- load balancer and listeners (ELB.4, ELB.5, ELB.6, ELB.3) --------------------------------------

@@ -258,7 +258,12 @@ def compliant_stack() -> dict[str, tuple[str, dict[str, Any]]]:
                                      "subnets": ["subnet-priv"]},
             "deploymentCircuitBreaker": {"enable": True, "rollback": True},
             "alarms": {"enable": True, "rollback": True, "alarmNames": ["tca-prod-target-5xx"]}}),
-        "task": ("aws:ecs/taskDefinition:TaskDefinition", {"containerDefinitions": json.dumps([CONTAINER])}),
+        "task": ("aws:ecs/taskDefinition:TaskDefinition", {
+            "containerDefinitions": json.dumps([CONTAINER]),
+            "executionRoleArn": "arn:aws:iam::123456789012:role/exec"}),
+        "exec-secret": ("aws:iam/rolePolicy:RolePolicy", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:secret"},
+            {"Effect": "Deny", "Action": "*", "Resource": "arn:other"}]})}),
         "alb": ("aws:lb/loadBalancer:LoadBalancer", {
             "id": LB_ARN, "arn": LB_ARN, "loadBalancerType": "application", "securityGroups": ["sg-lb"],
             "dropInvalidHeaderFields": True, "idleTimeout": 55.0, "enableDeletionProtection": True,
@@ -335,6 +340,9 @@ BREAKS: dict[str, Callable[[dict], None]] = {
     "ecs-container-non-root-user": _container(user="0:0"),
     "ecs-container-drop-all-capabilities": _container(linuxParameters={"capabilities": {"drop": ["NET_RAW"]}}),
     "ecs-container-no-secret-env": _container(environment=[{"name": "VTT_DBPASSWORD", "value": "hunter2"}]),
+    "ecs-task-no-role": _set("task", taskRoleArn="arn:aws:iam::123456789012:role/task"),
+    "iam-no-wildcard-actions": _set("exec-secret", policy=json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "s3:*"], "Resource": "*"}]})),
     "alb-drop-invalid-headers": _set("alb", dropInvalidHeaderFields=False),
     "alb-idle-timeout": _drop("alb", "idleTimeout"),
     "alb-access-logs": _set("alb", accessLogs={"enabled": False, "bucket": "alb-logs"}),
@@ -435,7 +443,8 @@ def _garbage_variants(props: dict[str, Any]) -> list[Any]:
     for key in props:
         for value in ("garbage", 7.0, None, True, ["garbage", None, {"x": 1}], {"x": [1]}, UNKNOWN_BOOLEAN_VALUE):
             variants.append({**props, key: value})
-        variants.append(unknown_checking_proxy({**props, key: UNKNOWN_STRING_VALUE}))
+        for unknown in (UNKNOWN_STRING_VALUE, [UNKNOWN_STRING_VALUE], {"enabled": UNKNOWN_BOOLEAN_VALUE}):
+            variants.append(unknown_checking_proxy({**props, key: unknown}))
     variants.append(unknown_checking_proxy({key: UNKNOWN_STRING_VALUE for key in props}))
     return variants
 

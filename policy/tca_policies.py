@@ -19,6 +19,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
@@ -213,7 +214,7 @@ ResourceCheck = Callable[[Any, Mapping[str, Any]], Iterable[str]]
 TypedCheck = Callable[[str, Any, Mapping[str, Any]], Iterable[str]]
 StackCheck = Callable[[Sequence[PolicyResource], Mapping[str, Any]], Iterable[tuple[str, str | None]]]
 
-POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = []
+POLICIES: list[Policy] = []
 # Each policy's config defaults: the engine applies the schema's defaults, the tests do not.
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {}
 REQUIRED_SWITCH = {"required": {"type": "boolean", "default": False}}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from pulumi_policy import (
+    Policy,
     PolicyResource,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -87,7 +88,7 @@ def stack_config(stack: str) -> dict[str, dict[str, Any]]:
             for name, value in raw.items() if isinstance(value, dict)}
 
 
-def violations(policy: ResourceValidationPolicy | StackValidationPolicy, resources: list[PolicyResource],
+def violations(policy: Policy, resources: list[PolicyResource],
                config: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     """(resource name or URN, message) for every violation the policy reports."""
     found: list[tuple[str, str]] = []
@@ -98,6 +99,8 @@ def violations(policy: ResourceValidationPolicy | StackValidationPolicy, resourc
             policy.validate(ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, options(), None, config),
                             report)
     else:
+        assert isinstance(policy, StackValidationPolicy), policy
+
         def report_stack(message: str, urn: str | None = None) -> None:
             found.append((urn or "", message))
         policy.validate(StackValidationArgs(resources, config), report_stack)
@@ -470,3 +473,53 @@ def test_policy_survives_resources_of_unknown_shape(name: str):
             violations(policy, [*others, resource(type_, logical, sample)], config)
     violations(policy, [resource("aws:unknown/thing:Thing", "x", {"anything": 1})], None)
     violations(policy, [], {"required": "yes"})
+
+
+# -- through the analyzer the engine talks to ---------------------------------------------------------
+# pulumi-policy's servicer is private API: these two tests drive it in-process (no server, no engine) so the
+# pack's startup and the engine's data path (protobuf Struct props, numbers as floats, config from the JSON
+# file) are exercised once. If a pulumi-policy upgrade renames it, adapt or drop them.
+
+def _servicer(stack: str) -> Any:
+    from pulumi.runtime import proto
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+    servicer = _PolicyAnalyzerServicer(pack.PACK_NAME, "1.0.0", pack.POLICIES, pack.EnforcementLevel.MANDATORY)
+    request = proto.ConfigureAnalyzerRequest()
+    for name, settings in json.loads((ROOT / "policy" / f"{stack}.json").read_text()).items():
+        if name == "all":
+            continue
+        config = proto.PolicyConfig(enforcementLevel=proto.MANDATORY)
+        config.properties.update({k: v for k, v in settings.items() if k != "enforcementLevel"})
+        request.policyConfig[name].CopyFrom(config)
+    servicer.Configure(request, None)
+    return servicer
+
+
+def _analyze(stack: str, type_: str, props: dict[str, Any]) -> list[tuple[str, str]]:
+    from google.protobuf import struct_pb2
+    from pulumi.runtime import proto
+
+    properties = struct_pb2.Struct()
+    properties.update(props)
+    response = _servicer(stack).Analyze(proto.AnalyzeRequest(
+        type=type_, properties=properties, urn=f"urn:pulumi:{stack}::tca::{type_}::r", name="r"), None)
+    return [(d.policyName, d.enforcementLevel) for d in response.diagnostics]
+
+
+def test_the_pack_describes_every_policy_as_mandatory_to_the_engine():
+    from pulumi.runtime import proto
+
+    info = _servicer("prod").GetAnalyzerInfo(None, None)
+    assert [p.name for p in info.policies] == list(pack.POLICY_NAMES)
+    assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}
+
+
+def test_the_engine_path_applies_each_stacks_config_file():
+    from pulumi.runtime import proto
+
+    db = dict(compliant_stack()["db"][1], multiAz=False)
+    assert _analyze("prod", "aws:rds/instance:Instance", db) == [("rds-multi-az", proto.MANDATORY)]
+    assert _analyze("dev", "aws:rds/instance:Instance", db) == []
+    # A value the engine cannot know yet during preview is not judged.
+    assert _analyze("prod", "aws:rds/instance:Instance", {**db, "multiAz": UNKNOWN_BOOLEAN_VALUE}) == []

@@ -191,8 +191,31 @@ def identities(resource: PolicyResource) -> set[str]:
     return found
 
 
-def _points_to(source: PolicyResource, target: PolicyResource, *path: str) -> bool:
-    return bool(refs(source, *path) & identities(target))
+# Packaged (remote) components: an output of one, passed to another resource, records a dependency on
+# the component itself, not on the child that produced the value.
+PACKAGED_COMPONENTS = ("awsx:",)
+
+
+def _packaging_components(resource: PolicyResource) -> set[str]:
+    """URNs of the awsx components that created `resource` (its nearest ancestors of a packaged type)."""
+    found: set[str] = set()
+    parent = getattr(resource, "parent", None)
+    while isinstance(parent, PolicyResource) and parent.resource_type.startswith(PACKAGED_COMPONENTS):
+        found.add(parent.urn)
+        parent = getattr(parent, "parent", None)
+    return found
+
+
+def _points_to(source: PolicyResource, target: PolicyResource, *path: str, via_component: bool = False) -> bool:
+    """Whether `source`'s property refers to `target`.
+
+    With `via_component`, a dependency on the awsx component that created `target` also counts: in a
+    first preview that is all the engine can say. Only checks that require a link to exist use it; a
+    check that forbids a link must not, or a dependency on the VPC component would tie a database to
+    every subnet of the VPC, public ones included.
+    """
+    found = refs(source, *path)
+    return bool(found & identities(target)) or (via_component and bool(found & _packaging_components(target)))
 
 
 def _link_unknown(resource: PolicyResource, *path: str) -> bool:
@@ -477,7 +500,7 @@ def _default_sg(resources: Resources, config: Config) -> Violations:
         if elements(at(group.props, "ingress")) or elements(at(group.props, "egress")):
             yield "the VPC's default security group must have no rules", group.urn
     for vpc in _of_type(resources, VPC):
-        if not any(_points_to(g, vpc, "vpcId") or _link_unknown(g, "vpcId") for g in defaults):
+        if not any(_points_to(g, vpc, "vpcId", via_component=True) or _link_unknown(g, "vpcId") for g in defaults):
             yield f"VPC {vpc.name}: adopt its default security group (DefaultSecurityGroup with no rules)", vpc.urn
 
 
@@ -485,7 +508,7 @@ def _default_sg(resources: Resources, config: Config) -> Violations:
 def _flow_logs(resources: Resources, config: Config) -> Violations:
     logs = [f for f in _of_type(resources, FLOW_LOG) if at(f.props, "trafficType") in ("ALL", UNKNOWN)]
     for vpc in _of_type(resources, VPC):
-        if not any(_points_to(f, vpc, "vpcId") or _link_unknown(f, "vpcId") for f in logs):
+        if not any(_points_to(f, vpc, "vpcId", via_component=True) or _link_unknown(f, "vpcId") for f in logs):
             yield f"VPC {vpc.name} has no flow log of ALL traffic", vpc.urn
 
 
@@ -664,7 +687,8 @@ def _alb_waf(resources: Resources, config: Config) -> Violations:
     associations = _of_type(resources, WAF_ASSOCIATION)
     for lb in _of_type(resources, *LOAD_BALANCERS):
         if _application(lb.props) and not any(
-                _points_to(a, lb, "resourceArn") or _link_unknown(a, "resourceArn") for a in associations):
+                _points_to(a, lb, "resourceArn", via_component=True) or _link_unknown(a, "resourceArn")
+                for a in associations):
             yield f"load balancer {lb.name} has no WAF web ACL association", lb.urn
 
 
@@ -722,7 +746,7 @@ def _blocks_debug(rule: PolicyResource) -> bool:
 def _debug_blocked(resources: Resources, config: Config) -> Violations:
     rules = _of_type(resources, *LISTENER_RULES)
     for listener in _of_type(resources, *LISTENERS):
-        own = [r for r in rules if _points_to(r, listener, "listenerArn")]
+        own = [r for r in rules if _points_to(r, listener, "listenerArn", via_component=True)]
         forwarding = [r for r in own if _forwards(_actions(r, "actions"))]
         if not _forwards(_actions(listener, "defaultActions")) and not forwarding:
             continue  # redirects only: it serves nothing

@@ -33,10 +33,11 @@ def options() -> PolicyResourceOptions:
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[], parent=None)
 
 
-def resource(type_: str, name: str, props: dict[str, Any], urn: str | None = None,
-             property_dependencies: dict[str, list[PolicyResource]] | None = None) -> PolicyResource:
+def resource(type_: str, name: str, props: Any, urn: str | None = None, *,
+             property_dependencies: dict[str, list[PolicyResource]] | None = None,
+             parent: PolicyResource | None = None) -> PolicyResource:
     return PolicyResource(type_, props, urn or f"urn:pulumi:test::{PROJECT}::{type_}::{name}", name, options(),
-                          provider=None, parent=None, dependencies=[],
+                          provider=None, parent=parent, dependencies=[],
                           property_dependencies=property_dependencies or {})
 
 

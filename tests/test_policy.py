@@ -438,6 +438,26 @@ def test_links_made_only_by_property_dependencies_are_followed_during_preview():
         "load balancer alb has no WAF web ACL association"]
 
 
+def test_a_dependency_on_the_awsx_component_satisfies_a_required_link_but_never_a_forbidden_one():
+    """First preview: a value from an awsx component depends on the component, not on the child inside it."""
+    stack = compliant_stack()
+    vpc_component = resource("awsx:ec2:Vpc", "vpc", {})
+    children = {name: resource(stack[name][0], name, stack[name][1], parent=vpc_component)
+                for name in ("vpc", "private", "public")}
+    unknown = {"vpcId": [vpc_component]}
+    flow_log = resource("aws:ec2/flowLog:FlowLog", "flow-log", {"vpcId": UNKNOWN_STRING_VALUE, "trafficType": "ALL"},
+                        property_dependencies=unknown)
+    default_sg = resource("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg",
+                          {"vpcId": UNKNOWN_STRING_VALUE}, property_dependencies=unknown)
+    subnet_group = resource("aws:rds/subnetGroup:SubnetGroup", "db-subnets",
+                            {"name": "db-subnets", "subnetIds": UNKNOWN_STRING_VALUE},
+                            property_dependencies={"subnetIds": [vpc_component]})
+    rest = [resource(t, n, p) for n, (t, p) in stack.items()
+            if n not in {*children, "flow-log", "default-sg", "db-subnets"}]
+    resources = [vpc_component, *children.values(), flow_log, default_sg, subnet_group, *rest]
+    assert violated(resources) == set()
+
+
 # -- (c) shapes the policies do not expect never crash them -----------------------------------------
 
 def _garbage_variants(props: dict[str, Any]) -> list[Any]:

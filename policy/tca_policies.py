@@ -619,7 +619,7 @@ def _task_no_role(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 @resource_policy("iam-no-wildcard-actions", "IAM policies the stack writes allow named actions only, never `*` "
-                 "or `service:*` (least privilege).", IAM_POLICIES)
+                 "or `service:*` (least privilege, IAM.21).", IAM_POLICIES)
 def _iam_no_wildcards(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
     raw = at(props, "policy")
     if raw is UNKNOWN:

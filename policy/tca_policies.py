@@ -81,8 +81,10 @@ TLS12_POLICY = re.compile(r"ELBSecurityPolicy-(?:TLS13-1-[23]|TLS-1-2|FS-1-2)(?:
 # The app's HTTP server closes idle keep-alive connections after 60 s; the ALB must give up first.
 APP_IDLE_SECONDS = 60
 DEBUG_PATHS = ("/debug", "/debug/*")
-# Names that say the value is a credential: such a value belongs in `secrets`, not `environment`.
+# Names that say the value is a credential: such a value belongs in `secrets`, not `environment`. A name
+# ending in _ARN or _NAME points at a secret without carrying it.
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY", re.IGNORECASE)
+REFERENCE_NAME = re.compile(r".*_(?:ARN|NAME)", re.IGNORECASE)
 
 
 # -- reading the engine's values safely ---------------------------------------------------------
@@ -606,7 +608,7 @@ def _drop_all(container: Any) -> Iterator[str]:
 def _no_secret_env(container: Any) -> Iterator[str]:
     for variable in elements(at(container, "environment")):
         name = text(at(variable, "name"))
-        if SECRET_NAME.search(name):
+        if SECRET_NAME.search(name) and not REFERENCE_NAME.fullmatch(name):
             yield f"environment variable {name} looks like a credential: pass it through `secrets`"
 
 

@@ -416,6 +416,11 @@ def test_variant_breaks_are_reported_by_that_policy_alone(name: str, change: Cal
     assert violated(broken(change)) == {name}
 
 
+def test_an_environment_variable_naming_a_secret_by_arn_is_not_a_credential():
+    env = [{"name": "DB_SECRET_ARN", "value": "arn:aws:secretsmanager:..."}, {"name": "TOKEN_NAME", "value": "x"}]
+    assert violated(broken(_container(environment=env))) == set()
+
+
 def test_dev_config_accepts_a_single_az_unprotected_stack_without_waf_or_access_logs():
     stack = copy.deepcopy(compliant_stack())
     stack["db"][1].update(multiAz=False, deletionProtection=False, skipFinalSnapshot=True, monitoringInterval=0.0,

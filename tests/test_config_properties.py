@@ -292,6 +292,11 @@ def refused_keys(base: str, key: str, value: Any) -> list[str]:
     return [problem.split(" ", 1)[0] for problem in problems(refused.value)]
 
 
+def test_every_declared_key_has_bad_values_to_try():
+    """A key added to Pulumi.yaml needs its bad values here, so the property below covers it."""
+    assert set(BAD_VALUES) == set(declared_keys())
+
+
 @pytest.mark.parametrize("key", sorted(BAD_VALUES))
 @settings(max_examples=8)
 @given(data=st.data())

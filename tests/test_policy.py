@@ -479,7 +479,7 @@ def _garbage_variants(props: dict[str, Any]) -> list[Any]:
     """Missing properties, unknown values, strings where objects belong, objects where strings belong."""
     variants: list[Any] = [{}, None, "garbage", [1, "x"], {"unrelated": {"deep": [None]}}]
     for key in props:
-        for value in ("garbage", 7.0, None, True, ["garbage", None, {"x": 1}], {"x": [1]}, UNKNOWN_BOOLEAN_VALUE):
+        for value in ("garbage", None, True, ["garbage", None, {"x": 1}], {"x": [1]}, UNKNOWN_STRING_VALUE):
             variants.append({**props, key: value})
         for unknown in (UNKNOWN_STRING_VALUE, [UNKNOWN_STRING_VALUE], {"enabled": UNKNOWN_BOOLEAN_VALUE}):
             variants.append(unknown_checking_proxy({**props, key: unknown}))

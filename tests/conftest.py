@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,24 @@ import pytest
 import yaml
 
 from tests.mocks import ROOT, Run, run_program
+
+# Property tests (tests/test_config_properties.py). `ci` replays the same examples on every run
+# (derandomize) so a failure in CI fails again locally; `dev` explores new examples each run. Both print
+# the `@reproduce_failure` blob of a failing example. Choose with HYPOTHESIS_PROFILE=ci|dev|thorough.
+# Guarded so that a venv without hypothesis still runs every other test (the property tests then fail
+# to import, visibly).
+try:
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
+except ImportError:  # pragma: no cover - requirements-dev.txt installs it
+    pass
+else:
+    _COMMON = hypothesis_settings(deadline=None, database=None, print_blob=True,
+                                  suppress_health_check=[HealthCheck.too_slow])
+    hypothesis_settings.register_profile("ci", _COMMON, max_examples=30, derandomize=True)
+    hypothesis_settings.register_profile("dev", _COMMON, max_examples=30)
+    hypothesis_settings.register_profile("thorough", _COMMON, max_examples=500)
+    hypothesis_settings.load_profile(os.getenv("HYPOTHESIS_PROFILE", "ci"))
 
 STACKS = ("dev", "prod")
 _runs: dict[str, Run] = {}

@@ -502,13 +502,17 @@ class Run:
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None,
-                remove: tuple[str, ...] = ()) -> Run:
-    """Execute __main__.py under mocks with the stack's real config; collect everything it did."""
+                remove: tuple[str, ...] = (), *, stack_file: str | None = None) -> Run:
+    """Execute __main__.py under mocks with the stack's real config; collect everything it did.
+
+    `stack_file` names the Pulumi.<stack_file>.yaml to read when the stack is named differently
+    (e.g. a new stack that starts from dev's settings).
+    """
     pulumi_settings.ROOT.set(None)
     mocks = AwsMocks(stack)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    config = stack_config(stack, overrides, remove)
+    config = stack_config(stack_file or stack, overrides, remove)
     pulumi.runtime.set_all_config(config, [])
 
     error: BaseException | None = None

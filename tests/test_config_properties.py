@@ -1,0 +1,337 @@
+"""Property tests of the configuration: any valid settings render, any single bad value stops the program.
+
+Hypothesis draws settings within the ranges README's configuration table documents. Rendering the program
+under mocks costs a few tenths of a second, so the render test runs few examples (plus the awkward corners
+as explicit examples); the checks that need only `load_config` run the profile's count.
+
+Reproducing a failure: the suite loads the `ci` profile (tests/conftest.py), which derives the examples from
+each test's name, so a failing example fails again on every run and machine; Hypothesis also prints a
+`@reproduce_failure(...)` line to paste above the test. `HYPOTHESIS_PROFILE=dev` explores new examples on
+each run, `HYPOTHESIS_PROFILE=thorough` runs 500 per test.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import math
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from infra import config as config_module
+from infra.config import (
+    ALARM_KEYS,
+    FARGATE_CPU_SIZES,
+    LOG_RETENTION_DAYS,
+    MAX_NAME_PREFIX,
+    NAMESPACE,
+    NAT_STRATEGIES,
+    PROXY_CLIENT_AUTH,
+    SUPPORTED_PG_MAJORS,
+    ConfigError,
+    declared_keys,
+    fargate_memory_choices,
+    load_config,
+)
+from tests.mocks import Run, _as_config_string, run_program, stack_config
+
+FARGATE_PAIRS = [(cpu, memory) for cpu in FARGATE_CPU_SIZES for memory in fargate_memory_choices(cpu)]
+PRIVATE_BLOCKS = (ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv4Network("172.16.0.0/12"),
+                  ipaddress.IPv4Network("192.168.0.0/16"))
+MAX_STACK_NAME = MAX_NAME_PREFIX - len(NAMESPACE) - 1
+IMAGES = ("servian/techchallengeapp:latest", "servian/techchallengeapp:0.11.0",
+          "public.ecr.aws/example/todo:v2", "registry.example.com:5000/team/app@sha256:" + "a" * 64)
+INSTANCE_CLASSES = ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.m7g.large", "db.r6g.xlarge")
+
+# Resource type -> (input that holds an explicit physical name, AWS's length limit). Without an explicit
+# name Pulumi auto-names: the logical name plus "-" and 7 random characters.
+NAME_LIMITS: dict[str, tuple[str | None, int]] = {
+    # awsx names the load balancer and its default target group after the component.
+    "awsx:lb:ApplicationLoadBalancer": (None, 32),
+    "aws:lb/loadBalancer:LoadBalancer": ("name", 32),
+    "aws:lb/targetGroup:TargetGroup": ("name", 32),
+    "awsx:ecs:FargateService": (None, 255),
+    "awsx:ecs:FargateTaskDefinition": (None, 255),
+    "aws:ecs/cluster:Cluster": ("name", 255),
+    "aws:rds/instance:Instance": ("identifier", 63),
+    "aws:rds/proxy:Proxy": ("name", 63),
+    "aws:rds/subnetGroup:SubnetGroup": ("name", 255),
+    "aws:rds/parameterGroup:ParameterGroup": ("name", 255),
+    "aws:iam/role:Role": ("name", 64),
+    "aws:iam/rolePolicy:RolePolicy": ("name", 128),
+    "aws:iam/policy:Policy": ("name", 128),
+    "aws:ec2/securityGroup:SecurityGroup": ("name", 255),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", 512),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", 255),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName", 255),
+    "aws:sns/topic:Topic": ("name", 256),
+    "aws:secretsmanager/secret:Secret": ("name", 512),
+    "aws:s3/bucketV2:BucketV2": ("bucket", 63),
+    "aws:s3/bucket:Bucket": ("bucket", 63),
+    "aws:wafv2/webAcl:WebAcl": ("name", 128),
+    "aws:kms/alias:Alias": ("name", 256),
+}
+AUTONAME_SUFFIX = 8
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _project_file_parsed_once() -> Iterator[None]:
+    """load_config re-reads Pulumi.yaml on every call; these tests call it hundreds of times."""
+    declared = declared_keys()
+    with mock.patch.object(config_module, "declared_keys", lambda *_: declared):
+        yield
+
+
+@functools.cache
+def _stack_file(base: str) -> dict[str, str]:
+    return stack_config(base)
+
+
+def values(base: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+    """What the CLI hands the program for `base`'s stack file with `overrides` (as config strings)."""
+    return {**_stack_file(base), **{key: _as_config_string(value) for key, value in (overrides or {}).items()}}
+
+
+# -- strategies ---------------------------------------------------------------------------------
+
+stack_names = st.from_regex(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_STACK_NAME - 2}}}[a-z0-9])?", fullmatch=True).filter(
+    lambda name: "--" not in name)
+
+
+@st.composite
+def vpc_cidrs(draw: st.DrawFn, az_count: int) -> str:
+    """Any private network from /16 down to the smallest that holds a private and a public subnet per AZ."""
+    block = draw(st.sampled_from(PRIVATE_BLOCKS))
+    prefix = draw(st.integers(max(16, block.prefixlen), 26 - math.ceil(math.log2(az_count))))
+    index = draw(st.integers(0, 2 ** (prefix - block.prefixlen) - 1))
+    return f"{ipaddress.IPv4Address(int(block.network_address) + index * 2 ** (32 - prefix))}/{prefix}"
+
+
+@st.composite
+def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
+    """(stack name, stack file it starts from, overrides): a valid combination of every documented key."""
+    az_count = draw(st.integers(2, 6))
+    cpu, memory = draw(st.sampled_from(FARGATE_PAIRS))
+    min_tasks = draw(st.integers(1, 100))
+    storage = draw(st.integers(20, 65536 * 10 // 11))
+    domain = draw(st.booleans())
+    overrides: dict[str, Any] = {
+        "tca:azCount": az_count,
+        "tca:vpcCidr": draw(vpc_cidrs(az_count)),
+        "tca:natGateways": draw(st.sampled_from(NAT_STRATEGIES)),
+        "tca:appImage": draw(st.sampled_from(IMAGES)),
+        "tca:appPort": draw(st.integers(1, 65535)),
+        "tca:taskCpu": cpu,
+        "tca:taskMemory": memory,
+        "tca:minTasks": min_tasks,
+        "tca:maxTasks": draw(st.integers(min_tasks, 100)),
+        "tca:cpuTargetPercent": draw(st.integers(1, 100)),
+        "tca:requestsPerTarget": draw(st.integers(1, 1_000_000)),
+        "tca:dbEngineVersion": draw(st.sampled_from(SUPPORTED_PG_MAJORS)),
+        "tca:dbInstanceClass": draw(st.sampled_from(INSTANCE_CLASSES)),
+        "tca:dbAllocatedStorage": storage,
+        # RDS: the autoscaling ceiling must be at least 10 % above allocated storage.
+        "tca:dbMaxAllocatedStorage": draw(st.integers(-(-storage * 11 // 10), 65536)),
+        "tca:dbMultiAz": draw(st.booleans()),
+        "tca:dbBackupRetentionDays": draw(st.integers(0, 35)),
+        "tca:deletionProtection": draw(st.booleans()),
+        "tca:logRetentionDays": draw(st.sampled_from(LOG_RETENTION_DAYS)),
+        "tca:secretRecoveryDays": draw(st.one_of(st.just(0), st.integers(7, 30))),
+        "tca:seedRevision": draw(st.integers(1, 1_000_000)),
+        "tca:dbProxy": draw(st.booleans()),
+        "tca:dbProxyClientAuth": draw(st.sampled_from(PROXY_CLIENT_AUTH)),
+        "tca:alarmEmail": draw(st.sampled_from(("", "ops@example.com"))),
+        "tca:domainName": "todo.example.com" if domain else "",
+        "tca:hostedZoneId": "Z0123456789ABC" if domain else "",
+        **{f"tca:{key}": draw(st.integers(low, high)) for key, _, low, high in ALARM_KEYS},
+    }
+    return draw(stack_names), draw(st.sampled_from(("dev", "prod"))), overrides
+
+
+def _corner(stack: str, base: str, **changes: Any) -> tuple[str, str, dict[str, Any]]:
+    return stack, base, {f"tca:{key}": value for key, value in changes.items()}
+
+
+# The awkward corners, always run: the longest stack name with 6 AZs in the smallest VPC that fits them and
+# the largest Fargate size; the shortest name with 2 AZs in the largest VPC and the smallest size.
+LARGEST = _corner("a" * (MAX_STACK_NAME - 1) + "9", "prod", azCount=6, vpcCidr="172.31.254.0/23", taskCpu=16384,
+                  taskMemory=122880, maxTasks=100, dbProxy=True, domainName="todo.example.com",
+                  hostedZoneId="Z0123456789ABC", dbAllocatedStorage=59578, dbMaxAllocatedStorage=65536)
+SMALLEST = _corner("a", "dev", azCount=2, vpcCidr="192.168.0.0/16", taskCpu=256, taskMemory=512, minTasks=1,
+                   maxTasks=1, dbProxy=False)
+
+
+# -- what every rendering must satisfy -----------------------------------------------------------
+
+def name_problems(run: Run) -> list[str]:
+    """Every AWS name the run would create that exceeds its limit."""
+    problems = []
+    for reg in run.registrations:
+        if reg.type not in NAME_LIMITS:
+            continue
+        key, limit = NAME_LIMITS[reg.type]
+        explicit = reg.inputs.get(key) if key else None
+        name = explicit if isinstance(explicit, str) and explicit else f"{reg.name}-{'x' * (AUTONAME_SUFFIX - 1)}"
+        if len(name) > limit:
+            problems.append(f"{reg.type} {name!r}: {len(name)} > {limit}")
+    for reg in run.of_type("aws:rds/instance:Instance"):
+        snapshot = reg.inputs.get("finalSnapshotIdentifier")
+        if isinstance(snapshot, str) and len(snapshot) > 255:
+            problems.append(f"final snapshot {snapshot!r} longer than 255")
+    return problems
+
+
+def overlapping(cidrs: list[str]) -> list[tuple[str, str]]:
+    networks = [ipaddress.IPv4Network(c) for c in cidrs]
+    return [(str(a), str(b)) for i, a in enumerate(networks) for b in networks[i + 1:] if a.overlaps(b)]
+
+
+@settings(max_examples=3)
+@example(LARGEST)
+@example(SMALLEST)
+@given(valid_settings())
+def test_any_valid_configuration_renders_with_aws_names_in_their_limits_and_disjoint_subnets(case):
+    stack, base, overrides = case
+    run = run_program(stack, overrides=overrides, stack_file=base)
+    assert run.error is None, f"{stack} from {base}: {run.error!r}"
+    assert name_problems(run) == []
+    specs = run.one("awsx:ec2:Vpc").inputs["subnetSpecs"]
+    subnets = [cidr for spec in specs for cidr in spec["cidrBlocks"]]
+    assert len(subnets) == 2 * overrides["tca:azCount"]
+    assert overlapping(subnets) == []
+    vpc = ipaddress.IPv4Network(overrides["tca:vpcCidr"])
+    assert all(ipaddress.IPv4Network(s).subnet_of(vpc) and ipaddress.IPv4Network(s).prefixlen <= 28 for s in subnets)
+
+
+@given(valid_settings())
+def test_subnets_of_any_valid_network_fit_the_vpc_and_never_overlap(case):
+    stack, base, overrides = case
+    network = load_config(stack, values(base, overrides)).network
+    subnets = [*network.private_subnet_cidrs, *network.public_subnet_cidrs]
+    assert len(network.private_subnet_cidrs) == len(network.public_subnet_cidrs) == network.az_count
+    assert overlapping(subnets) == []
+    vpc = ipaddress.IPv4Network(network.vpc_cidr)
+    # AWS: a subnet is at least a /28 and lies inside its VPC.
+    assert all(ipaddress.IPv4Network(s).subnet_of(vpc) and ipaddress.IPv4Network(s).prefixlen <= 28 for s in subnets)
+
+
+@pytest.mark.parametrize(("cpu", "memory"), FARGATE_PAIRS)
+def test_every_fargate_size_pair_is_accepted(cpu: int, memory: int):
+    service = load_config("dev", values("dev", {"tca:taskCpu": cpu, "tca:taskMemory": memory})).service
+    assert (service.task_cpu, service.task_memory) == (cpu, memory)
+
+
+def test_the_largest_corner_is_the_smallest_vpc_that_fits_six_azs():
+    with pytest.raises(ConfigError):
+        load_config("dev", values("dev", {"tca:azCount": 6, "tca:vpcCidr": "172.31.255.0/24"}))
+    assert load_config("dev", values("dev", {"tca:azCount": 6, "tca:vpcCidr": "172.31.254.0/23"}))
+
+
+# -- any single bad value is refused by name -------------------------------------------------------
+
+_NOT_WHOLE = st.sampled_from(("two", "1.5", "0x10", "1e3", "--1"))
+# Whole-number keys and the range README documents for each.
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "azCount": (2, 6),
+    "appPort": (1, 65535),
+    "minTasks": (1, 100),
+    "maxTasks": (1, 100),
+    "cpuTargetPercent": (1, 100),
+    "requestsPerTarget": (1, 1_000_000),
+    "dbEngineVersion": (SUPPORTED_PG_MAJORS[0], SUPPORTED_PG_MAJORS[-1]),
+    "dbAllocatedStorage": (20, 65536),
+    "dbMaxAllocatedStorage": (22, 65536),
+    "dbBackupRetentionDays": (0, 35),
+    "secretRecoveryDays": (0, 30),
+    "seedRevision": (1, 1_000_000),
+    **{key: (low, high) for key, _, low, high in ALARM_KEYS},
+}
+
+
+def _integer(low: int, high: int) -> st.SearchStrategy[Any]:
+    return st.one_of(st.integers(max_value=low - 1), st.integers(min_value=high + 1), _NOT_WHOLE)
+
+
+_BOOLEAN = st.sampled_from(("yes", "no", "1", "0", "enabled"))
+BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    **{key: _integer(low, high) for key, (low, high) in INTEGER_RANGES.items()},
+    "vpcCidr": st.sampled_from(("8.8.8.0/24", "10.0.0.1/16", "10.0.0.0/8", "10.0.0.0/26", "10.0.0.0", "abc",
+                                "100.64.0.0/16", "172.32.0.0/16")),
+    "natGateways": st.sampled_from(("None", "single", "PerAz", "2")),
+    "appImage": st.sampled_from(("Servian/App", "has space:1", "app:", "app@sha256:short")),
+    "taskCpu": st.one_of(st.integers().filter(lambda n: n not in FARGATE_CPU_SIZES), _NOT_WHOLE),
+    "taskMemory": st.one_of(st.sampled_from((513, 3072, 4096, 0, 122881)), _NOT_WHOLE),
+    "dbInstanceClass": st.sampled_from(("t4g.micro", "db.t4g", "db.T4G.micro", "micro")),
+    "dbMultiAz": _BOOLEAN,
+    "deletionProtection": _BOOLEAN,
+    "logRetentionDays": st.one_of(st.integers().filter(lambda n: n not in LOG_RETENTION_DAYS), _NOT_WHOLE),
+    "dbProxy": _BOOLEAN,
+    "dbProxyClientAuth": st.sampled_from(("MD5", "SCRAM", "postgres_md5")),
+    "alarmEmail": st.sampled_from(("ops", "ops@", "@example.com", "ops@example")),
+    "domainName": st.sampled_from(("-bad-.example.com", "no_underscores.example.com", "localhost")),
+    "hostedZoneId": st.sampled_from(("z0123", "0123ABC", "Zlower")),
+}
+# 1 to 6 days are inside 0-30 but refused: Secrets Manager takes 0 (at once) or 7 to 30.
+BAD_VALUES["secretRecoveryDays"] = st.one_of(st.integers(1, 6), BAD_VALUES["secretRecoveryDays"])
+
+
+def problems(error: ConfigError) -> list[str]:
+    """The listed settings of a ConfigError, one per bad key."""
+    return str(error).split("Fix these settings:\n  - ", 1)[1].split("\n  - ")
+
+
+def refused_keys(base: str, key: str, value: Any) -> list[str]:
+    """The keys a ConfigError names when `key` alone is set to `value` in `base`'s stack file."""
+    with pytest.raises(ConfigError) as refused:
+        load_config(base, values(base, {f"tca:{key}": value}))
+    return [problem.split(" ", 1)[0] for problem in problems(refused.value)]
+
+
+def test_every_declared_key_has_bad_values_to_try():
+    """A key added to Pulumi.yaml needs its bad values here, so the property below covers it."""
+    assert set(BAD_VALUES) == set(declared_keys())
+
+
+@pytest.mark.parametrize("key", sorted(BAD_VALUES))
+@settings(max_examples=8)
+@given(data=st.data())
+def test_any_single_bad_value_is_refused_naming_that_key(key: str, data: st.DataObject):
+    base = data.draw(st.sampled_from(("dev", "prod")), label="stack file")
+    value = data.draw(BAD_VALUES[key], label=f"tca:{key}")
+    assert refused_keys(base, key, value) == [f"tca:{key}"]
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    (key, bound) for key, (low, high) in INTEGER_RANGES.items() for bound in (low - 1, high + 1)])
+def test_a_value_just_outside_its_documented_range_is_refused(key: str, value: int):
+    assert refused_keys("dev", key, value) == [f"tca:{key}"]
+
+
+@settings(max_examples=3)
+@given(st.sampled_from(("dev", "prod")), st.sampled_from(sorted(BAD_VALUES)).flatmap(
+    lambda key: st.tuples(st.just(key), BAD_VALUES[key])))
+def test_a_bad_value_stops_the_program_before_any_resource(base: str, bad: tuple[str, Any]):
+    key, value = bad
+    run = run_program(base, overrides={f"tca:{key}": value})
+    assert isinstance(run.error, ConfigError), run.error
+    assert run.registrations == []
+    assert [p.split(" ", 1)[0] for p in problems(run.error)] == [f"tca:{key}"]
+
+
+bad_stack_names = st.one_of(
+    st.from_regex(r"[a-z0-9-]{21,40}", fullmatch=True),
+    st.from_regex(r"[a-z0-9]{0,5}[A-Z_. ][a-z0-9]{0,5}", fullmatch=True),
+    st.from_regex(r"-[a-z0-9]{0,5}|[a-z0-9]{0,5}-|[a-z0-9]{1,5}--[a-z0-9]{1,5}", fullmatch=True),
+)
+
+
+@given(bad_stack_names, st.sampled_from(("dev", "prod")))
+def test_any_bad_stack_name_is_refused_because_it_names_the_load_balancer(stack, base):
+    with pytest.raises(ConfigError) as refused:
+        load_config(stack, values(base))
+    assert [p.split(":", 1)[0] for p in problems(refused.value)] == [f"stack name {stack!r}"]

@@ -441,6 +441,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 # -- configuration ----------------------------------------------------------------------------
 
+def _yaml(text: str) -> Any:
+    """Parse with libyaml when PyYAML has it: the suite reads the stack files hundreds of times."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _as_config_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -452,7 +457,7 @@ def _as_config_string(value: Any) -> str:
 def stack_config(stack: str, overrides: dict[str, Any] | None = None,
                  remove: tuple[str, ...] = ()) -> dict[str, str]:
     """What the CLI would hand the program: Pulumi.yaml defaults under the stack file's values."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project = _yaml((ROOT / "Pulumi.yaml").read_text())
     values: dict[str, str] = {}
     for key, spec in (project.get("config") or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
@@ -460,7 +465,7 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None,
             values[full] = _as_config_string(spec["default"])
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
-        for key, value in (yaml.safe_load(stack_file.read_text()).get("config") or {}).items():
+        for key, value in (_yaml(stack_file.read_text()).get("config") or {}).items():
             values[key] = _as_config_string(value)
     for key, value in (overrides or {}).items():
         values[key] = _as_config_string(value)

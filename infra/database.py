@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import DatabaseConfig, StackSettings
+from infra.iam import service_trust_policy
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.network import POSTGRES_PORT, Network
 from infra.proxy_ready_provider import ProxyReadyProvider
@@ -253,12 +254,8 @@ class Database(pulumi.ComponentResource):
             description="Lets RDS Enhanced Monitoring publish OS metrics",
             # RDS User Guide, "Setting up and enabling Enhanced Monitoring": trusted by
             # monitoring.rds.amazonaws.com, with aws:SourceAccount against the confused deputy.
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                               "Action": "sts:AssumeRole",
-                               "Condition": {"StringEquals": {"aws:SourceAccount": account}}}],
-            }),
+            assume_role_policy=service_trust_policy(
+                "monitoring.rds.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}),
             opts=pulumi.ResourceOptions(parent=self),
         )
         grant = aws.iam.RolePolicyAttachment(f"{name}-monitoring", role=role.name, policy_arn=MONITORING_POLICY_ARN,
@@ -272,11 +269,7 @@ class Database(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-proxy",
             description="Lets RDS Proxy read the database credentials secret",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
-            }),
+            assume_role_policy=service_trust_policy("rds.amazonaws.com"),
             opts=child,
         )
         read_secret = aws.iam.RolePolicy(

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from infra.config import NetworkConfig, StackSettings
+from infra.iam import service_trust_policy
 from infra.keys import Keys
 
 POSTGRES_PORT = 5432
@@ -160,17 +161,9 @@ class Network(pulumi.ComponentResource):
             description="Lets VPC Flow Logs write to the stack's flow-log group",
             # VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs": the trust policy
             # with the confused-deputy conditions it recommends.
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account},
-                        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{stack.region}:{account}:vpc-flow-log/*"},
-                    },
-                }],
+            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{stack.region}:{account}:vpc-flow-log/*"},
             }),
             opts=child,
         )

@@ -18,7 +18,6 @@ AWS rules relied on, from the ECS developer guide:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import MAX_NAME_PREFIX, ReleaseConfig, StackSettings
+from infra.iam import service_trust_policy
 
 ONE_MINUTE = 60
 # AWS's managed policy for the role ECS uses to modify listener rules and target groups
@@ -218,15 +218,8 @@ class Release(pulumi.ComponentResource):
         self.infrastructure_role = aws.iam.Role(
             f"{name}-ecs-lb",
             description="Lets ECS shift traffic between the service's target groups during a canary",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "AllowAccessToECSForInfrastructureManagement",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "ecs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }],
-            }),
+            assume_role_policy=service_trust_policy(
+                "ecs.amazonaws.com", sid="AllowAccessToECSForInfrastructureManagement"),
             opts=child,
         )
         self._role_policy = aws.iam.RolePolicyAttachment(

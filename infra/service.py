@@ -12,6 +12,7 @@ import pulumi_awsx as awsx
 from infra.config import ReleaseConfig, ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.database import Database
+from infra.iam import service_trust_policy
 from infra.images import Images
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.network import Network
@@ -153,14 +154,7 @@ class Service(pulumi.ComponentResource):
         self.execution_role = aws.iam.Role(
             f"{name}-exec",
             description="Pulls the image, writes logs and reads the database password",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }],
-            }),
+            assume_role_policy=service_trust_policy("ecs-tasks.amazonaws.com"),
             opts=child,
         )
         managed = aws.iam.RolePolicyAttachment(

@@ -19,6 +19,7 @@ NAMES = ["pull-request.yml", "deploy.yml", "destroy-dev.yml", "drift.yml"]
 # does not create it.
 VIRTUALENV = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"]
 VENV_RUN = f"python -m venv {VIRTUALENV}\n{VIRTUALENV}/bin/python -m pip install -r requirements.txt\n"
+PACK_VENV_RUN = "python -m venv policy/venv\npolicy/venv/bin/python -m pip install -r policy/requirements.txt\n"
 (PULUMI_VERSION,) = re.findall(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
 
 ENGINE_COMMAND = re.compile(r"^pulumi (preview|up|destroy|refresh)\b", re.M)
@@ -206,6 +207,7 @@ def test_each_deploy_runs_the_policy_pack_then_fails_on_a_perpetual_diff_then_sm
     job = _job("deploy.yml", stack)
     assert _runs(job) == [
         VENV_RUN,
+        PACK_VENV_RUN,
         f"pulumi up --stack {stack} --yes --policy-pack policy --policy-pack-config policy/{stack}.json",
         f"pulumi preview --stack {stack} --expect-no-changes --diff",
         f"python scripts/smoke.py --stack {stack}",
@@ -215,6 +217,7 @@ def test_each_deploy_runs_the_policy_pack_then_fails_on_a_perpetual_diff_then_sm
 def test_prod_is_previewed_with_the_policy_pack_and_guarded_without_an_override():
     assert _runs(_job("deploy.yml", "prod-preview")) == [
         VENV_RUN,
+        PACK_VENV_RUN,
         "pulumi preview --stack prod --diff --policy-pack policy --policy-pack-config policy/prod.json",
         "pulumi preview --stack prod --json > preview.json",
         "python scripts/check_preview.py preview.json",
@@ -316,3 +319,22 @@ def test_every_workflow_works_in_the_region_both_stack_files_deploy_to(name):
     regions = {yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
                for stack in ("dev", "prod")}
     assert regions == {_load(name)["env"]["AWS_REGION"]}
+
+
+def _uses_policy_pack(step: dict) -> bool:
+    return "--policy-pack policy" in step.get("run", "") or step.get("with", {}).get("policyPacks") == "policy"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_every_policy_pack_run_has_the_packs_own_virtualenv_first(name):
+    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["runtime"]["options"]["virtualenv"]
+    assert PACK_VENV_RUN == (f"python -m venv policy/{pack}\n"
+                             f"policy/{pack}/bin/python -m pip install -r policy/requirements.txt\n")
+    for job_name, job in _load(name)["jobs"].items():
+        steps = job.get("steps", [])
+        users = [i for i, s in enumerate(steps) if _uses_policy_pack(s)]
+        venvs = [i for i, s in enumerate(steps) if s.get("run") == PACK_VENV_RUN]
+        if users:
+            assert len(venvs) == 1 and venvs[0] < users[0], (name, job_name)
+        else:
+            assert venvs == [], (name, job_name)

@@ -199,7 +199,8 @@ class Edge(pulumi.ComponentResource):
             f"{name}-waf",
             # Named like its metric, so the CloudWatch dimension is the same whichever one WAF reports.
             name=metric,
-            description=f"{stack.name_prefix}: managed rule groups and a per-IP rate limit for the app's ALB",
+            # WAF's EntityDescription pattern admits letters, digits, spaces and +=:#@/-,. only (no apostrophe).
+            description=f"{stack.name_prefix}: managed rule groups and a per-IP rate limit for the app load balancer",
             scope="REGIONAL",
             default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
             rules=web_acl_rules(stack.name_prefix, cfg.waf_rate_limit),

@@ -249,8 +249,11 @@ class Service(pulumi.ComponentResource):
             # Through the capacity providers' ID: Spot must be offered by the cluster before the service asks.
             cluster=pulumi.Output.all(self.cluster.arn, capacity.id).apply(lambda values: values[0]),
             capacity_provider_strategies=spot,
-            # The provider documents that a changed capacity provider strategy needs a forced deployment.
-            force_new_deployment=True if spot else None,
+            # The provider refuses any change of capacity provider strategy, either way (Spot on or off),
+            # unless the new configuration forces a deployment ("force_new_deployment should be true when
+            # capacity_provider_strategy is being updated"), so it is always on. It acts only on updates
+            # the service gets anyway.
+            force_new_deployment=True,
             desired_count=cfg.min_tasks,
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=network.private_subnet_ids,

@@ -75,8 +75,11 @@ REQUIRED: dict[str, list[str]] = {
                                          *LB],
     "aws:ecs/cluster:Cluster": ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:DescribeClusters",
                                 "ecs:UpdateCluster", "ecs:TagResource"],
+    # With the ECS deployment controller the provider waits on the service's deployments, which it reads
+    # with ListServiceDeployments and DescribeServiceDeployments (terraform-provider-aws, ecs/service.go).
     "aws:ecs/service:Service": ["ecs:CreateService", "ecs:DeleteService", "ecs:DescribeServices",
-                                "ecs:UpdateService", "ecs:TagResource"],
+                                "ecs:UpdateService", "ecs:TagResource", "ecs:ListServiceDeployments",
+                                "ecs:DescribeServiceDeployments"],
     "aws:ecs/taskDefinition:TaskDefinition": ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
                                               "ecs:DescribeTaskDefinition", "iam:PassRole"],
     "aws:cloudwatch/logGroup:LogGroup": ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:DescribeLogGroups",

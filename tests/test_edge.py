@@ -181,3 +181,40 @@ def test_edge_children_belong_to_the_edge_component(prod):
     edge = prod.one("tca:infra:Edge").urn
     for type_ in (*WAF_TYPES, BUCKET, *BUCKET_PARTS):
         assert all(r.parent == edge for r in prod.of_type(type_)), type_
+
+
+# -- names WAF accepts, checked against AWS's own API model (botocore's wafv2 service model) --------
+
+def _waf_shape(name: str) -> dict:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("wafv2").shape_for(name).metadata
+
+
+def _fits(value: str, shape: str) -> bool:
+    import re
+
+    rule = _waf_shape(shape)
+    return rule["min"] <= len(value) <= rule["max"] and re.fullmatch(rule["pattern"].strip("^$"), value) is not None
+
+
+def _metric_names(visibility_holders: list[dict]) -> list[str]:
+    return [h["visibilityConfig"]["metricName"] for h in visibility_holders]
+
+
+@pytest.mark.parametrize("stack_name", ["prod", "a-twenty-char-stack1"])
+def test_web_acl_name_description_rule_and_metric_names_are_ones_waf_accepts(prod, stack_name):
+    acl = prod.one(WEB_ACL).inputs
+    # The longest stack name WAF will see: swap it in where the prefix appears.
+    swap = (lambda text: text.replace("tca-prod", f"tca-{stack_name}"))
+    assert _fits(swap(acl["name"]), "EntityName")
+    assert _fits(swap(acl["description"]), "EntityDescription")
+    for rule in acl["rules"]:
+        assert _fits(rule["name"], "EntityName"), rule["name"]
+    for metric in _metric_names([acl, *acl["rules"]]):
+        assert _fits(swap(metric), "MetricName"), metric
+
+
+def test_the_waf_name_check_refuses_what_waf_refuses():
+    assert not _fits("tca-prod: rate limit for the app's ALB", "EntityDescription")
+    assert not _fits("tca prod", "EntityName")

@@ -434,13 +434,18 @@ def test_service_tasks_run_on_spot_exactly_when_configured(run, settings):
     svc = run.one(ECS_SERVICE).inputs
     if settings["tca:fargateSpot"]:
         assert svc["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1.0}]
-        assert svc["forceNewDeployment"] is True
     else:
         # No strategy: awsx then sets launch type FARGATE, on-demand, exactly as before.
-        assert "capacityProviderStrategies" not in svc and "forceNewDeployment" not in svc
+        assert "capacityProviderStrategies" not in svc
 
 
 def test_service_waits_for_the_clusters_capacity_providers(run):
     providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
     assert providers.urn in run.one(ECS_SERVICE).dependencies
 
+
+
+def test_service_can_move_on_and_off_spot_because_it_always_forces_the_deployment(run):
+    # Switching tca:fargateSpot either way changes the capacity provider strategy, which the provider
+    # refuses unless the *new* configuration has force_new_deployment: so it may never be off.
+    assert run.one(ECS_SERVICE).inputs["forceNewDeployment"] is True

@@ -205,8 +205,10 @@ def _metric_names(visibility_holders: list[dict]) -> list[str]:
 @pytest.mark.parametrize("stack_name", ["prod", "a-twenty-char-stack1"])
 def test_web_acl_name_description_rule_and_metric_names_are_ones_waf_accepts(prod, stack_name):
     acl = prod.one(WEB_ACL).inputs
-    # The longest stack name WAF will see: swap it in where the prefix appears.
-    swap = (lambda text: text.replace("tca-prod", f"tca-{stack_name}"))
+    def swap(text: str) -> str:
+        # The longest stack name WAF will see, in place of prod's prefix.
+        return text.replace("tca-prod", f"tca-{stack_name}")
+
     assert _fits(swap(acl["name"]), "EntityName")
     assert _fits(swap(acl["description"]), "EntityDescription")
     for rule in acl["rules"]:

@@ -25,8 +25,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import tca_policies as pack
-from tests.conftest import stack_file, stack_run
-from tests.mocks import ROOT, Run, run_program
+from tests.conftest import shared_run, stack_file, stack_run
+from tests.mocks import ROOT, Run
 from tests.policy_resources import options, policy_resources, resource
 
 BY_NAME = {p.name: p for p in pack.POLICIES}
@@ -44,20 +44,13 @@ POLICY_IDS = [case_id(name) for name in pack.POLICY_NAMES]
 VARIANTS = {
     "dev": ("dev", {}),
     "prod": ("prod", {}),
-    "prod-https": ("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABC"}),
+    "prod-https": ("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}),
 }
-_runs: dict[str, Run] = {}
 
 
 def variant_run(variant: str) -> Run:
     stack, overrides = VARIANTS[variant]
-    if not overrides:
-        return stack_run(stack)
-    if variant not in _runs:
-        run = run_program(stack, overrides=overrides)
-        assert run.error is None, run.error
-        _runs[variant] = run
-    return _runs[variant]
+    return shared_run(stack, overrides) if overrides else stack_run(stack)
 
 
 def _floats(value: Any) -> Any:

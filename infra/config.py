@@ -650,16 +650,15 @@ def _slow_statement_ms(r: _Reader) -> int | None:
     return value
 
 
-def _keys(r: _Reader) -> dict[str, Any]:
+def _keys(r: _Reader, recovery: int | None) -> dict[str, Any]:
+    """`recovery` is the validated tca:secretRecoveryDays (None when it was refused: one bad key, one error)."""
     low, high = KEY_DELETION_WINDOW_DAYS
     window = r.integer("keyDeletionWindowDays", low, high,
                        f"must be a whole number of days from {low} to {high} (the window KMS allows)")
     # A secret restored inside its recovery window is useless if its key is already gone.
-    recovery = r.raw("secretRecoveryDays")
-    if window is not None and recovery is not None and re.fullmatch(r"\d+", recovery.strip()) \
-            and window < int(recovery):
+    if window is not None and recovery is not None and window < recovery:
         r.fail("keyDeletionWindowDays", window,
-               f"must be at least tca:secretRecoveryDays ({int(recovery)}): a secret restored after its "
+               f"must be at least tca:secretRecoveryDays ({recovery}): a secret restored after its "
                "key is deleted cannot be decrypted")
         window = None
     return dict(deletion_window_days=window)
@@ -792,16 +791,18 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
     r = _Reader(values, declared, stack)
     r.errors += _undeclared_key_errors(values, declared)
 
-    sections = {
+    sections: dict[str, dict[str, Any]] = {
         "stack": _stack_settings(r, stack, values.get("aws:region"), values.get("aws:profile") or ""),
         "network": _network(r),
         # The lookup runs in the stack's region, so it is only worth asking in a valid one.
         "database": _database(r, offered if _REGION.fullmatch(values.get("aws:region") or "") else None),
+    }
+    sections |= {
         "service": _service(r),
         "domain": _domain(r),
         "monitoring": _monitoring(r),
         "images": _images(r, values.get("aws:region")),
-        "keys": _keys(r),
+        "keys": _keys(r, sections["database"]["secret_recovery_days"]),
         "release": _release(r),
         "edge": _edge(r),
     }

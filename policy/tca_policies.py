@@ -63,6 +63,8 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 LISTENER_RULES = ("aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule")
+TARGET_GROUPS = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SNS_TOPIC = "aws:sns/topic:Topic"
@@ -339,14 +341,16 @@ def _rds_iam_auth(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
                              message="IAM database authentication must be enabled")
 
 
-@resource_policy("rds-enhanced-monitoring", "RDS enhanced monitoring is on with its role, where configured "
-                 "(RDS.6).", [RDS_INSTANCE], REQUIRED_SWITCH)
+@resource_policy("rds-enhanced-monitoring", "RDS enhanced monitoring samples at least every "
+                 "`maxIntervalSeconds`, with its role, where configured (RDS.6).", [RDS_INSTANCE],
+                 {**REQUIRED_SWITCH, "maxIntervalSeconds": {"type": "integer", "default": 60, "minimum": 1}})
 def _rds_enhanced_monitoring(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
     if config["required"] is not True:
         return
-    interval = at(props, "monitoringInterval")
-    if interval is not UNKNOWN and (number(interval) or 0) <= 0:
-        yield f"this stack's database needs enhanced monitoring (monitoringInterval is {interval!r})"
+    interval, most = at(props, "monitoringInterval"), number(config["maxIntervalSeconds"]) or 60
+    if interval is not UNKNOWN and not 0 < (number(interval) or 0) <= most:
+        yield (f"this stack's database needs enhanced monitoring at least every {most:g} s "
+               f"(monitoringInterval is {interval!r})")
     role = at(props, "monitoringRoleArn")
     if role is not UNKNOWN and not text(role):
         yield "enhanced monitoring needs a monitoringRoleArn"
@@ -544,6 +548,108 @@ def _ecs_alarms(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
     names = at(props, "alarms", "alarmNames")
     if names is not UNKNOWN and not elements(names):
         yield "deployment alarms must name at least one alarm"
+
+
+@stack_policy("ecs-deployment-alarms-defined", "Every alarm an ECS service watches during a deployment is a "
+              "CloudWatch alarm of this stack (ECS does not check the names: a missing one never fires).")
+def _ecs_alarms_defined(resources: Resources, config: Config) -> Violations:
+    defined = {text(at(a.props, "name")) for a in _of_type(resources, METRIC_ALARM)} - {""}
+    unknown = any(at(a.props, "name") is UNKNOWN for a in _of_type(resources, METRIC_ALARM))
+    for service in _of_type(resources, ECS_SERVICE):
+        for name in elements(at(service.props, "alarms", "alarmNames")):
+            if name is UNKNOWN or unknown:
+                continue
+            if text(name) not in defined:
+                yield (f"service {service.name} watches the alarm {name!r}, which this stack does not define",
+                       service.urn)
+
+
+def _forwarded_groups(rule: PolicyResource) -> set[str] | None:
+    """The target group ARNs a rule forwards to; None while any of them is unknown."""
+    found: set[str] = set()
+    for action in _actions(rule, "actions"):
+        candidates = [at(action, "targetGroupArn"), *(at(g, "arn") for g in
+                                                      elements(at(action, "forward", "targetGroups")))]
+        if action is UNKNOWN or UNKNOWN in candidates or at(action, "forward", "targetGroups") is UNKNOWN:
+            return None
+        found |= {text(c) for c in candidates} - {""}
+    return found
+
+
+def _canary_wiring(service: PolicyResource, index: int, entry: Any, resources: Resources) -> Iterator[str]:
+    """One load balancer entry of a canary service: what ECS needs to shift traffic on an ALB."""
+    path = ("loadBalancers", index, "advancedConfiguration")
+    advanced = at(entry, "advancedConfiguration")
+    if advanced is UNKNOWN:
+        return
+    if not isinstance(advanced, Mapping):
+        yield ("needs loadBalancers[].advancedConfiguration (alternate target group, production listener rule "
+               "and role)")
+        return
+
+    def linked(key: str, types: Sequence[str]) -> list[PolicyResource] | None:
+        """The stack's resources of `types` the setting names; None when it cannot be followed yet."""
+        value = at(advanced, key)
+        candidates = _of_type(resources, *types)
+        if value is not UNKNOWN:
+            return [r for r in candidates if text(value) in identities(r)]
+        # Preview: the ARN is not known, but the engine records what `loadBalancers` depends on.
+        deps = {d.urn for d in _deps(service, path[0])}
+        if not deps:
+            return None
+        return [r for r in candidates if r.urn in deps or _packaging_components(r) & deps]
+
+    primary = at(entry, "targetGroupArn")
+    alternate = at(advanced, "alternateTargetGroupArn")
+    groups = linked("alternateTargetGroupArn", TARGET_GROUPS)
+    if groups == []:
+        yield f"the alternate target group {alternate!r} is not a target group of this stack"
+    if text(alternate) and alternate == primary:
+        yield "the alternate target group must differ from the primary one"
+    rules = linked("productionListenerRule", LISTENER_RULES)
+    if rules == []:
+        yield (f"the production listener rule {at(advanced, 'productionListenerRule')!r} is not a listener rule of "
+               "this stack (an ALB canary needs a rule ARN, not a listener ARN)")
+    for rule in rules or []:
+        forwarded = _forwarded_groups(rule)
+        wanted = {text(primary), text(alternate)} - {""}
+        if forwarded is not None and not wanted <= forwarded:
+            yield (f"the production listener rule {rule.name} must forward to both target groups "
+                   f"(forwards to {sorted(forwarded)})")
+    role = at(advanced, "roleArn")
+    if role is not UNKNOWN and not text(role):
+        yield "ECS needs a roleArn to rewrite the production listener rule"
+
+
+@stack_policy("ecs-canary", "A service that releases by canary has what ECS needs to shift traffic on the ALB: "
+              "the ECS controller, a canary configuration, and per load balancer an alternate target group, a "
+              "production listener rule forwarding to both groups, and a role; where configured, the service "
+              "must release by canary.", REQUIRED_SWITCH)
+def _ecs_canary(resources: Resources, config: Config) -> Violations:
+    for service in _of_type(resources, ECS_SERVICE):
+        strategy = at(service.props, "deploymentConfiguration", "strategy")
+        if strategy is UNKNOWN:
+            continue
+        if strategy != "CANARY":
+            if config["required"] is True:
+                yield (f"service {service.name}: this stack releases by canary "
+                       f"(deploymentConfiguration.strategy is {strategy!r})", service.urn)
+            continue
+        problems: list[str] = []
+        controller = at(service.props, "deploymentController", "type")
+        if controller not in (None, "ECS", UNKNOWN):
+            problems.append(f"a canary needs the ECS deployment controller (is {controller!r})")
+        if not isinstance(at(service.props, "deploymentConfiguration", "canaryConfiguration"), Mapping) and \
+                at(service.props, "deploymentConfiguration", "canaryConfiguration") is not UNKNOWN:
+            problems.append("a canary needs deploymentConfiguration.canaryConfiguration")
+        balancers = at(service.props, "loadBalancers")
+        if balancers is not UNKNOWN and not elements(balancers):
+            problems.append("a canary needs a load balancer to shift traffic on")
+        for index, entry in enumerate(elements(balancers)):
+            if entry is not UNKNOWN:
+                problems += _canary_wiring(service, index, entry, resources)
+        for problem in problems:
+            yield f"service {service.name}: {problem}", service.urn
 
 
 def _containers(props: Any) -> Iterator[Any]:

@@ -41,6 +41,22 @@ def stack_run(stack: str) -> Run:
     return _runs[stack]
 
 
+_shared: dict[tuple[str, str], Run] = {}
+
+
+def shared_run(stack: str, overrides: dict[str, Any]) -> Run:
+    """One successful run per (stack, overrides), shared by every test module that asks for the same one.
+
+    Only for tests that read the recording; a test that needs a fresh run calls run_program itself.
+    """
+    key = (stack, yaml.safe_dump(overrides, sort_keys=True))
+    if key not in _shared:
+        run = run_program(stack, overrides=overrides)
+        assert run.error is None, f"the {stack} program with {overrides} failed under mocks: {run.error!r}"
+        _shared[key] = run
+    return _shared[key]
+
+
 def stack_file(stack: str) -> dict[str, Any]:
     """The stack's committed settings, as written (the expectations come from the file itself)."""
     return yaml.safe_load(Path(ROOT, f"Pulumi.{stack}.yaml").read_text())["config"]

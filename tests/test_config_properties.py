@@ -12,6 +12,7 @@ each run, `HYPOTHESIS_PROFILE=thorough` runs 500 per test.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import ipaddress
 import math
@@ -26,19 +27,32 @@ from hypothesis import strategies as st
 from infra import config as config_module
 from infra.config import (
     ALARM_KEYS,
+    DB_MONITORING_INTERVALS,
+    DEPLOYMENT_STRATEGIES,
     FARGATE_CPU_SIZES,
+    KEY_DELETION_WINDOW_DAYS,
     LOG_RETENTION_DAYS,
+    MAX_BAKE_MINUTES,
     MAX_NAME_PREFIX,
+    MIN_WINDOW_MINUTES,
+    MINUTES_PER_DAY,
+    MINUTES_PER_WEEK,
     NAMESPACE,
     NAT_STRATEGIES,
     PROXY_CLIENT_AUTH,
+    PULL_THROUGH_CACHE_SECRET_PREFIX,
+    SLOW_STATEMENT_MAX_MS,
     SUPPORTED_PG_MAJORS,
+    WAF_RATE_LIMIT_RANGE,
+    WEEKDAYS,
+    AppConfig,
     ConfigError,
     declared_keys,
     fargate_memory_choices,
     load_config,
 )
-from tests.mocks import Run, _as_config_string, run_program, stack_config
+from infra.keys import log_group_name_patterns
+from tests.mocks import ACCOUNT, REGION, Run, _as_config_string, rds_offers_like_aws, run_program, stack_config
 
 FARGATE_PAIRS = [(cpu, memory) for cpu in FARGATE_CPU_SIZES for memory in fargate_memory_choices(cpu)]
 PRIVATE_BLOCKS = (ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv4Network("172.16.0.0/12"),
@@ -47,6 +61,9 @@ MAX_STACK_NAME = MAX_NAME_PREFIX - len(NAMESPACE) - 1
 IMAGES = ("servian/techchallengeapp:latest", "servian/techchallengeapp:0.11.0",
           "public.ecr.aws/example/todo:v2", "registry.example.com:5000/team/app@sha256:" + "a" * 64)
 INSTANCE_CLASSES = ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.m7g.large", "db.r6g.xlarge")
+# Secrets Manager appends "-" and six characters to a secret's name in its ARN.
+CACHE_SECRET_ARN = (f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
+                    f"{PULL_THROUGH_CACHE_SECRET_PREFIX}docker-hub-AbC123")
 
 # Resource type -> (input that holds an explicit physical name, AWS's length limit). Without an explicit
 # name Pulumi auto-names: the logical name plus "-" and 7 random characters.
@@ -54,7 +71,9 @@ NAME_LIMITS: dict[str, tuple[str | None, int]] = {
     # awsx names the load balancer and its default target group after the component.
     "awsx:lb:ApplicationLoadBalancer": (None, 32),
     "aws:lb/loadBalancer:LoadBalancer": ("name", 32),
+    # Includes the canary's alternate target group (auto-named).
     "aws:lb/targetGroup:TargetGroup": ("name", 32),
+    "aws:lb/listenerRule:ListenerRule": (None, 255),
     "awsx:ecs:FargateService": (None, 255),
     "awsx:ecs:FargateTaskDefinition": (None, 255),
     "aws:ecs/cluster:Cluster": ("name", 255),
@@ -71,10 +90,14 @@ NAME_LIMITS: dict[str, tuple[str | None, int]] = {
     "aws:cloudwatch/dashboard:Dashboard": ("dashboardName", 255),
     "aws:sns/topic:Topic": ("name", 256),
     "aws:secretsmanager/secret:Secret": ("name", 512),
+    # S3 bucket names: 3 to 63 characters.
     "aws:s3/bucketV2:BucketV2": ("bucket", 63),
     "aws:s3/bucket:Bucket": ("bucket", 63),
     "aws:wafv2/webAcl:WebAcl": ("name", 128),
+    # "alias/" plus at most 250 characters.
     "aws:kms/alias:Alias": ("name", 256),
+    # ECR: a repository prefix is 2 to 30 characters.
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": ("ecrRepositoryPrefix", 30),
 }
 AUTONAME_SUFFIX = 8
 
@@ -97,6 +120,11 @@ def values(base: str, overrides: dict[str, Any] | None = None) -> dict[str, str]
     return {**_stack_file(base), **{key: _as_config_string(value) for key, value in (overrides or {}).items()}}
 
 
+def load(stack: str, base: str, overrides: dict[str, Any] | None = None) -> AppConfig:
+    """load_config without an engine: RDS's class lookup answered as AWS would (tests/mocks.py)."""
+    return load_config(stack, values(base, overrides), offered=rds_offers_like_aws)
+
+
 # -- strategies ---------------------------------------------------------------------------------
 
 stack_names = st.from_regex(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_STACK_NAME - 2}}}[a-z0-9])?", fullmatch=True).filter(
@@ -112,6 +140,38 @@ def vpc_cidrs(draw: st.DrawFn, az_count: int) -> str:
     return f"{ipaddress.IPv4Address(int(block.network_address) + index * 2 ** (32 - prefix))}/{prefix}"
 
 
+def _clock(minute: int) -> str:
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
+
+
+def _weekly(minute: int) -> str:
+    minute %= MINUTES_PER_WEEK
+    return f"{WEEKDAYS[minute // MINUTES_PER_DAY]}:{_clock(minute)}"
+
+
+@st.composite
+def db_windows(draw: st.DrawFn) -> tuple[str, str]:
+    """(maintenance, backup): RDS windows of at least 30 minutes that never overlap.
+
+    Built, not filtered: the daily backup window leaves one gap a day, and the weekly maintenance window
+    lies inside one of them (either may wrap past midnight, the maintenance window past Sunday).
+    """
+    backup_start = draw(st.integers(0, MINUTES_PER_DAY - 1))
+    backup_length = draw(st.integers(MIN_WINDOW_MINUTES, MINUTES_PER_DAY - MIN_WINDOW_MINUTES))
+    gap = MINUTES_PER_DAY - backup_length
+    length = draw(st.integers(MIN_WINDOW_MINUTES, gap))
+    start = (draw(st.integers(0, 6)) * MINUTES_PER_DAY + backup_start + backup_length
+             + draw(st.integers(0, gap - length)))
+    return (f"{_weekly(start)}-{_weekly(start + length)}",
+            f"{_clock(backup_start)}-{_clock(backup_start + backup_length)}")
+
+
+def canary_percents() -> st.SearchStrategy[str]:
+    """ECS's canary percent, a multiple of 0.1 from 0.1 to 100, written as a stack file holds it ("12.5", "10")."""
+    return st.integers(1, 1000).map(lambda tenths: f"{tenths // 10}.{tenths % 10}" if tenths % 10
+                                    else str(tenths // 10))
+
+
 @st.composite
 def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     """(stack name, stack file it starts from, overrides): a valid combination of every documented key."""
@@ -120,12 +180,15 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     min_tasks = draw(st.integers(1, 100))
     storage = draw(st.integers(20, 65536 * 10 // 11))
     domain = draw(st.booleans())
+    recovery = draw(st.one_of(st.just(0), st.integers(7, 30)))
+    maintenance, backup = draw(db_windows())
     overrides: dict[str, Any] = {
         "tca:azCount": az_count,
         "tca:vpcCidr": draw(vpc_cidrs(az_count)),
         "tca:natGateways": draw(st.sampled_from(NAT_STRATEGIES)),
         "tca:appImage": draw(st.sampled_from(IMAGES)),
-        "tca:appPort": draw(st.integers(1, 65535)),
+        # The app runs as a non-root user, which cannot bind a port below 1024.
+        "tca:appPort": draw(st.integers(1024, 65535)),
         "tca:taskCpu": cpu,
         "tca:taskMemory": memory,
         "tca:minTasks": min_tasks,
@@ -141,7 +204,7 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         "tca:dbBackupRetentionDays": draw(st.integers(0, 35)),
         "tca:deletionProtection": draw(st.booleans()),
         "tca:logRetentionDays": draw(st.sampled_from(LOG_RETENTION_DAYS)),
-        "tca:secretRecoveryDays": draw(st.one_of(st.just(0), st.integers(7, 30))),
+        "tca:secretRecoveryDays": recovery,
         "tca:seedRevision": draw(st.integers(1, 1_000_000)),
         "tca:dbProxy": draw(st.booleans()),
         "tca:dbProxyClientAuth": draw(st.sampled_from(PROXY_CLIENT_AUTH)),
@@ -149,6 +212,26 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         "tca:domainName": "todo.example.com" if domain else "",
         "tca:hostedZoneId": "Z0123456789ABC" if domain else "",
         **{f"tca:{key}": draw(st.integers(low, high)) for key, _, low, high in ALARM_KEYS},
+        "tca:dbMaintenanceWindow": maintenance,
+        "tca:dbBackupWindow": backup,
+        "tca:dockerHubCredentialsSecretArn": draw(st.sampled_from(("", CACHE_SECRET_ARN))),
+        "tca:dbMonitoringIntervalSeconds": draw(st.sampled_from(DB_MONITORING_INTERVALS)),
+        "tca:dbSlowStatementMs": draw(st.one_of(st.just(-1), st.integers(1, SLOW_STATEMENT_MAX_MS))),
+        # The key must outlive the secret's recovery window.
+        "tca:keyDeletionWindowDays": draw(st.integers(max(KEY_DELETION_WINDOW_DAYS[0], recovery),
+                                                      KEY_DELETION_WINDOW_DAYS[1])),
+        "tca:fargateSpot": draw(st.booleans()),
+        "tca:deploymentStrategy": draw(st.sampled_from(DEPLOYMENT_STRATEGIES)),
+        "tca:canaryPercent": draw(canary_percents()),
+        "tca:canaryBakeMinutes": draw(st.integers(0, MAX_BAKE_MINUTES)),
+        "tca:deploymentBakeMinutes": draw(st.integers(0, MAX_BAKE_MINUTES)),
+        "tca:rollback5xxCount": draw(st.integers(1, 100_000)),
+        "tca:rollbackResponseTimeMs": draw(st.integers(10, 60_000)),
+        "tca:waf": draw(st.booleans()),
+        "tca:wafRateLimit": draw(st.integers(*WAF_RATE_LIMIT_RANGE)),
+        "tca:alarmWafBlockedCount": draw(st.integers(1, 10_000_000)),
+        "tca:albAccessLogs": draw(st.booleans()),
+        "tca:albAccessLogDays": draw(st.integers(1, 3650)),
     }
     return draw(stack_names), draw(st.sampled_from(("dev", "prod"))), overrides
 
@@ -157,32 +240,49 @@ def _corner(stack: str, base: str, **changes: Any) -> tuple[str, str, dict[str, 
     return stack, base, {f"tca:{key}": value for key, value in changes.items()}
 
 
-# The awkward corners, always run: the longest stack name with 6 AZs in the smallest VPC that fits them and
-# the largest Fargate size; the shortest name with 2 AZs in the largest VPC and the smallest size.
+# The awkward corners, always run: the longest stack name with 6 AZs in the smallest VPC that fits them, the
+# largest Fargate size and every optional resource (canary target group and rule, WAF, access-log bucket,
+# proxy, pull-through cache, HTTPS); the shortest name with 2 AZs in the largest VPC, the smallest size and
+# none of them.
 LARGEST = _corner("a" * (MAX_STACK_NAME - 1) + "9", "prod", azCount=6, vpcCidr="172.31.254.0/23", taskCpu=16384,
                   taskMemory=122880, maxTasks=100, dbProxy=True, domainName="todo.example.com",
-                  hostedZoneId="Z0123456789ABC", dbAllocatedStorage=59578, dbMaxAllocatedStorage=65536)
+                  hostedZoneId="Z0123456789ABC", dbAllocatedStorage=59578, dbMaxAllocatedStorage=65536,
+                  deploymentStrategy="CANARY", waf=True, albAccessLogs=True,
+                  dockerHubCredentialsSecretArn=CACHE_SECRET_ARN, dbMonitoringIntervalSeconds=1,
+                  alarmEmail="ops@example.com")
 SMALLEST = _corner("a", "dev", azCount=2, vpcCidr="192.168.0.0/16", taskCpu=256, taskMemory=512, minTasks=1,
-                   maxTasks=1, dbProxy=False)
+                   maxTasks=1, dbProxy=False, deploymentStrategy="ROLLING", waf=False, albAccessLogs=False,
+                   dbMonitoringIntervalSeconds=0)
 
 
 # -- what every rendering must satisfy -----------------------------------------------------------
 
+def _physical_name(reg: Any, key: str | None) -> str:
+    explicit = reg.inputs.get(key) if key else None
+    return explicit if isinstance(explicit, str) and explicit else f"{reg.name}-{'x' * (AUTONAME_SUFFIX - 1)}"
+
+
 def name_problems(run: Run) -> list[str]:
-    """Every AWS name the run would create that exceeds its limit."""
+    """Every AWS name the run would create that exceeds its limit, or that the stack's KMS key would refuse."""
     problems = []
     for reg in run.registrations:
         if reg.type not in NAME_LIMITS:
             continue
         key, limit = NAME_LIMITS[reg.type]
-        explicit = reg.inputs.get(key) if key else None
-        name = explicit if isinstance(explicit, str) and explicit else f"{reg.name}-{'x' * (AUTONAME_SUFFIX - 1)}"
+        name = _physical_name(reg, key)
         if len(name) > limit:
             problems.append(f"{reg.type} {name!r}: {len(name)} > {limit}")
     for reg in run.of_type("aws:rds/instance:Instance"):
         snapshot = reg.inputs.get("finalSnapshotIdentifier")
         if isinstance(snapshot, str) and len(snapshot) > 255:
             problems.append(f"final snapshot {snapshot!r} longer than 255")
+    # The key serves CloudWatch Logs only for log groups named like the stack's (infra/keys.py): a group
+    # named otherwise could not be created under it.
+    patterns = log_group_name_patterns(f"{NAMESPACE}-{run.stack}")
+    for reg in run.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        name = _physical_name(reg, "name")
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+            problems.append(f"log group {name!r} is outside the key's scope {patterns}")
     return problems
 
 
@@ -191,7 +291,7 @@ def overlapping(cidrs: list[str]) -> list[tuple[str, str]]:
     return [(str(a), str(b)) for i, a in enumerate(networks) for b in networks[i + 1:] if a.overlaps(b)]
 
 
-@settings(max_examples=3)
+@settings(max_examples=2)
 @example(LARGEST)
 @example(SMALLEST)
 @given(valid_settings())
@@ -209,9 +309,9 @@ def test_any_valid_configuration_renders_with_aws_names_in_their_limits_and_disj
 
 
 @given(valid_settings())
-def test_subnets_of_any_valid_network_fit_the_vpc_and_never_overlap(case):
+def test_any_valid_configuration_loads_and_its_subnets_fit_the_vpc_and_never_overlap(case):
     stack, base, overrides = case
-    network = load_config(stack, values(base, overrides)).network
+    network = load(stack, base, overrides).network
     subnets = [*network.private_subnet_cidrs, *network.public_subnet_cidrs]
     assert len(network.private_subnet_cidrs) == len(network.public_subnet_cidrs) == network.az_count
     assert overlapping(subnets) == []
@@ -220,25 +320,31 @@ def test_subnets_of_any_valid_network_fit_the_vpc_and_never_overlap(case):
     assert all(ipaddress.IPv4Network(s).subnet_of(vpc) and ipaddress.IPv4Network(s).prefixlen <= 28 for s in subnets)
 
 
+def test_the_corners_are_valid_configurations():
+    """The explicit examples bypass the strategy, so they are checked against it once here."""
+    for stack, base, overrides in (LARGEST, SMALLEST):
+        assert load(stack, base, overrides)
+
+
 @pytest.mark.parametrize(("cpu", "memory"), FARGATE_PAIRS)
 def test_every_fargate_size_pair_is_accepted(cpu: int, memory: int):
-    service = load_config("dev", values("dev", {"tca:taskCpu": cpu, "tca:taskMemory": memory})).service
+    service = load("dev", "dev", {"tca:taskCpu": cpu, "tca:taskMemory": memory}).service
     assert (service.task_cpu, service.task_memory) == (cpu, memory)
 
 
 def test_the_largest_corner_is_the_smallest_vpc_that_fits_six_azs():
     with pytest.raises(ConfigError):
-        load_config("dev", values("dev", {"tca:azCount": 6, "tca:vpcCidr": "172.31.255.0/24"}))
-    assert load_config("dev", values("dev", {"tca:azCount": 6, "tca:vpcCidr": "172.31.254.0/23"}))
+        load("dev", "dev", {"tca:azCount": 6, "tca:vpcCidr": "172.31.255.0/24"})
+    assert load("dev", "dev", {"tca:azCount": 6, "tca:vpcCidr": "172.31.254.0/23"})
 
 
 # -- any single bad value is refused by name -------------------------------------------------------
 
 _NOT_WHOLE = st.sampled_from(("two", "1.5", "0x10", "1e3", "--1"))
-# Whole-number keys and the range README documents for each.
+# Whole-number keys and the range Pulumi.yaml documents for each (constants where config.py names them).
 INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "azCount": (2, 6),
-    "appPort": (1, 65535),
+    "appPort": (1024, 65535),
     "minTasks": (1, 100),
     "maxTasks": (1, 100),
     "cpuTargetPercent": (1, 100),
@@ -250,6 +356,15 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "secretRecoveryDays": (0, 30),
     "seedRevision": (1, 1_000_000),
     **{key: (low, high) for key, _, low, high in ALARM_KEYS},
+    "dbSlowStatementMs": (-1, SLOW_STATEMENT_MAX_MS),
+    "keyDeletionWindowDays": KEY_DELETION_WINDOW_DAYS,
+    "canaryBakeMinutes": (0, MAX_BAKE_MINUTES),
+    "deploymentBakeMinutes": (0, MAX_BAKE_MINUTES),
+    "rollback5xxCount": (1, 100_000),
+    "rollbackResponseTimeMs": (10, 60_000),
+    "wafRateLimit": WAF_RATE_LIMIT_RANGE,
+    "alarmWafBlockedCount": (1, 10_000_000),
+    "albAccessLogDays": (1, 3650),
 }
 
 
@@ -266,7 +381,7 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "appImage": st.sampled_from(("Servian/App", "has space:1", "app:", "app@sha256:short")),
     "taskCpu": st.one_of(st.integers().filter(lambda n: n not in FARGATE_CPU_SIZES), _NOT_WHOLE),
     "taskMemory": st.one_of(st.sampled_from((513, 3072, 4096, 0, 122881)), _NOT_WHOLE),
-    "dbInstanceClass": st.sampled_from(("t4g.micro", "db.t4g", "db.T4G.micro", "micro")),
+    "dbInstanceClass": st.sampled_from(("t4g.micro", "db.t4g", "db.T4G.micro", "micro", "db.t9.huge")),
     "dbMultiAz": _BOOLEAN,
     "deletionProtection": _BOOLEAN,
     "logRetentionDays": st.one_of(st.integers().filter(lambda n: n not in LOG_RETENTION_DAYS), _NOT_WHOLE),
@@ -275,9 +390,31 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "alarmEmail": st.sampled_from(("ops", "ops@", "@example.com", "ops@example")),
     "domainName": st.sampled_from(("-bad-.example.com", "no_underscores.example.com", "localhost")),
     "hostedZoneId": st.sampled_from(("z0123", "0123ABC", "Zlower")),
+    # Malformed, uppercase days, too short; wrapping windows are valid. Both stack files keep backups at
+    # 15:00-16:00, so none of these is refused for an overlap instead.
+    "dbMaintenanceWindow": st.sampled_from(("Sun:17:00-Sun:18:00", "sun:17:00-sun:17:29", "sun:24:00-mon:01:00",
+                                            "17:00-18:00", "sunday:17:00-sunday:18:00", "sun:17:00")),
+    # Malformed, too short, and overlapping either stack's maintenance window (dev Saturday, prod Sunday
+    # at 17:00), which RDS refuses.
+    "dbBackupWindow": st.sampled_from(("15:00-15:29", "25:00-26:00", "sun:15:00-sun:16:00", "1500-1600",
+                                       "16:45-17:15", "17:30-18:30")),
+    "dockerHubCredentialsSecretArn": st.sampled_from((
+        "ecr-pullthroughcache/docker-hub", CACHE_SECRET_ARN.replace(PULL_THROUGH_CACHE_SECRET_PREFIX, "other/"),
+        CACHE_SECRET_ARN.replace(REGION, "us-east-1"))),
+    "dbMonitoringIntervalSeconds": st.one_of(
+        st.integers().filter(lambda n: n not in DB_MONITORING_INTERVALS), _NOT_WHOLE),
+    "fargateSpot": _BOOLEAN,
+    "deploymentStrategy": st.sampled_from(("rolling", "canary", "BLUE_GREEN", "LINEAR", "")),
+    # Outside 0.1 to 100, or not a multiple of 0.1.
+    "canaryPercent": st.one_of(st.sampled_from(("0", "0.05", "100.1", "10.25", "ten", "1e1", "-10")),
+                               st.integers(1001, 10_000).map(lambda tenths: f"{tenths / 10:.1f}")),
+    "waf": _BOOLEAN,
+    "albAccessLogs": _BOOLEAN,
 }
 # 1 to 6 days are inside 0-30 but refused: Secrets Manager takes 0 (at once) or 7 to 30.
 BAD_VALUES["secretRecoveryDays"] = st.one_of(st.integers(1, 6), BAD_VALUES["secretRecoveryDays"])
+# 0 is inside -1 to 60000 but refused: it would log every statement with what users typed.
+BAD_VALUES["dbSlowStatementMs"] = st.one_of(st.just(0), BAD_VALUES["dbSlowStatementMs"])
 
 
 def problems(error: ConfigError) -> list[str]:
@@ -288,7 +425,7 @@ def problems(error: ConfigError) -> list[str]:
 def refused_keys(base: str, key: str, value: Any) -> list[str]:
     """The keys a ConfigError names when `key` alone is set to `value` in `base`'s stack file."""
     with pytest.raises(ConfigError) as refused:
-        load_config(base, values(base, {f"tca:{key}": value}))
+        load(base, base, {f"tca:{key}": value})
     return [problem.split(" ", 1)[0] for problem in problems(refused.value)]
 
 
@@ -324,7 +461,7 @@ def test_a_bad_value_stops_the_program_before_any_resource(base: str, bad: tuple
 
 
 bad_stack_names = st.one_of(
-    st.from_regex(r"[a-z0-9-]{21,40}", fullmatch=True),
+    st.from_regex(rf"[a-z0-9-]{{{MAX_STACK_NAME + 1},40}}", fullmatch=True),
     st.from_regex(r"[a-z0-9]{0,5}[A-Z_. ][a-z0-9]{0,5}", fullmatch=True),
     st.from_regex(r"-[a-z0-9]{0,5}|[a-z0-9]{0,5}-|[a-z0-9]{1,5}--[a-z0-9]{1,5}", fullmatch=True),
 )
@@ -333,5 +470,5 @@ bad_stack_names = st.one_of(
 @given(bad_stack_names, st.sampled_from(("dev", "prod")))
 def test_any_bad_stack_name_is_refused_because_it_names_the_load_balancer(stack, base):
     with pytest.raises(ConfigError) as refused:
-        load_config(stack, values(base))
+        load(stack, base)
     assert [p.split(":", 1)[0] for p in problems(refused.value)] == [f"stack name {stack!r}"]

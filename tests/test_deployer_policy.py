@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.conftest import shared_run, stack_run
 from tests.mocks import ROOT, Run, run_program
 
 # Two customer-managed policies: one inline policy would pass a role's 10,240-character limit
@@ -202,12 +203,12 @@ INVOKES: dict[str, list[str]] = {
 @pytest.fixture(scope="module")
 def runs() -> list[Run]:
     """dev, prod, and prod with HTTPS and an alarm email."""
-    return [run_program("dev"), run_program("prod"),
+    return [stack_run("dev"), stack_run("prod"),
             run_program("prod", overrides={"tca:domainName": "todo.example.com",
                                            "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ",
                                            "tca:alarmEmail": "ops@example.com"}),
-            run_program("dev", overrides={"tca:dockerHubCredentialsSecretArn": (
-                "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/hub-AbC123")})]
+            shared_run("dev", {"tca:dockerHubCredentialsSecretArn": (
+                "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123")})]
 
 
 @pytest.fixture(scope="module")

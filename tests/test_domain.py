@@ -6,6 +6,7 @@ import pytest
 
 from infra.config import ConfigError
 from infra.service import TLS_POLICY
+from tests.conftest import shared_run
 from tests.helpers import ALB
 from tests.mocks import run_program
 
@@ -18,9 +19,7 @@ DOMAIN = {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789
 
 @pytest.fixture(scope="module")
 def https():
-    run = run_program("prod", overrides=DOMAIN)
-    assert run.error is None, run.error
-    return run
+    return shared_run("prod", DOMAIN)
 
 
 def test_without_a_domain_there_is_no_certificate_and_only_http(run):

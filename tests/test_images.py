@@ -7,6 +7,7 @@ import json
 import pytest
 
 from infra.images import PULL_ACTIONS, cached_image, docker_hub_repository
+from tests.conftest import shared_run
 from tests.helpers import ECS_SERVICE, plain
 from tests.mocks import ACCOUNT, REGION, run_program
 
@@ -19,9 +20,7 @@ REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 @pytest.fixture(scope="module")
 def cached():
-    run = run_program("dev", overrides={"tca:dockerHubCredentialsSecretArn": SECRET_ARN})
-    assert run.error is None, run.error
-    return run
+    return shared_run("dev", {"tca:dockerHubCredentialsSecretArn": SECRET_ARN})
 
 
 def _images(run) -> tuple[str, str]:

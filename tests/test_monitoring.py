@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from tests.conftest import stack_file
+from tests.conftest import shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, RDS
-from tests.mocks import run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
@@ -154,7 +153,7 @@ def test_no_email_subscription_without_an_address(run):
 
 
 def test_email_subscription_when_an_address_is_configured():
-    run = run_program("dev", overrides={"tca:alarmEmail": "ops@example.com"})
+    run = shared_run("dev", {"tca:alarmEmail": "ops@example.com"})
     sub = run.one(SUBSCRIPTION).inputs
     assert sub == {"topic": run.one(TOPIC).outputs["arn"], "protocol": "email", "endpoint": "ops@example.com"}
 

@@ -25,8 +25,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import tca_policies as pack
-from tests.conftest import stack_run
-from tests.mocks import ROOT, Run, run_program
+from tests.conftest import shared_run, stack_file, stack_run
+from tests.mocks import ROOT, Run
 from tests.policy_resources import options, policy_resources, resource
 
 BY_NAME = {p.name: p for p in pack.POLICIES}
@@ -40,46 +40,17 @@ def case_id(name: str) -> str:
 
 POLICY_IDS = [case_id(name) for name in pack.POLICY_NAMES]
 
-# Controls that issues 9, 10 and 11 add to the program; colleagues are implementing them now, so the
-# program does not pass these policies yet. The lead removes each name once its work is merged:
-# `test_policies_not_yet_in_the_program_still_fail_somewhere` fails as soon as one passes everywhere.
-NOT_YET_IN_PROGRAM = {
-    "rds-iam-auth",                          # issue 11: IAM database authentication (RDS.10)
-    "rds-enhanced-monitoring",               # issue 11: dbMonitoringIntervalSeconds (prod 60)
-    "sg-rule-description",                   # issue 11: every rule names its path
-    "default-sg-no-rules",                   # issue 11: adopt the default security group (EC2.2)
-    "vpc-flow-logs",                         # issue 11: flow logs (EC2.6)
-    "subnet-no-auto-public-ip",              # issue 11: public subnets without auto-assigned IPs (EC2.15)
-    "ecs-container-readonly-root",           # issue 11: read-only root filesystem (ECS.5)
-    "ecs-container-non-root-user",           # issue 11: user 65534:65534
-    "ecs-container-drop-all-capabilities",   # issue 11: capabilities drop ALL
-    "log-group-kms",                         # issue 11: the stack's KMS key on every log group
-    "sns-topic-encrypted",                   # issue 11: the alarm topic under the stack's key
-    "secret-cmk",                            # issue 11: the database secret under the stack's key
-    "ecs-deployment-alarms-rollback",        # issue 10: deployment alarms that roll back
-    "alb-waf",                               # issue 10: WAF on prod's load balancer
-    "alb-access-logs",                       # issue 10: prod's load balancer access logs
-    "alb-idle-timeout",                      # issue 9: idle timeout below the app's 60 s
-}
-
 # dev, prod, and prod with a custom domain (HTTPS listener, port 80 redirecting).
 VARIANTS = {
     "dev": ("dev", {}),
     "prod": ("prod", {}),
-    "prod-https": ("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABC"}),
+    "prod-https": ("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}),
 }
-_runs: dict[str, Run] = {}
 
 
 def variant_run(variant: str) -> Run:
     stack, overrides = VARIANTS[variant]
-    if not overrides:
-        return stack_run(stack)
-    if variant not in _runs:
-        run = run_program(stack, overrides=overrides)
-        assert run.error is None, run.error
-        _runs[variant] = run
-    return _runs[variant]
+    return shared_run(stack, overrides) if overrides else stack_run(stack)
 
 
 def _floats(value: Any) -> Any:
@@ -136,21 +107,8 @@ def expanded(variant: str) -> list[PolicyResource]:
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("name", pack.POLICY_NAMES, ids=POLICY_IDS)
 def test_policy_passes_on_the_programs_resources_and_awsx_children(variant: str, name: str):
-    if name in NOT_YET_IN_PROGRAM:
-        pytest.skip("control not merged into the program yet (NOT_YET_IN_PROGRAM)")
     stack = VARIANTS[variant][0]
     assert violations(BY_NAME[name], expanded(variant), stack_config(stack).get(name)) == []
-
-
-def test_policies_not_yet_in_the_program_still_fail_somewhere():
-    failing = {name for name in NOT_YET_IN_PROGRAM for variant in VARIANTS
-               if violations(BY_NAME[name], expanded(variant), stack_config(VARIANTS[variant][0]).get(name))}
-    assert failing == NOT_YET_IN_PROGRAM, "passes now: remove from NOT_YET_IN_PROGRAM: " + \
-        ", ".join(sorted(NOT_YET_IN_PROGRAM - failing))
-
-
-def test_not_yet_in_program_names_real_policies():
-    assert NOT_YET_IN_PROGRAM <= set(pack.POLICY_NAMES)
 
 
 def test_the_expansion_shows_awsx_children_as_the_engine_registers_them(prod: Run):
@@ -169,6 +127,32 @@ def test_the_expansion_shows_awsx_children_as_the_engine_registers_them(prod: Ru
     assert containers[0]["portMappings"] == [{"protocol": "tcp", "hostPort": 3000, "containerPort": 3000}]
     assert service.props["launchType"] == "FARGATE"
     assert service.props["networkConfiguration"]["assignPublicIp"] is False
+
+
+def test_the_expansion_carries_what_the_merges_give_awsx(dev: Run, prod: Run):
+    """Release safety, hardening and the idle timeout reach awsx's children as the engine would show them."""
+    by_type = {variant: {r.resource_type: r for r in expanded(variant)} for variant in ("dev", "prod")}
+    service = by_type["prod"]["aws:ecs/service:Service"].props
+    assert service["deploymentController"] == {"type": "ECS"}
+    assert service["deploymentConfiguration"]["strategy"] == "CANARY"
+    assert service["alarms"] == {"enable": True, "rollback": True, "alarmNames": [
+        "tca-prod-rollback-target-5xx", "tca-prod-rollback-response-time", "tca-prod-rollback-unhealthy-hosts"]}
+    [balancer] = service["loadBalancers"]
+    production_rule = next(r for r in expanded("prod") if r.name == "tca-prod-production")
+    assert balancer["advancedConfiguration"]["productionListenerRule"] == production_rule.props["arn"]
+    # dev runs on Fargate Spot: a capacity provider strategy and no launch type.
+    dev_service = by_type["dev"]["aws:ecs/service:Service"].props
+    assert "launchType" not in dev_service
+    assert dev_service["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    assert dev_service["deploymentConfiguration"] == {"strategy": "ROLLING"}
+    lb = by_type["prod"]["aws:lb/loadBalancer:LoadBalancer"].props
+    assert (lb["idleTimeout"], lb["accessLogs"]["enabled"]) == (50.0, True)
+    [container] = json.loads(by_type["prod"]["aws:ecs/taskDefinition:TaskDefinition"].props["containerDefinitions"])
+    assert (container["user"], container["readonlyRootFilesystem"], container["linuxParameters"]) == (
+        "65534:65534", True, {"capabilities": {"drop": ["ALL"]}})
+    # The Vpc's transform reaches its public subnets.
+    assert {r.props["mapPublicIpOnLaunch"] for r in expanded("prod") if r.resource_type == "aws:ec2/subnet:Subnet"} \
+        == {False}
 
 
 def test_the_https_variant_has_an_https_listener_and_a_redirecting_http_one():
@@ -191,12 +175,29 @@ def test_config_file_names_only_policies_and_settings_they_declare(stack: str):
         assert set(settings) <= set(pack.CONFIG_DEFAULTS[name]), name
 
 
-def test_stack_expectations_come_from_the_config_files():
-    dev, prod = stack_config("dev"), stack_config("prod")
-    for name in ("rds-deletion-protection", "rds-multi-az", "rds-enhanced-monitoring", "alb-deletion-protection",
-                 "alb-access-logs", "alb-waf"):
-        assert (dev[name], prod[name]) == ({"required": False}, {"required": True}), name
-    assert (dev["rds-backups"], prod["rds-backups"]) == ({"minRetentionDays": 1.0}, {"minRetentionDays": 7.0})
+# What each policy setting in policy/<stack>.json encodes of that stack's Pulumi.<stack>.yaml (None: not set).
+ENCODED_SETTINGS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
+    ("rds-backups", "minRetentionDays"): lambda s: s["tca:dbBackupRetentionDays"],
+    ("rds-deletion-protection", "required"): lambda s: s["tca:deletionProtection"],
+    ("rds-multi-az", "required"): lambda s: s["tca:dbMultiAz"],
+    ("rds-enhanced-monitoring", "required"): lambda s: s["tca:dbMonitoringIntervalSeconds"] > 0,
+    ("rds-enhanced-monitoring", "maxIntervalSeconds"): lambda s: s["tca:dbMonitoringIntervalSeconds"] or None,
+    ("alb-deletion-protection", "required"): lambda s: s["tca:deletionProtection"],
+    ("alb-access-logs", "required"): lambda s: s["tca:albAccessLogs"],
+    ("alb-waf", "required"): lambda s: s["tca:waf"],
+    ("ecs-canary", "required"): lambda s: s["tca:deploymentStrategy"] == "CANARY",
+    ("log-group-retention", "minRetentionDays"): lambda s: s["tca:logRetentionDays"],
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_policy_config_file_encodes_its_stack_files_values(stack: str):
+    """policy/<stack>.json cannot drift from Pulumi.<stack>.yaml: every setting is the stack file's value."""
+    settings, raw = stack_file(stack), json.loads((ROOT / "policy" / f"{stack}.json").read_text())
+    written = {(name, key): value for name, config in raw.items() if isinstance(config, dict)
+               for key, value in config.items() if key != "enforcementLevel"}
+    expected = {setting: encode(settings) for setting, encode in ENCODED_SETTINGS.items()}
+    assert written == {setting: value for setting, value in expected.items() if value is not None}
 
 
 # -- (b) a compliant stack, and one break per policy ------------------------------------------------
@@ -206,6 +207,12 @@ LB_ARN = "arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:loadbalancer/
 LISTENER_ARN = LB_ARN.replace("loadbalancer", "listener")
 HTTP_ARN, HTTPS_ARN = f"{LISTENER_ARN}/80", f"{LISTENER_ARN}/443"
 TG_ARN = "arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:targetgroup/tg/1"
+ALT_TG_ARN = "arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:targetgroup/alt/2"
+RULE_ARN = "arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:listener-rule/app/lb/1/443/10"
+CANARY_LOAD_BALANCER = {"containerName": "app", "containerPort": 3000.0, "targetGroupArn": TG_ARN,
+                        "advancedConfiguration": {"alternateTargetGroupArn": ALT_TG_ARN,
+                                                  "productionListenerRule": RULE_ARN,
+                                                  "roleArn": "arn:aws:iam::123456789012:role/ecs-lb"}}
 CONTAINER = {
     "name": "app", "image": "servian/techchallengeapp:0.11.0", "essential": True, "user": "65534:65534",
     "readonlyRootFilesystem": True, "privileged": False, "linuxParameters": {"capabilities": {"drop": ["ALL"]}},
@@ -270,7 +277,14 @@ def compliant_stack() -> dict[str, tuple[str, dict[str, Any]]]:
             "networkConfiguration": {"assignPublicIp": False, "securityGroups": ["sg-svc"],
                                      "subnets": ["subnet-priv"]},
             "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            "alarms": {"enable": True, "rollback": True, "alarmNames": ["tca-prod-target-5xx"]}}),
+            "alarms": {"enable": True, "rollback": True, "alarmNames": ["tca-prod-target-5xx"]},
+            "deploymentController": {"type": "ECS"},
+            "deploymentConfiguration": {"strategy": "CANARY", "bakeTimeInMinutes": "10", "canaryConfiguration": {
+                "canaryPercent": 10.0, "canaryBakeTimeInMinutes": "5"}},
+            "loadBalancers": [CANARY_LOAD_BALANCER]}),
+        "rollback-alarm": ("aws:cloudwatch/metricAlarm:MetricAlarm", {"name": "tca-prod-target-5xx"}),
+        "tg": ("aws:lb/targetGroup:TargetGroup", {"id": TG_ARN, "arn": TG_ARN, "targetType": "ip"}),
+        "alt-tg": ("aws:lb/targetGroup:TargetGroup", {"id": ALT_TG_ARN, "arn": ALT_TG_ARN, "targetType": "ip"}),
         "task": ("aws:ecs/taskDefinition:TaskDefinition", {
             "containerDefinitions": json.dumps([CONTAINER]),
             "executionRoleArn": "arn:aws:iam::123456789012:role/exec"}),
@@ -295,8 +309,10 @@ def compliant_stack() -> dict[str, tuple[str, dict[str, Any]]]:
             "conditions": [{"pathPattern": {"values": ["/debug", "/debug/*"]}}],
             "actions": [{"type": "fixed-response", "fixedResponse": {"statusCode": "404"}}]}),
         "production": ("aws:lb/listenerRule:ListenerRule", {
+            "id": RULE_ARN, "arn": RULE_ARN,
             "listenerArn": HTTPS_ARN, "priority": 10.0, "conditions": [{"pathPattern": {"values": ["/*"]}}],
-            "actions": [{"type": "forward", "forward": {"targetGroups": [{"arn": TG_ARN, "weight": 100.0}]}}]}),
+            "actions": [{"type": "forward", "forward": {"targetGroups": [{"arn": TG_ARN, "weight": 100.0},
+                                                                         {"arn": ALT_TG_ARN, "weight": 0.0}]}}]}),
         "logs": ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 365.0, "kmsKeyId": KEY}),
         "topic": ("aws:sns/topic:Topic", {"kmsMasterKeyId": KEY}),
         "secret": ("aws:secretsmanager/secret:Secret", {"kmsKeyId": KEY}),
@@ -347,7 +363,10 @@ BREAKS: dict[str, Callable[[dict], None]] = {
     "ecs-no-public-ip": lambda s: s["service"][1]["networkConfiguration"].update(assignPublicIp=True),
     "ecs-circuit-breaker-rollback": _set("service", deploymentCircuitBreaker={"enable": True, "rollback": False}),
     "ecs-deployment-alarms-rollback": _set("service", alarms={"enable": True, "rollback": False,
-                                                              "alarmNames": ["a"]}),
+                                                              "alarmNames": ["tca-prod-target-5xx"]}),
+    "ecs-deployment-alarms-defined": lambda s: s["rollback-alarm"][1].update(name="tca-prod-something-else"),
+    "ecs-canary": lambda s: s["production"][1]["actions"][0]["forward"].update(
+        targetGroups=[{"arn": TG_ARN, "weight": 100.0}]),
     "ecs-container-not-privileged": _container(privileged=True),
     "ecs-container-readonly-root": _container(readonlyRootFilesystem=False),
     "ecs-container-non-root-user": _container(user="0:0"),
@@ -408,6 +427,20 @@ def test_policy_reports_the_resource_that_breaks_it(name: str):
     ("alb-debug-blocked", _set("block-debug", conditions=[{"pathPattern": {"values": ["/debug"]}}])),
     ("rds-private-subnets", _drop("db", "dbSubnetGroupName")),
     ("rds-private-subnets", lambda s: s["private-route"][1].update(gatewayId="igw-1", natGatewayId=None)),
+    ("ecs-canary", _set("service", deploymentConfiguration={"strategy": "ROLLING"})),
+    ("ecs-canary", _set("service", deploymentController={"type": "CODE_DEPLOY"})),
+    ("ecs-canary", lambda s: s["service"][1]["deploymentConfiguration"].pop("canaryConfiguration")),
+    ("ecs-canary", _set("service", loadBalancers=[])),
+    ("ecs-canary", _set("service", loadBalancers=[{k: v for k, v in CANARY_LOAD_BALANCER.items()
+                                                   if k != "advancedConfiguration"}])),
+    ("ecs-canary", lambda s: s.pop("alt-tg")),
+    ("ecs-canary", lambda s: s["service"][1]["loadBalancers"][0]["advancedConfiguration"].update(
+        productionListenerRule=HTTPS_ARN)),
+    ("ecs-canary", lambda s: s["service"][1]["loadBalancers"][0]["advancedConfiguration"].update(
+        alternateTargetGroupArn=TG_ARN)),
+    ("ecs-canary", lambda s: s["service"][1]["loadBalancers"][0]["advancedConfiguration"].pop("roleArn")),
+    ("ecs-deployment-alarms-defined", lambda s: s.pop("rollback-alarm")),
+    ("rds-enhanced-monitoring", _set("db", monitoringInterval=61.0)),
     ("ecs-container-non-root-user", _container(user="root")),
     ("ecs-container-non-root-user", lambda s: s["task"][1].update(
         containerDefinitions=json.dumps([{k: v for k, v in CONTAINER.items() if k != "user"}]))),
@@ -421,15 +454,20 @@ def test_an_environment_variable_naming_a_secret_by_arn_is_not_a_credential():
     assert violated(broken(_container(environment=env))) == set()
 
 
-def test_dev_config_accepts_a_single_az_unprotected_stack_without_waf_or_access_logs():
+def test_dev_config_accepts_a_single_az_unprotected_rolling_stack_without_waf_or_access_logs():
     stack = copy.deepcopy(compliant_stack())
     stack["db"][1].update(multiAz=False, deletionProtection=False, skipFinalSnapshot=True, monitoringInterval=0.0,
                           backupRetentionPeriod=1.0)
     stack["alb"][1].update(enableDeletionProtection=False, accessLogs={"enabled": False})
+    stack["logs"][1].update(retentionInDays=7.0)
+    stack["service"][1].update(deploymentConfiguration={"strategy": "ROLLING"},
+                               loadBalancers=[{"containerName": "app", "containerPort": 3000.0,
+                                               "targetGroupArn": TG_ARN}])
     stack.pop("waf")
     assert violated(build(stack), "dev") == set()
     assert violated(build(stack), "prod") == {"rds-multi-az", "rds-deletion-protection", "rds-enhanced-monitoring",
-                                              "rds-backups", "alb-deletion-protection", "alb-access-logs", "alb-waf"}
+                                              "rds-backups", "alb-deletion-protection", "alb-access-logs", "alb-waf",
+                                              "ecs-canary", "log-group-retention"}
 
 
 def test_violation_message_names_the_offending_value():
@@ -451,6 +489,96 @@ def test_links_made_only_by_property_dependencies_are_followed_during_preview():
     resources["waf"].property_dependencies["resourceArn"] = [resources["topic"]]
     assert [m for _, m in violations(BY_NAME["alb-waf"], list(resources.values()), {"required": True})] == [
         "load balancer alb has no WAF web ACL association"]
+
+
+def test_canary_links_made_only_by_property_dependencies_are_followed_during_preview():
+    """First preview: the alternate group's and the rule's ARNs are unknown; loadBalancers depends on them."""
+    stack = compliant_stack()
+    resources = {name: resource(type_, name, props) for name, (type_, props) in stack.items()}
+    unknown = {**CANARY_LOAD_BALANCER, "advancedConfiguration": {
+        "alternateTargetGroupArn": UNKNOWN_STRING_VALUE, "productionListenerRule": UNKNOWN_STRING_VALUE,
+        "roleArn": UNKNOWN_STRING_VALUE}}
+
+    def service(*deps: str) -> PolicyResource:
+        return resource("aws:ecs/service:Service", "service", {**stack["service"][1], "loadBalancers": [unknown]},
+                        property_dependencies={"loadBalancers": [resources[d] for d in deps]})
+
+    canary = BY_NAME["ecs-canary"]
+    others = [r for name, r in resources.items() if name != "service"]
+    assert violations(canary, [*others, service("tg", "alt-tg", "production")], {"required": True}) == []
+    assert [m for _, m in violations(canary, [*others, service("tg", "alt-tg")], {"required": True})] == [
+        "service service: the production listener rule <unknown> is not a listener rule of this stack (an ALB "
+        "canary needs a rule ARN, not a listener ARN)"]
+
+
+# The program's own resources (prod, awsx children included), each broken where a merged control lives: the
+# policy guarding it must notice, so none of them passes the program only because it sees nothing there.
+Change = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _nested(*path: str | int, value: Any) -> Change:
+    def change(props: dict[str, Any]) -> dict[str, Any]:
+        target: Any = props
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return props
+    return change
+
+
+def _each_container(**changes: Any) -> Change:
+    return lambda props: {**props, "containerDefinitions": json.dumps(
+        [{**c, **changes} for c in json.loads(props["containerDefinitions"])])}
+
+
+LOG_GROUP, LB, SERVICE = ("aws:cloudwatch/logGroup:LogGroup", "aws:lb/loadBalancer:LoadBalancer",
+                          "aws:ecs/service:Service")
+# (policy, resource type, logical name, change; None removes the resource)
+PROGRAM_BREAKS: list[tuple[str, str, str, Change | None]] = [
+    ("log-group-kms", LOG_GROUP, "tca-prod-pg-logs", lambda props: {**props, "kmsKeyId": None}),
+    ("log-group-kms", LOG_GROUP, "aws-waf-logs-tca-prod", lambda props: {**props, "kmsKeyId": None}),
+    ("log-group-retention", LOG_GROUP, "aws-waf-logs-tca-prod", _nested("retentionInDays", value=30.0)),
+    ("alb-waf", "aws:wafv2/webAclAssociation:WebAclAssociation", "tca-prod-waf-alb", None),
+    ("alb-access-logs", LB, "tca-prod", _nested("accessLogs", "enabled", value=False)),
+    ("alb-idle-timeout", LB, "tca-prod", _nested("idleTimeout", value=60.0)),
+    ("s3-tls-only", "aws:s3/bucketPolicy:BucketPolicy", "tca-prod-alb-logs", None),
+    ("ecs-deployment-alarms-rollback", SERVICE, "tca-prod-svc", _nested("alarms", "rollback", value=False)),
+    ("ecs-deployment-alarms-defined", "aws:cloudwatch/metricAlarm:MetricAlarm", "tca-prod-rollback-target-5xx",
+     None),
+    ("ecs-canary", "aws:lb/listenerRule:ListenerRule", "tca-prod-production", None),
+    ("ecs-canary", "aws:lb/targetGroup:TargetGroup", "tca-prod-alt", None),
+    ("ecs-canary", SERVICE, "tca-prod-svc", _nested("deploymentConfiguration", "strategy", value="ROLLING")),
+    ("ecs-container-readonly-root", "aws:ecs/taskDefinition:TaskDefinition", "tca-prod-svc",
+     _each_container(readonlyRootFilesystem=False)),
+    ("ecs-container-non-root-user", "aws:ecs/taskDefinition:TaskDefinition", "tca-prod-svc",
+     _each_container(user="0")),
+    ("subnet-no-auto-public-ip", "aws:ec2/subnet:Subnet", "tca-prod-vpc-public-1",
+     _nested("mapPublicIpOnLaunch", value=True)),
+    ("rds-enhanced-monitoring", "aws:rds/instance:Instance", "tca-prod-pg", _nested("monitoringInterval", value=0.0)),
+    ("rds-iam-auth", "aws:rds/instance:Instance", "tca-prod-pg",
+     _nested("iamDatabaseAuthenticationEnabled", value=False)),
+    ("default-sg-no-rules", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "tca-prod-default-sg", None),
+    ("vpc-flow-logs", "aws:ec2/flowLog:FlowLog", "tca-prod-vpc-flow", None),
+]
+
+
+def _break_program(type_: str, name: str, change: Change | None) -> list[PolicyResource]:
+    found: list[PolicyResource] = []
+    targets = [r for r in expanded("prod") if (r.resource_type, r.name) == (type_, name)]
+    assert len(targets) == 1, (type_, name)
+    for r in expanded("prod"):
+        if r is not targets[0]:
+            found.append(r)
+        elif change is not None:
+            found.append(resource(type_, name, change(copy.deepcopy(dict(r.props))), r.urn))
+    return found
+
+
+@pytest.mark.parametrize(("policy", "type_", "name", "change"), PROGRAM_BREAKS,
+                         ids=[f"{p}-{n}" for p, _, n, _ in PROGRAM_BREAKS])
+def test_the_program_broken_where_a_merged_control_lives_is_reported(policy: str, type_: str, name: str,
+                                                                     change: Change | None):
+    assert violated(_break_program(type_, name, change), "prod") == {policy}
 
 
 def test_a_dependency_on_the_awsx_component_satisfies_a_required_link_but_never_a_forbidden_one():

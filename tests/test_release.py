@@ -8,7 +8,7 @@ import pytest
 
 from infra.release import ECS_LB_POLICY_ARN, PRODUCTION_RULE_PRIORITY, metric_expression
 from infra.service import BLOCKED_PATHS
-from tests.conftest import stack_file
+from tests.conftest import shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, VPC, int_of
 from tests.mocks import run_program
 
@@ -172,8 +172,7 @@ def test_canary_role_is_assumable_only_by_ecs_and_holds_only_awss_load_balancer_
 
 
 def test_canary_rule_sits_on_the_https_listener_with_a_domain():
-    run = run_program("prod", overrides={"tca:domainName": "todo.example.com",
-                                         "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"})
+    run = shared_run("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"})
     https = run.referenced(run.one(ALB).outputs["listeners"][1])
     assert run.one(LISTENER_RULE, "-production").inputs["listenerArn"] == https["arn"]
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.mocks import ROOT, Run, run_program
+from tests.mocks import ROOT, Run, read_yaml, run_program
 
 # Property tests (tests/test_config_properties.py). `ci` replays the same examples on every run
 # (derandomize) so a failure in CI fails again locally; `dev` explores new examples each run. Both print
@@ -49,7 +49,7 @@ def shared_run(stack: str, overrides: dict[str, Any]) -> Run:
 
     Only for tests that read the recording; a test that needs a fresh run calls run_program itself.
     """
-    key = (stack, yaml.safe_dump(overrides, sort_keys=True))
+    key = (stack, json.dumps(overrides, sort_keys=True))
     if key not in _shared:
         run = run_program(stack, overrides=overrides)
         assert run.error is None, f"the {stack} program with {overrides} failed under mocks: {run.error!r}"
@@ -59,7 +59,7 @@ def shared_run(stack: str, overrides: dict[str, Any]) -> Run:
 
 def stack_file(stack: str) -> dict[str, Any]:
     """The stack's committed settings, as written (the expectations come from the file itself)."""
-    return yaml.safe_load(Path(ROOT, f"Pulumi.{stack}.yaml").read_text())["config"]
+    return read_yaml(Path(ROOT, f"Pulumi.{stack}.yaml"))["config"]
 
 
 @pytest.fixture(params=STACKS)

@@ -446,6 +446,11 @@ def _yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file of the repository (stack files, workflows), parsed afresh: tests may not share a mutable copy."""
+    return _yaml(path.read_text())
+
+
 def _as_config_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from infra.config import (
     FARGATE_CPU_SIZES,
@@ -18,8 +17,8 @@ from infra.config import (
     load_config,
     subnet_layout,
 )
-from tests.conftest import stack_file
-from tests.mocks import ROOT, rds_offers_like_aws, run_program, stack_config
+from tests.conftest import stack_file, stack_run
+from tests.mocks import ROOT, rds_offers_like_aws, read_yaml, run_program, stack_config
 
 # The table, per stack and section: the stack files must load to exactly this.
 EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
@@ -63,7 +62,7 @@ def _load(stack: str, **overrides) -> AppConfig:
 
 
 def _project_keys() -> dict:
-    return yaml.safe_load(Path(ROOT, "Pulumi.yaml").read_text())["config"]
+    return read_yaml(Path(ROOT, "Pulumi.yaml"))["config"]
 
 
 @pytest.mark.parametrize("stack", sorted(EXPECTED))
@@ -105,7 +104,7 @@ def test_project_defaults_are_themselves_valid():
 
 
 def test_project_uses_pip_toolchain_in_a_venv():
-    project = yaml.safe_load(Path(ROOT, "Pulumi.yaml").read_text())
+    project = read_yaml(Path(ROOT, "Pulumi.yaml"))
     assert project["name"] == "tca"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
 
@@ -350,8 +349,7 @@ def test_an_instance_class_rds_does_not_offer_stops_the_program_naming_the_key(i
 
 @pytest.mark.parametrize("stack", sorted(EXPECTED))
 def test_committed_instance_classes_are_offered_for_the_committed_engine(stack):
-    run = run_program(stack)
-    assert run.error is None
+    run = stack_run(stack)
     assert run.one("aws:rds/instance:Instance").inputs["instanceClass"] == EXPECTED[stack]["database"]["instance_class"]
 
 

@@ -160,7 +160,8 @@ def test_parameter_group_sets_only_the_tls_waiver_and_slow_statement_logging(run
     assert set(_parameters(run)) == {"rds.force_ssl", "log_min_duration_statement"}
 
 
-@pytest.mark.parametrize("major", [14, 15, 17, 18])
+# The committed stacks cover 16; the oldest and newest supported majors cover the rest of the mapping.
+@pytest.mark.parametrize("major", [14, 18])
 def test_parameter_group_family_follows_a_changed_major(major):
     from tests.mocks import run_program
     run = run_program("dev", overrides={"tca:dbEngineVersion": major})

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.conftest import shared_run, stack_run
-from tests.mocks import ROOT, Run, run_program
+from tests.mocks import ROOT, Run
 
 # Two customer-managed policies: one inline policy would pass a role's 10,240-character limit
 # together with the state policy, and a user or group (a laptop deploy) takes far smaller inline ones.
@@ -202,11 +202,10 @@ INVOKES: dict[str, list[str]] = {
 
 @pytest.fixture(scope="module")
 def runs() -> list[Run]:
-    """dev, prod, and prod with HTTPS and an alarm email."""
+    """dev, prod, prod with HTTPS, dev with an alarm email and dev with the pull-through cache."""
     return [stack_run("dev"), stack_run("prod"),
-            run_program("prod", overrides={"tca:domainName": "todo.example.com",
-                                           "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ",
-                                           "tca:alarmEmail": "ops@example.com"}),
+            shared_run("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}),
+            shared_run("dev", {"tca:alarmEmail": "ops@example.com"}),
             shared_run("dev", {"tca:dockerHubCredentialsSecretArn": (
                 "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123")})]
 

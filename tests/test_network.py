@@ -94,10 +94,8 @@ def test_security_groups_live_in_the_vpc(run):
 
 
 def test_app_port_change_moves_every_rule_with_it():
-    from tests.mocks import run_program
-    run = run_program("dev", overrides={"tca:appPort": 8080})
-    assert run.error is None
-    rules = _rules(run)
+    from tests.conftest import shared_run
+    rules = _rules(shared_run("dev", {"tca:appPort": 8080}))
     assert rules == _expected_chain(8080, False)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
-from tests.mocks import ROOT
+from tests.mocks import ROOT, read_yaml
 
 README = (ROOT / "README.md").read_text()
 
@@ -103,12 +102,12 @@ def _shown(value: object) -> str:
 
 
 def test_config_table_lists_every_declared_key_once_and_nothing_else():
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    project = read_yaml(ROOT / "Pulumi.yaml")["config"]
     assert sorted(_config_table()) == sorted(project)
 
 
 def test_config_table_says_which_keys_are_required_and_the_default_of_the_rest():
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    project = read_yaml(ROOT / "Pulumi.yaml")["config"]
     for key, (default, _, _) in _config_table().items():
         expected = _shown(project[key]["default"]) if "default" in project[key] else "**required**"
         assert default == expected, key
@@ -116,6 +115,6 @@ def test_config_table_says_which_keys_are_required_and_the_default_of_the_rest()
 
 @pytest.mark.parametrize("column,stack", [(1, "dev"), (2, "prod")])
 def test_config_table_shows_each_stack_files_values(column, stack):
-    values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    values = read_yaml(ROOT / f"Pulumi.{stack}.yaml")["config"]
     for key, cells in _config_table().items():
         assert cells[column] == _shown(values[f"tca:{key}"]), (stack, key)

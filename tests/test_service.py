@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from infra.service import ECS_SERVICE_TYPE, EXECUTION_POLICY_ARN, ignore_desired_count
-from tests.conftest import stack_file
+from tests.conftest import shared_run, stack_file
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
@@ -26,7 +26,6 @@ from tests.helpers import (
     int_of,
     plain,
 )
-from tests.mocks import run_program
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
@@ -119,7 +118,7 @@ def test_listen_container_host_and_target_group_ports_agree(run, settings):
 
 
 def test_a_changed_app_port_moves_every_port_together():
-    run = run_program("dev", overrides={"tca:appPort": 8080})
+    run = shared_run("dev", {"tca:appPort": 8080})
     assert set(_ports(run).values()) == {8080}
     assert "127.0.0.1:8080/healthcheck/" in " ".join(container(run)["healthCheck"]["command"])
 

@@ -80,7 +80,8 @@ def fake():
 
 
 def _run(url, *extra):
-    return smoke.main([url, "--wait", "1", "--interval", "0.1", *extra])
+    # Health answers are local and instant: 0.4 s leaves room for the warm-up test's three retries.
+    return smoke.main([url, "--wait", "0.4", "--interval", "0.05", *extra])
 
 
 def test_healthy_app_passes_every_check_and_leaves_no_task(fake, capsys):
@@ -134,10 +135,10 @@ def test_nothing_answering_fails_with_a_clear_message_and_exit_code():
         port = s.getsockname()[1]
     # Nothing listens on the port now; run the script the way a user does.
     command = [sys.executable, str(ROOT / "scripts" / "smoke.py"), f"http://127.0.0.1:{port}",
-               "--wait", "0.5", "--interval", "0.1"]
+               "--wait", "0.2", "--interval", "0.05"]
     out = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
-    assert "no answer" in out.stderr and "within 0.5 s" in out.stderr
+    assert "no answer" in out.stderr and "within 0.2 s" in out.stderr
 
 
 def test_url_defaults_to_the_stack_output(monkeypatch, fake):

@@ -10,14 +10,14 @@ import re
 import pytest
 import yaml
 
-from tests.mocks import ROOT
+from tests.mocks import ROOT, read_yaml
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 NAMES = ["pull-request.yml", "deploy.yml", "destroy-dev.yml", "drift.yml"]
 
 # Pulumi.yaml's virtualenv: `pulumi destroy` and the dynamic-provider host need it, and pulumi/actions
 # does not create it.
-VIRTUALENV = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"]
+VIRTUALENV = read_yaml(ROOT / "Pulumi.yaml")["runtime"]["options"]["virtualenv"]
 VENV_RUN = f"python -m venv {VIRTUALENV}\n{VIRTUALENV}/bin/python -m pip install -r requirements.txt\n"
 PACK_VENV_RUN = "python -m venv policy/venv\npolicy/venv/bin/python -m pip install -r policy/requirements.txt\n"
 (PULUMI_VERSION,) = re.findall(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
@@ -39,7 +39,7 @@ ENGINE_JOBS = {
 
 
 def _load(name: str) -> dict:
-    return yaml.safe_load((WORKFLOWS / name).read_text())
+    return read_yaml(WORKFLOWS / name)
 
 
 def _triggers(workflow: dict) -> dict:
@@ -316,7 +316,7 @@ def test_ci_uses_its_own_virtualenv_not_the_one_pulumi_up_uses():
 def test_every_workflow_works_in_the_region_both_stack_files_deploy_to(name):
     # The program takes its region from aws:region; the jobs' credentials and any AWS call a step makes
     # use AWS_REGION. A region change (README, *First deploy*) must move both, or jobs look elsewhere.
-    regions = {yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
+    regions = {read_yaml(ROOT / f"Pulumi.{stack}.yaml")["config"]["aws:region"]
                for stack in ("dev", "prod")}
     assert regions == {_load(name)["env"]["AWS_REGION"]}
 
@@ -327,7 +327,7 @@ def _uses_policy_pack(step: dict) -> bool:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
 def test_every_policy_pack_run_has_the_packs_own_virtualenv_first(name):
-    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["runtime"]["options"]["virtualenv"]
+    pack = read_yaml(ROOT / "policy" / "PulumiPolicy.yaml")["runtime"]["options"]["virtualenv"]
     assert PACK_VENV_RUN == (f"python -m venv policy/{pack}\n"
                              f"policy/{pack}/bin/python -m pip install -r policy/requirements.txt\n")
     for job_name, job in _load(name)["jobs"].items():

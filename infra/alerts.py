@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pulumi
 import pulumi_aws as aws
 
 from infra.config import MonitoringConfig, StackSettings
 from infra.keys import Keys
+
+
+class Notifications(TypedDict):
+    alarm_actions: list[pulumi.Input[str]]
+    ok_actions: list[pulumi.Input[str]]
+
+
+def notify(topic_arn: pulumi.Input[str]) -> Notifications:
+    """Every alarm of the stack tells the topic when it fires and when it clears, so on-call sees both."""
+    return {"alarm_actions": [topic_arn], "ok_actions": [topic_arn]}
 
 
 class AlarmTopic(pulumi.ComponentResource):

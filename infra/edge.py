@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.alerts import notify
 from infra.config import EdgeConfig, StackSettings
 
 FIVE_MINUTES = 300
@@ -235,8 +236,7 @@ class Edge(pulumi.ComponentResource):
             threshold=cfg.waf_blocked_alarm_count,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
-            alarm_actions=[alarm_topic_arn],
-            ok_actions=[alarm_topic_arn],
+            **notify(alarm_topic_arn),
             opts=child,
         )
 

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.alerts import notify
 from infra.config import MonitoringConfig, StackSettings
 from infra.database import Database
 from infra.edge import waf_dimensions
@@ -160,8 +161,7 @@ class Monitoring(pulumi.ComponentResource):
                 threshold=spec.threshold,
                 comparison_operator=spec.comparison,
                 treat_missing_data=spec.missing,
-                alarm_actions=[self.topic.arn],
-                ok_actions=[self.topic.arn],
+                **notify(self.topic.arn),
                 opts=child,
             )
 

@@ -25,6 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.alerts import notify
 from infra.config import MAX_NAME_PREFIX, ReleaseConfig, StackSettings
 from infra.iam import service_trust_policy
 
@@ -159,8 +160,7 @@ class Release(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 # No traffic or no tasks in a group is not a failed release.
                 treat_missing_data="notBreaching",
-                alarm_actions=[alarm_topic_arn],
-                ok_actions=[alarm_topic_arn],
+                **notify(alarm_topic_arn),
                 opts=child,
             ))
         self.register_outputs({"alarmNames": self.alarm_names})

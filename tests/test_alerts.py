@@ -25,3 +25,11 @@ def test_email_subscription_keeps_its_identity_too():
     old_parent = "urn:pulumi:dev::tca::tca:infra:Monitoring::tca-dev"
     assert run.one(SUBSCRIPTION).aliases == [{"spec": {"parentUrn": old_parent}}]
     assert run.one(SUBSCRIPTION).parent == run.one("tca:infra:AlarmTopic").urn
+
+
+def test_every_alarm_of_the_stack_notifies_the_topic_when_it_fires_and_when_it_clears(run):
+    topic = run.one("aws:sns/topic:Topic").outputs["arn"]
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarms
+    for alarm in alarms:
+        assert (alarm.inputs["alarmActions"], alarm.inputs["okActions"]) == ([topic], [topic]), alarm.name

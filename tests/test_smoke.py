@@ -141,15 +141,21 @@ def test_nothing_answering_fails_with_a_clear_message_and_exit_code():
     assert "no answer" in out.stderr and "within 0.2 s" in out.stderr
 
 
-def test_url_defaults_to_the_stack_output(monkeypatch, fake):
-    _, url = fake
-    calls = []
+def _cli_answering(monkeypatch, url: str) -> list[list[str]]:
+    """Stand in for `pulumi stack output url`: record each command, answer with the fake app's URL."""
+    calls: list[list[str]] = []
 
     def fake_run(cmd, **kwargs):
         calls.append(cmd)
         return subprocess.CompletedProcess(cmd, 0, stdout=url + "\n", stderr="")
 
     monkeypatch.setattr(smoke.subprocess, "run", fake_run)
+    return calls
+
+
+def test_url_defaults_to_the_stack_output(monkeypatch, fake):
+    _, url = fake
+    calls = _cli_answering(monkeypatch, url)
     assert smoke.main(["--wait", "1"]) == 0
     assert calls == [["pulumi", "stack", "output", "url"]]
 
@@ -165,13 +171,7 @@ def test_missing_pulumi_cli_is_a_clear_failure(monkeypatch, capsys):
 
 def test_stack_option_asks_the_cli_for_that_stacks_url(monkeypatch, fake):
     _, url = fake
-    calls = []
-
-    def fake_run(cmd, **kwargs):
-        calls.append(cmd)
-        return subprocess.CompletedProcess(cmd, 0, stdout=url + "\n", stderr="")
-
-    monkeypatch.setattr(smoke.subprocess, "run", fake_run)
+    calls = _cli_answering(monkeypatch, url)
     assert smoke.main(["--stack", "prod", "--wait", "1"]) == 0
     assert calls == [["pulumi", "stack", "output", "url", "--stack", "prod"]]
 

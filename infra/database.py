@@ -13,6 +13,7 @@ import pulumi_random as random
 from infra.config import DatabaseConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys, decrypt_secrets_statement
+from infra.logs import stack_log_group
 from infra.network import POSTGRES_PORT, Network
 from infra.proxy_ready_provider import ProxyReadyProvider
 
@@ -118,14 +119,9 @@ class Database(pulumi.ComponentResource):
         # auto-generated name (README, "Tearing down", says how to bound that stack's own group).
         identifier_suffix = random.RandomId(f"{name}-identifier", byte_length=4, opts=child)
         identifier = pulumi.Output.concat(f"{stack.name_prefix}-pg-", identifier_suffix.hex)
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-pg-logs",
-            name=pulumi.Output.concat("/aws/rds/instance/", identifier, "/postgresql"),
-            retention_in_days=stack.log_retention_days,
-            kms_key_id=keys.arn,
-            skip_destroy=False,
-            opts=child,
-        )
+        self.log_group = stack_log_group(
+            f"{name}-pg-logs", stack, keys.arn, self,
+            name=pulumi.Output.concat("/aws/rds/instance/", identifier, "/postgresql"))
 
         # A unique name per instance, so a re-created stack never collides with an old snapshot.
         snapshot_suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from infra.alerts import notify
 from infra.config import EdgeConfig, StackSettings
+from infra.logs import stack_log_group
 
 FIVE_MINUTES = 300
 # The prefix ALB writes under is `<prefix>/AWSLogs/<account>/`; AWS forbids "AWSLogs" in the prefix.
@@ -209,13 +210,7 @@ class Edge(pulumi.ComponentResource):
             opts=child,
         )
         # WAF accepts only CloudWatch log groups whose names start with "aws-waf-logs-".
-        log_group = aws.cloudwatch.LogGroup(
-            f"aws-waf-logs-{name}",
-            retention_in_days=stack.log_retention_days,
-            kms_key_id=kms_key_arn,
-            skip_destroy=False,
-            opts=child,
-        )
+        log_group = stack_log_group(f"aws-waf-logs-{name}", stack, kms_key_arn, self)
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-waf-logging",
             resource_arn=self.web_acl.arn,

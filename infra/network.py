@@ -13,6 +13,7 @@ import pulumi_awsx as awsx
 from infra.config import NetworkConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys
+from infra.logs import stack_log_group
 
 POSTGRES_PORT = 5432
 ANYWHERE_V4 = "0.0.0.0/0"
@@ -148,13 +149,7 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self, name: str, stack: StackSettings, keys: Keys) -> None:
         """EC2.6: every accepted and rejected flow in the VPC, kept as long as the stack's other logs."""
         child = pulumi.ResourceOptions(parent=self)
-        group = aws.cloudwatch.LogGroup(
-            f"{name}-vpc-flow",
-            retention_in_days=stack.log_retention_days,
-            kms_key_id=keys.arn,
-            skip_destroy=False,
-            opts=child,
-        )
+        group = stack_log_group(f"{name}-vpc-flow", stack, keys.arn, self)
         account = aws.get_caller_identity().account_id
         role = aws.iam.Role(
             f"{name}-vpc-flow",

@@ -15,6 +15,7 @@ from infra.database import Database
 from infra.iam import service_trust_policy
 from infra.images import Images
 from infra.keys import Keys, decrypt_secrets_statement
+from infra.logs import stack_log_group
 from infra.network import Network
 from infra.release import Release
 from infra.seed import Seed
@@ -143,13 +144,7 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            retention_in_days=stack.log_retention_days,
-            kms_key_id=keys.arn,
-            skip_destroy=False,
-            opts=child,
-        )
+        self.log_group = stack_log_group(f"{name}-logs", stack, keys.arn, self)
 
         self.execution_role = aws.iam.Role(
             f"{name}-exec",

@@ -244,6 +244,21 @@ def test_drift_is_checked_daily_and_on_demand_for_each_stack_with_read_only_role
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
 
 
+# The only conditions any job or step may carry: the destroy confirmation, and the pull-request label
+# that swaps the database guard for its explicit override. Anything else (`always()`, `!cancelled()`,
+# `false`, a repository variable) could run a deploy after a failed guard, or skip the guard.
+ALLOWED_JOB_IFS = {("destroy-dev.yml", "destroy"): "${{ inputs.confirm == 'destroy dev' }}"}
+ALLOWED_STEP_IFS = {("pull-request.yml", "preview"): [PR_GUARD_IF, PR_ALLOW_IF]}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_job_or_step_carries_a_condition_but_the_confirmation_and_the_label(name):
+    for job_name, job in _load(name)["jobs"].items():
+        assert job.get("if") == ALLOWED_JOB_IFS.get((name, job_name)), (name, job_name)
+        step_ifs = [step["if"] for step in job["steps"] if "if" in step]
+        assert step_ifs == ALLOWED_STEP_IFS.get((name, job_name), []), (name, job_name)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_no_guards_result_can_be_ignored(name):
     workflow = _load(name)

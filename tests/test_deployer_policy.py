@@ -288,10 +288,21 @@ def test_statement_ids_are_unique_across_the_policies():
     sids = [s["Sid"] for s in POLICY["Statement"]]
     assert len(sids) == len(set(sids))
 
-def test_log_group_permissions_reach_the_rds_group_the_stack_creates():
-    # RDS's own group is named /aws/rds/instance/<identifier>/postgresql; identifiers start tca-.
+def test_every_statement_lists_its_actions_and_uses_no_negation():
+    # The scope tests below walk each statement's Action list; a bare string would slip past them,
+    # and NotAction / NotResource grant everything not named.
+    for statement in POLICY["Statement"]:
+        assert isinstance(statement["Action"], list), statement["Sid"]
+        assert "NotAction" not in statement and "NotResource" not in statement, statement["Sid"]
+
+
+def test_log_group_permissions_reach_every_log_group_the_stack_creates(runs):
+    # The provider acts on both forms of a group's ARN: with and without the trailing ":*".
     import fnmatch
     (statement,) = [s for s in POLICY["Statement"] if "logs:CreateLogGroup" in s["Action"]]
-    arn = "arn:aws:logs:ap-southeast-2:123456789012:log-group:/aws/rds/instance/tca-dev-pg-1a2b3c4d/postgresql"
-    assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in statement["Resource"])
-    assert any(fnmatch.fnmatchcase(arn + ":*", pattern) for pattern in statement["Resource"])
+    groups = {r.outputs["name"] for run in runs for r in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert any(g.startswith("aws-waf-logs-") for g in groups) and any(g.startswith("/aws/rds/") for g in groups)
+    for group in groups:
+        arn = f"arn:aws:logs:ap-southeast-2:123456789012:log-group:{group}"
+        for form in (arn, arn + ":*"):
+            assert any(fnmatch.fnmatchcase(form, pattern) for pattern in statement["Resource"]), form

@@ -28,7 +28,9 @@ def test_database_kept_passes(tmp_path, op, capsys):
     assert "database kept" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("op", ["replace", "create-replacement", "delete-replaced", "delete"])
+# Every step kind Pulumi uses that ends the existing instance (a read resource is "discarded").
+@pytest.mark.parametrize("op", ["replace", "create-replacement", "delete-replaced", "delete", "discard",
+                                "discard-replaced"])
 def test_database_replacement_or_deletion_fails_naming_the_reason(tmp_path, op, capsys):
     path = _preview(tmp_path, {"op": op, "urn": DB, "diffReasons": ["dbName"]})
     assert check_preview.main([path]) == 1

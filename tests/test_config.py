@@ -437,3 +437,32 @@ def test_canary_percents_ecs_accepts_are_accepted(value, expected):
                                        ("wafRateLimit", 10)])
 def test_range_edges_ecs_and_waf_accept_are_accepted(key, value):
     _load("prod", **{f"tca:{key}": value})
+
+
+# -- AWS's own limits, written out here from AWS's documentation, independently of infra/config.py --------
+# (The property tests draw their ranges from config.py's constants; these pin the constants themselves.)
+
+def test_log_retention_values_are_exactly_the_ones_cloudwatch_logs_accepts():
+    from infra.config import LOG_RETENTION_DAYS
+    # CloudWatch Logs API, PutRetentionPolicy: retentionInDays.
+    assert LOG_RETENTION_DAYS == (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                                  2192, 2557, 2922, 3288, 3653)
+
+
+def test_the_other_aws_limits_config_enforces_are_awss():
+    from infra import config
+    assert config.DB_MONITORING_INTERVALS == (0, 1, 5, 10, 15, 30, 60)     # RDS MonitoringInterval
+    assert config.KEY_DELETION_WINDOW_DAYS == (7, 30)                      # KMS PendingWindowInDays
+    assert config.MAX_BAKE_MINUTES == 1440                                 # ECS bake times, 0-1440
+    assert config.WAF_RATE_LIMIT_RANGE == (10, 2_000_000_000)              # WAF RateBasedStatement.Limit
+    assert config.MIN_WINDOW_MINUTES == 30                                 # RDS backup/maintenance windows
+    assert config.SUPPORTED_PG_MAJORS == (14, 15, 16, 17, 18)              # RDS standard support, 2026
+    assert config.MAX_NAME_PREFIX == 32 - 8                                # ALB/target group names, Pulumi suffix
+
+
+def test_waf_rate_limit_range_matches_awss_api_model():
+    import botocore.session
+
+    from infra.config import WAF_RATE_LIMIT_RANGE
+    shape = botocore.session.get_session().get_service_model("wafv2").shape_for("RateLimit").metadata
+    assert (shape["min"], shape["max"]) == WAF_RATE_LIMIT_RANGE

@@ -116,6 +116,9 @@ def test_database_secret_is_encrypted_with_the_stack_key(run):
 
 
 def test_database_secret_is_inside_the_key_policys_secrets_manager_scope(run):
+    # The mock names a secret after its resource, as Pulumi's auto-naming does; an explicit name or
+    # prefix would escape that, so the secret must have neither.
+    assert "name" not in run.one(SECRET).inputs and "namePrefix" not in run.one(SECRET).inputs
     pattern = _policy(run)["SecretsManagerForThisStacksSecrets"]["Condition"]["StringLike"][
         "kms:EncryptionContext:SecretARN"]
     assert fnmatch.fnmatchcase(run.one(SECRET).outputs["arn"], pattern)

@@ -138,14 +138,23 @@ def test_proxy_client_alarm_sums_every_node_per_minute(prod):
     assert clients["period"] == 60
 
 
+def _series(namespace, metric, dimensions):
+    """One graphed or alarmed series: a metric name alone is not unique (ECS and RDS CPU, two target groups)."""
+    return namespace, metric, json.dumps(dimensions, sort_keys=True)
+
+
 def test_dashboard_graphs_each_metric_at_its_alarms_period(prod):
     body = json.loads(prod.one(DASHBOARD).inputs["dashboardBody"])
-    periods = {w["properties"]["metrics"][0][1]: (w["properties"]["period"], w["properties"]["metrics"][0][-1])
-               for w in body["widgets"]}
-    monitoring = prod.one("tca:infra:Monitoring").urn
-    # Monitoring's own alarms; the rollback and WAF alarms belong to Release and Edge.
-    for alarm in [a for a in prod.of_type(ALARM) if a.parent == monitoring]:
-        assert periods[alarm.inputs["metricName"]] == (alarm.inputs["period"], {"stat": alarm.inputs["statistic"]})
+    periods = {}
+    for widget in body["widgets"]:
+        metric = widget["properties"]["metrics"][0]
+        dims = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
+        periods[_series(metric[0], metric[1], dims)] = (widget["properties"]["period"], metric[-1])
+    alarms = _alarms(prod) + _alarms(prod, alternate=True)
+    assert alarms
+    for alarm in alarms:
+        key = _series(alarm.inputs["namespace"], alarm.inputs["metricName"], alarm.inputs["dimensions"])
+        assert periods[key] == (alarm.inputs["period"], {"stat": alarm.inputs["statistic"]}), key
 
 
 def test_no_email_subscription_without_an_address(run):
@@ -166,9 +175,9 @@ def test_dashboard_graphs_every_alarmed_metric_with_the_same_dimensions(run):
         if metric[0] == "AWS/WAFV2":  # the web ACL's graph, checked below
             continue
         dims = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
-        graphed.append((metric[0], metric[1], json.dumps(dims, sort_keys=True)))
+        graphed.append(_series(metric[0], metric[1], dims))
         assert widget["properties"]["region"] == "ap-southeast-2"
-    alarmed = [(a.inputs["namespace"], a.inputs["metricName"], json.dumps(a.inputs["dimensions"], sort_keys=True))
+    alarmed = [_series(a.inputs["namespace"], a.inputs["metricName"], a.inputs["dimensions"])
                for a in _alarms(run) + _alarms(run, alternate=True)]
     assert sorted(graphed) == sorted(alarmed)
 

@@ -53,6 +53,7 @@ def test_the_alarms_the_service_names_exist_and_are_created_before_it(run):
 
 def test_rollback_alarms_notify_the_alarm_topic_on_alarm_and_ok(run):
     topic = run.one(TOPIC).outputs["arn"]
+    assert len(_rollback_alarms(run)) == 3
     for alarm in _rollback_alarms(run).values():
         assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
 
@@ -62,6 +63,7 @@ def test_rollback_alarms_watch_this_services_target_groups_one_minute_at_a_time(
     expected = {primary}
     if settings["tca:deploymentStrategy"] == "CANARY":
         expected.add(run.one(TARGET_GROUP).outputs["arnSuffix"])
+    assert len(_rollback_alarms(run)) == 3
     for alarm in _rollback_alarms(run).values():
         metrics = [q["metric"] for q in alarm.inputs["metricQueries"] if "metric" in q]
         assert _watched_groups(alarm) == expected, alarm.name
@@ -186,9 +188,13 @@ def test_canary_stacks_scale_on_cpu_alone(prod, dev):
 
 
 def test_a_canary_dev_differs_only_by_config():
+    # No stack name anywhere: dev's file with CANARY gets the whole canary wiring prod has.
     run = run_program("dev", overrides={"tca:deploymentStrategy": "CANARY"})
     assert run.one(ECS_SERVICE).inputs["deploymentConfiguration"]["strategy"] == "CANARY"
     assert len(run.one(ECS_SERVICE).inputs["loadBalancers"]) == 1
+    assert run.one(TARGET_GROUP).parent == run.one("tca:infra:Release").urn
+    assert run.one(LISTENER_RULE, "-production").ignore_changes == ["actions"]
+    assert run.one(ROLE, "-ecs-lb").parent == run.one("tca:infra:Release").urn
 
 
 # -- pulumi up waits through the bake times -------------------------------------------------------

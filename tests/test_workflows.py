@@ -153,7 +153,9 @@ def test_pull_request_jobs_reference_nothing_of_prod():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_prod_material_is_only_used_inside_prods_main_only_environments(name):
+def test_prod_material_is_only_used_inside_prods_environments(name):
+    # That those environments admit only `main` is a repository setting (README, *State backends and
+    # secrets*) the files cannot show.
     for job in _load(name)["jobs"].values():
         used = _references(yaml.safe_dump(job))
         if used & {"secrets.PULUMI_CONFIG_PASSPHRASE_PROD", "vars.PULUMI_BACKEND_URL_PROD",

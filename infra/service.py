@@ -331,10 +331,12 @@ class Service(pulumi.ComponentResource):
         """The cluster, created after the Container Insights log group it writes to and deleted before it.
 
         Container Insights writes to /aws/ecs/containerinsights/<cluster>/performance and, if that group
-        does not exist, creates it itself: off the stack key, kept forever, left behind by destroy. As with
-        RDS's group (infra/database.py), the stack creates it first, with its key and retention. That needs
-        the cluster's name before the cluster exists, so the name is the stack prefix plus a RandomId kept
-        in state (ECS allows up to 255 letters, digits, hyphens and underscores; this is at most 41).
+        does not exist, creates it itself: off the stack key, with a retention the stack does not choose,
+        and left behind by destroy. As with RDS's group (infra/database.py), the stack creates it first,
+        with its key and retention. That needs the cluster's name before the cluster exists, so the name
+        is the stack prefix plus a RandomId kept in state (ECS allows up to 255 letters, digits, hyphens
+        and underscores; this is at most 41). The `tca-<stack>-` start is what the key policy and the
+        deployer's log-group scope admit.
 
         `name` is ignored on update. A new name replaces the cluster, and ECS cannot move a service to
         another cluster ("You can't change the cluster name", UpdateService), so the running service, its

@@ -24,14 +24,12 @@ PASSWORD_LENGTH = 32
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
 PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
 MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
-# RDS User Guide: Database Insights / Performance Insights "isn't supported for the following instance
-# classes" (the list given for MySQL and MariaDB; RDS refuses PostgreSQL on them too, per the team's notes).
-NO_PERFORMANCE_INSIGHTS = frozenset({"db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small",
-                                     "db.t4g.micro", "db.t4g.small"})
-
-
-def performance_insights_supported(instance_class: str) -> bool:
-    return instance_class not in NO_PERFORMANCE_INSIGHTS
+# Database Insights Standard mode with Performance Insights kept for 7 days, the free retention. RDS for
+# PostgreSQL offers it on every instance class (RDS User Guide, "Amazon RDS DB engine, Region, and instance
+# class support for Database Insights": the micro/small exclusions are listed for MariaDB and MySQL only).
+# Advanced mode is paid per vCPU-hour and requires at least 465 days of retention.
+DATABASE_INSIGHTS_MODE = "standard"
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 
 
 class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
@@ -130,7 +128,6 @@ class Database(pulumi.ComponentResource):
 
         monitoring_role, monitoring_grant = (self._monitoring_role(name) if cfg.monitoring_interval_seconds
                                              else (None, None))
-        insights = performance_insights_supported(cfg.instance_class)
 
         self.instance = aws.rds.Instance(
             f"{name}-pg",
@@ -171,9 +168,12 @@ class Database(pulumi.ComponentResource):
             # RDS.6: OS metrics every N seconds (0 is off; RDS refuses a role without an interval).
             monitoring_interval=cfg.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role.arn if monitoring_role is not None else None,
-            # Only where the class offers it; 7 days is the free retention.
-            performance_insights_enabled=insights,
-            performance_insights_retention_period=7 if insights else None,
+            # Standard mode, explicitly: left unset, RDS picks the mode. The Performance Insights data stays on
+            # the AWS-managed aws/rds key like the storage: its key "can never be changed" once set, and moving
+            # it later to the stack key would need a new instance (README).
+            database_insights_mode=DATABASE_INSIGHTS_MODE,
+            performance_insights_enabled=True,
+            performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
             deletion_protection=stack.deletion_protection,
             skip_final_snapshot=not stack.deletion_protection,
             final_snapshot_identifier=final_snapshot,

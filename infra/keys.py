@@ -23,11 +23,13 @@ def log_group_name_patterns(name_prefix: str) -> list[str]:
 
     A log group the stack adds must match one of them, or CloudWatch Logs refuses the key:
     Pulumi auto-names `<prefix>-...` (app, seed, flow logs); RDS writes to
-    `/aws/rds/instance/<identifier>/postgresql` (identifiers start with the prefix); WAF requires
-    its groups to start with `aws-waf-logs-`. A stack whose name extends another's with a hyphen
+    `/aws/rds/instance/<identifier>/postgresql` (identifiers start with the prefix); Container Insights
+    writes to `/aws/ecs/containerinsights/<cluster>/performance` (cluster names start with the prefix);
+    WAF requires its groups to start with `aws-waf-logs-`. A stack whose name extends another's with a hyphen
     (`dev` and `dev-x`) would match both: names allow no tighter scope.
     """
-    return [f"{name_prefix}-*", f"/aws/rds/instance/{name_prefix}-*", f"aws-waf-logs-{name_prefix}-*"]
+    return [f"{name_prefix}-*", f"/aws/rds/instance/{name_prefix}-*",
+            f"/aws/ecs/containerinsights/{name_prefix}-*/performance", f"aws-waf-logs-{name_prefix}-*"]
 
 
 def key_policy(name_prefix: str, region: str, account: str) -> dict[str, Any]:

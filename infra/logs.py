@@ -15,7 +15,7 @@ from infra.config import StackSettings
 def stack_log_group(resource_name: str, stack: StackSettings, key_arn: pulumi.Input[str], parent: pulumi.Resource,
                     *, name: pulumi.Input[str] | None = None,
                     opts: pulumi.ResourceOptions | None = None) -> aws.cloudwatch.LogGroup:
-    """A log group owned by `parent`; `name` only where AWS fixes it (RDS's and WAF's), else auto-named."""
+    """A log group owned by `parent`; `name` only where AWS fixes it (RDS's, Container Insights'), else auto-named."""
     return aws.cloudwatch.LogGroup(
         resource_name,
         name=name,

@@ -119,6 +119,15 @@ class Network(pulumi.ComponentResource):
         self._rule(EGRESS, f"{name}-svc-out-https", self.service_security_group, 443,
                    "App tasks to HTTPS endpoints (image registry, Secrets Manager, CloudWatch Logs)",
                    cidr=ANYWHERE_V4)
+        if self.proxy_security_group is not None:
+            # RDS Proxy reads the database secret from Secrets Manager over HTTPS through its own network
+            # interfaces (RDS User Guide, "Setting up network prerequisites for RDS Proxy"); with only 5432
+            # to the database its targets never become AVAILABLE. The key is no extra hop: Secrets Manager
+            # decrypts server-side (the proxy role's kms:Decrypt holds only via secretsmanager). The path
+            # is the NAT gateways the tasks already use, at no fixed cost; a Secrets Manager interface
+            # endpoint would cost about USD 7.30 a month per zone and is kept out for that reason.
+            self._rule(EGRESS, f"{name}-proxy-out-https", self.proxy_security_group, 443,
+                       "RDS Proxy to Secrets Manager (HTTPS)", cidr=ANYWHERE_V4)
 
         # The only internal path: ALB -> tasks -> (proxy ->) database, each hop one port.
         chain = [("lb", self.lb_security_group, app_port), ("svc", self.service_security_group, POSTGRES_PORT)]

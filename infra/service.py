@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
+import pulumi_random as random
 
 from infra.config import ReleaseConfig, ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
@@ -114,6 +115,7 @@ def healthcheck_command(port: int) -> list[str]:
 class Service(pulumi.ComponentResource):
     url: pulumi.Output[str]
     cluster: aws.ecs.Cluster
+    insights_log_group: aws.cloudwatch.LogGroup
     log_group: aws.cloudwatch.LogGroup
     execution_role: aws.iam.Role
     alb: awsx.lb.ApplicationLoadBalancer
@@ -130,11 +132,7 @@ class Service(pulumi.ComponentResource):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            opts=child,
-        )
+        self.cluster = self._cluster(name, stack, keys)
         # The cluster offers both; the service picks per tca:fargateSpot, and the seed always asks
         # for launch type FARGATE (on-demand), so a Spot reclaim never interrupts a seed.
         capacity = aws.ecs.ClusterCapacityProviders(
@@ -328,6 +326,34 @@ class Service(pulumi.ComponentResource):
         self.service_name = service_name
         self.min_tasks = cfg.min_tasks
         self.register_outputs({"url": self.url, "serviceName": service_name})
+
+    def _cluster(self, name: str, stack: StackSettings, keys: Keys) -> aws.ecs.Cluster:
+        """The cluster, created after the Container Insights log group it writes to and deleted before it.
+
+        Container Insights writes to /aws/ecs/containerinsights/<cluster>/performance and, if that group
+        does not exist, creates it itself: off the stack key, with a retention the stack does not choose,
+        and left behind by destroy. As with RDS's group (infra/database.py), the stack creates it first,
+        with its key and retention. That needs the cluster's name before the cluster exists, so the name
+        is the stack prefix plus a RandomId kept in state (ECS allows up to 255 letters, digits, hyphens
+        and underscores; this is at most 41). The `tca-<stack>-` start is what the key policy and the
+        deployer's log-group scope admit.
+
+        `name` is ignored on update. A new name replaces the cluster, and ECS cannot move a service to
+        another cluster ("You can't change the cluster name", UpdateService), so the running service, its
+        capacity providers and autoscaling target would all be replaced with it. A cluster created
+        auto-named keeps its name and the group AWS made for it (README, "Tearing down").
+        """
+        suffix = random.RandomId(f"{name}-cluster-name", byte_length=4, opts=pulumi.ResourceOptions(parent=self))
+        cluster_name = pulumi.Output.concat(f"{stack.name_prefix}-cluster-", suffix.hex)
+        self.insights_log_group = stack_log_group(
+            f"{name}-insights-logs", stack, keys.arn, self,
+            name=pulumi.Output.concat("/aws/ecs/containerinsights/", cluster_name, "/performance"))
+        return aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=cluster_name,
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.insights_log_group], ignore_changes=["name"]),
+        )
 
     def _target_tracking(self, name: str, target: aws.appautoscaling.Target, value: float,
                          metric: str, *, resource_label: pulumi.Input[str] | None = None) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.database import PASSWORD_SPECIALS, performance_insights_supported
+from infra.database import PASSWORD_SPECIALS
 from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
 from tests.mocks import ACCOUNT
 
@@ -354,9 +354,9 @@ def test_prod_logs_statements_slower_than_a_second(prod):
 
 @pytest.fixture(scope="module")
 def prod_variant():
-    """prod on a class that offers Performance Insights, with slow-statement logging off (one run, two tests)."""
+    """prod with slow-statement logging off."""
     from tests.mocks import run_program
-    run = run_program("prod", overrides={"tca:dbInstanceClass": "db.t4g.medium", "tca:dbSlowStatementMs": -1})
+    run = run_program("prod", overrides={"tca:dbSlowStatementMs": -1})
     assert run.error is None, run.error
     return run
 
@@ -394,28 +394,16 @@ def test_dev_has_no_enhanced_monitoring_and_no_role_for_it(dev):
     assert [r.name for r in dev.of_type("aws:iam/role:Role") if "-monitoring" in r.name] == []
 
 
-@pytest.mark.parametrize("instance_class", ["db.t4g.micro", "db.t4g.small", "db.t3.micro", "db.t3.small",
-                                            "db.t2.micro", "db.t2.small"])
-def test_performance_insights_is_not_offered_on_micro_and_small_burstable_classes(instance_class):
-    assert performance_insights_supported(instance_class) is False
-
-
-@pytest.mark.parametrize("instance_class", ["db.t4g.medium", "db.t3.large", "db.m7g.large", "db.r6g.xlarge"])
-def test_performance_insights_is_offered_on_other_classes(instance_class):
-    assert performance_insights_supported(instance_class) is True
-
-
-def test_performance_insights_follows_the_configured_class(run, settings):
+def test_database_insights_standard_mode_with_the_free_week_of_performance_insights_on_any_class(run):
+    # RDS for PostgreSQL offers Database Insights on every class, micro and small included.
     rds = run.one(RDS).inputs
-    assert rds["performanceInsightsEnabled"] is performance_insights_supported(settings["tca:dbInstanceClass"])
-    assert "performanceInsightsRetentionPeriod" not in rds
-
-
-def test_performance_insights_turns_on_with_a_class_that_supports_it_for_the_free_week(prod_variant):
-    rds = prod_variant.one(RDS).inputs
+    assert rds["databaseInsightsMode"] == "standard"
     assert rds["performanceInsightsEnabled"] is True
     assert int_of(rds["performanceInsightsRetentionPeriod"]) == 7
-    assert "performanceInsightsKmsKeyId" not in rds
+
+
+def test_performance_insights_stays_on_the_aws_managed_key_because_its_key_can_never_change(run):
+    assert "performanceInsightsKmsKeyId" not in run.one(RDS).inputs
 
 
 def test_no_secret_rotation_is_configured_and_the_waiver_is_documented_secretsmanager_1(run):

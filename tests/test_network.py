@@ -55,6 +55,8 @@ def _rules(run):
 def _expected_chain(port: int, proxy: bool) -> set:
     hops = [("lb", port), ("svc", 5432)] + ([("proxy", 5432)] if proxy else []) + [("db", 0)]
     rules = {("in", "lb", 80, "0.0.0.0/0"), ("in", "lb", 443, "0.0.0.0/0"), ("out", "svc", 443, "0.0.0.0/0")}
+    if proxy:
+        rules.add(("out", "proxy", 443, "0.0.0.0/0"))
     for (src, hop_port), (dst, _) in itertools.pairwise(hops):
         rules |= {("out", src, hop_port, dst), ("in", dst, hop_port, src)}
     return rules
@@ -74,6 +76,12 @@ def test_prod_chain_puts_the_proxy_between_tasks_and_database(prod):
     assert {("out", "svc", 5432, "proxy"), ("in", "proxy", 5432, "svc"),
             ("out", "proxy", 5432, "db"), ("in", "db", 5432, "proxy")} <= rules
     assert ("in", "db", 5432, "svc") not in rules and ("out", "svc", 5432, "db") not in rules
+
+
+def test_proxy_reaches_secrets_manager_over_https_for_its_credentials(run, settings):
+    """RDS Proxy fetches the secret from its own interfaces; with 5432 alone its target never comes up."""
+    outbound = {(port, peer) for direction, role, port, peer in _rules(run) if (direction, role) == ("out", "proxy")}
+    assert outbound == ({(443, "0.0.0.0/0"), (5432, "db")} if settings["tca:dbProxy"] else set())
 
 
 def test_database_group_admits_only_its_one_client_group_on_5432_rds_2(run, settings):
@@ -210,7 +218,8 @@ def test_every_security_group_rule_describes_the_path_it_opens(run, settings):
         expected |= {("out", "svc", 5432, "proxy"): "App tasks to RDS Proxy",
                      ("in", "proxy", 5432, "svc"): "App tasks to RDS Proxy",
                      ("out", "proxy", 5432, "db"): "RDS Proxy to database",
-                     ("in", "db", 5432, "proxy"): "RDS Proxy to database"}
+                     ("in", "db", 5432, "proxy"): "RDS Proxy to database",
+                     ("out", "proxy", 443, "0.0.0.0/0"): "RDS Proxy to Secrets Manager (HTTPS)"}
     else:
         expected |= {("out", "svc", 5432, "db"): "App tasks to database",
                      ("in", "db", 5432, "svc"): "App tasks to database"}

@@ -213,6 +213,31 @@ def test_service_runs_in_the_cluster_with_container_insights_ecs_12(run):
     assert run.one(ECS_SERVICE).inputs["cluster"] == cluster.outputs["arn"]
 
 
+def test_container_insights_group_is_created_by_the_stack_on_its_key_with_its_retention(run, settings):
+    # Left to Container Insights, the group is unencrypted, kept forever and survives `pulumi destroy`.
+    group = run.one(LOG_GROUP, "-insights-logs")
+    assert group.inputs["name"] == f"/aws/ecs/containerinsights/{run.one(CLUSTER).inputs['name']}/performance"
+    assert group.inputs["kmsKeyId"] == run.one(KMS_KEY).outputs["arn"]
+    assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
+    assert group.inputs["skipDestroy"] is False
+    assert group.parent == run.one("tca:infra:Service").urn
+
+
+def test_cluster_is_created_after_its_container_insights_group_and_deleted_before_it(run):
+    assert run.one(LOG_GROUP, "-insights-logs").urn in run.one(CLUSTER).dependencies
+
+
+def test_cluster_name_is_known_before_the_cluster_stable_and_starts_with_the_stack_prefix(run):
+    import re
+    cluster = run.one(CLUSTER)
+    suffix = run.one("random:index/randomId:RandomId", "-cluster-name").outputs["hex"]
+    # The deployer's log-group scope and the key policy rely on the `tca-<stack>-` start.
+    assert cluster.inputs["name"] == f"tca-{run.stack}-cluster-{suffix}"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", cluster.inputs["name"]), "ECS cluster name rules"
+    # A changed name replaces the cluster and the running service with it; an auto-named cluster keeps its name.
+    assert cluster.ignore_changes == ["name"]
+
+
 def test_task_size_and_platform_come_from_config(run, settings):
     task = run.one(ECS_SERVICE).inputs["taskDefinitionArgs"]
     assert task["cpu"] == str(settings["tca:taskCpu"])

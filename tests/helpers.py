@@ -68,7 +68,7 @@ def stubbed_client(service: str) -> Iterator[tuple[Any, Any]]:
         yield client, stub
         stub.assert_no_pending_responses()
 def security_decisions() -> dict[str, str]:
-    """docs/security.md's "Security decisions" table: each row's text, keyed by its Security Hub ID (or control name)."""
+    """docs/security.md's "Security decisions" table: each row's text, keyed by Security Hub ID (or control name)."""
     from tests.mocks import ROOT
 
     text = (ROOT / "docs" / "security.md").read_text()

@@ -68,10 +68,10 @@ def stubbed_client(service: str) -> Iterator[tuple[Any, Any]]:
         yield client, stub
         stub.assert_no_pending_responses()
 def security_decisions() -> dict[str, str]:
-    """README's "Security decisions" table: each row's text, keyed by its Security Hub ID (or control name)."""
+    """docs/security.md's "Security decisions" table: each row's text, keyed by Security Hub ID (or control name)."""
     from tests.mocks import ROOT
 
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "security.md").read_text()
     section = text.split("\n## Security decisions\n", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, str] = {}
     for line in section.splitlines():

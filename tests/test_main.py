@@ -86,7 +86,7 @@ _HUB_SERVICES = {"ecs": "ECS", "ec2": "EC2", "rds": "RDS", "iam": "IAM", "elb": 
                  "secretsmanager": "SecretsManager", "cloudwatch": "CloudWatch", "s3": "S3", "waf": "WAF"}
 
 
-def test_every_control_a_test_checks_has_a_row_in_the_readme_security_table():
+def test_every_control_a_test_checks_has_a_row_in_the_security_decisions_table():
     names = re.findall(r"def (test_\w+)", "".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py")))
     pattern = re.compile(rf"_({'|'.join(_HUB_SERVICES)})_(\d+)$")
     checked = {f"{_HUB_SERVICES[m[1]]}.{m[2]}" for m in map(pattern.search, names) if m}

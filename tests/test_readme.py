@@ -1,14 +1,23 @@
-"""The README's diagram: Mermaid source that parses, so GitHub renders it instead of an error box."""
+"""The user documentation: README.md (the guide) and docs/*.md (the manual).
+
+The README's diagram parses as Mermaid; every relative link and anchor resolves; the configuration table
+describes every key Pulumi.yaml declares; the README's commands are the ones that work.
+"""
 
 from __future__ import annotations
 
 import re
+import shlex
+import unicodedata
 
 import pytest
+import yaml
 
-from tests.mocks import ROOT, read_yaml
+from tests.mocks import ROOT, rds_offers_like_aws, read_yaml, stack_config
 
 README = (ROOT / "README.md").read_text()
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [ROOT / "README.md", *DOCS]
 
 # Node shapes, longest delimiters first: id(("circle")), id[("cylinder")], id["box"], id("round"), id{"rhombus"}.
 _SHAPES = [(r"\(\(", r"\)\)"), (r"\[\(", r"\)\]"), (r"\[\[", r"\]\]"), (r"\[", r"\]"), (r"\(", r"\)"),
@@ -83,38 +92,215 @@ def test_the_diagram_draws_the_proxy_path_for_the_service_and_the_seed():
     assert re.search(r'^\s*proxy -\.->\|"prod: 5432, db admits sg proxy only"\| rds$', diagram, flags=re.M)
 
 
-# -- the configuration table ----------------------------------------------------------------------
+# -- the configuration table (docs/configuration.md) ------------------------------------------------
+
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
+_CONFIG_HEADER = "| key | what it sets | allowed values | default | per-stack |"
+
 
 def _config_table() -> dict[str, list[str]]:
-    section = README.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    rows = {}
+    section = CONFIGURATION.split("\n## Keys\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("| `") and len(cells) == 5:
-            rows[cells[0].strip("`")] = cells[1:4]
+            assert cells[0].strip("`") not in rows, f"{cells[0]} is listed twice"
+            rows[cells[0].strip("`")] = cells[1:]
     return rows
 
 
 def _shown(value: object) -> str:
+    """A default as the table writes it: YAML's spelling, quoted where YAML would not read a string."""
     if isinstance(value, bool):
-        value = "true" if value else "false"
-    return f"`{value}`" if value != "" else '`""`'
+        return "`true`" if value else "`false`"
+    if isinstance(value, str) and (value == "" or not isinstance(yaml.safe_load(value), str)):
+        return f'`"{value}"`'
+    return f"`{value}`"
+
+
+def _declared() -> dict[str, dict]:
+    return read_yaml(ROOT / "Pulumi.yaml")["config"]
+
+
+def test_config_table_has_meaning_allowed_values_default_and_per_stack_columns_only():
+    """The table describes keys; the stacks' current values live in their stack files, not here."""
+    section = CONFIGURATION.split("\n## Keys\n", 1)[1]
+    assert _CONFIG_HEADER in section.splitlines()
 
 
 def test_config_table_lists_every_declared_key_once_and_nothing_else():
-    project = read_yaml(ROOT / "Pulumi.yaml")["config"]
-    assert sorted(_config_table()) == sorted(project)
+    assert sorted(_config_table()) == sorted(_declared())
 
 
-def test_config_table_says_which_keys_are_required_and_the_default_of_the_rest():
-    project = read_yaml(ROOT / "Pulumi.yaml")["config"]
-    for key, (default, _, _) in _config_table().items():
-        expected = _shown(project[key]["default"]) if "default" in project[key] else "**required**"
-        assert default == expected, key
+def test_config_table_shows_pulumi_yamls_default_or_none_for_a_per_stack_key():
+    for key, (_, _, default, _) in _config_table().items():
+        spec = _declared()[key]
+        assert default == (_shown(spec["default"]) if "default" in spec else "—"), key
 
 
-@pytest.mark.parametrize("column,stack", [(1, "dev"), (2, "prod")])
-def test_config_table_shows_each_stack_files_values(column, stack):
-    values = read_yaml(ROOT / f"Pulumi.{stack}.yaml")["config"]
-    for key, cells in _config_table().items():
-        assert cells[column] == _shown(values[f"tca:{key}"]), (stack, key)
+def test_config_table_marks_exactly_the_keys_without_a_default_as_per_stack():
+    for key, (_, _, _, per_stack) in _config_table().items():
+        assert per_stack == ("no" if "default" in _declared()[key] else "yes"), key
+
+
+def test_config_table_says_what_each_key_sets_and_accepts():
+    for key, (meaning, allowed, _, _) in _config_table().items():
+        assert meaning and allowed, key
+
+
+# -- links and anchors -------------------------------------------------------------------------------
+
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _prose(markdown: str) -> str:
+    """The text outside fenced code blocks and inline code, where a link is a link."""
+    markdown = re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+    return re.sub(r"`[^`\n]*`", "", markdown)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lowercase, punctuation but hyphens and underscores dropped, spaces to hyphens."""
+    text = heading.strip().lower().replace("`", "")
+    text = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in "LN")
+    return text.replace(" ", "-")
+
+
+def anchors(markdown: str) -> set[str]:
+    """Every heading's anchor; a repeated heading gets -1, -2, ... as on GitHub."""
+    seen: dict[str, int] = {}
+    found = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M),
+                              flags=re.M):
+        slug = _slug(heading)
+        found.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+        seen[slug] = seen.get(slug, 0) + 1
+    return found
+
+
+def broken_links(page) -> list[str]:
+    problems = []
+    for target in _LINK.findall(_prose(page.read_text())):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:, ...: not a file of this repository
+            continue
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.is_file():
+            problems.append(f"{page.name}: {target}: no file {path}")
+        elif anchor and anchor not in anchors(file.read_text()):
+            problems.append(f"{page.name}: {target}: no heading #{anchor} in {file.name}")
+    return problems
+
+
+def test_the_readme_links_to_every_docs_page():
+    linked = {m.split("#")[0] for m in _LINK.findall(_prose(README))}
+    assert {f"docs/{page.name}" for page in DOCS} <= linked
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_relative_link_resolves_to_a_file_and_every_anchor_to_a_heading(page):
+    assert broken_links(page) == []
+
+
+@pytest.mark.parametrize("markdown,target", [
+    ("[x](docs/nowhere.md)", "docs/nowhere.md"),
+    ("[x](docs/operations.md#no-such-heading)", "#no-such-heading"),
+    ("[x](#nothing-here)", "#nothing-here"),
+])
+def test_the_link_check_catches_a_missing_file_or_heading(tmp_path, markdown, target):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "operations.md").write_text("# Operations\n\n## Tearing down\n")
+    page = tmp_path / "README.md"
+    page.write_text(f"# Title\n\n{markdown}\n")
+    assert [p for p in broken_links(page) if target in p] != []
+
+
+def test_anchors_follow_githubs_spelling():
+    assert anchors("## A try-out stack beside CI's\n## What a failed `up` leaves behind\n"
+                   "### Secrets rotation (SecretsManager.1): waived\n## Keys\n## Keys\n") == {
+        "a-try-out-stack-beside-cis", "what-a-failed-up-leaves-behind", "secrets-rotation-secretsmanager1-waived",
+        "keys", "keys-1"}
+
+
+# -- what a user reads -------------------------------------------------------------------------------
+
+README_MAX_WORDS = 4000
+
+
+def test_the_readme_is_a_guide_of_at_most_4000_words():
+    """`wc -w README.md`: about 20 minutes of reading; the manual is in docs/."""
+    assert len(README.split()) <= README_MAX_WORDS
+
+
+# How the system was built is not something its user needs: no issue numbers, no process targets.
+_PROCESS_WORDS = re.compile(
+    r"issue [0-9]|the issue|two-thirds|target is missed|earlier version|original design", re.I)
+USER_FACING = [*PAGES, ROOT / "Pulumi.yaml", *sorted(ROOT.glob("Pulumi.*.yaml"))]
+
+
+@pytest.mark.parametrize("path", USER_FACING, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_user_facing_text_describes_the_system_not_how_it_was_built(path):
+    assert _PROCESS_WORDS.findall(path.read_text()) == []
+
+
+def _commands(markdown: str) -> list[str]:
+    """Every command line of the page's bash blocks, comments and continuations folded."""
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", markdown, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            command = line.split(" #", 1)[0].strip()
+            if command and not command.startswith("#"):
+                lines.append(command)
+    return lines
+
+
+def test_the_readme_deploys_with_one_command_on_the_selected_stack():
+    assert "pulumi up" in _commands(README)
+
+
+def test_the_readmes_test_command_is_the_one_ci_runs():
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert ".ci-venv/bin/python -m pytest" in ci
+    assert "venv/bin/python -m pytest" in _commands(README)
+
+
+def test_the_rollback_image_the_readme_commits_is_one_the_config_accepts():
+    from infra.config import load_config
+
+    sets = [c for c in _commands(README) if c.startswith("pulumi config set tca:appImage ")]
+    assert sets, "the bad-release runbook pins an image"
+    image = shlex.split(sets[0])[4].replace("<digest>", "0123456789abcdef" * 4)
+    assert image.startswith("servian/techchallengeapp@sha256:")
+    cfg = load_config(stack="prod", values=stack_config("prod", {"tca:appImage": image}),
+                      offered=rds_offers_like_aws)
+    assert cfg.service.app_image == image
+
+
+def _output_members(operation: str) -> set[str]:
+    """Every member name anywhere in an ECS operation's output, from botocore's model of the API."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    names: set[str] = set()
+    todo, seen = [model.operation_model(operation).output_shape], set()
+    while todo:
+        shape = todo.pop()
+        if shape.name in seen:
+            continue
+        seen.add(shape.name)
+        if shape.type_name == "structure":
+            names |= set(shape.members)
+            todo += list(shape.members.values())
+        elif shape.type_name == "list":
+            todo.append(shape.member)
+    return names
+
+
+def test_the_runbooks_task_query_names_fields_describe_tasks_returns():
+    for page in (README, (ROOT / "docs" / "releases.md").read_text()):
+        commands = [c for c in _commands(page) if c.startswith("aws ecs describe-tasks ")]
+        assert commands
+        query = re.findall(r"--query '([^']+)'", commands[0])[-1]
+        fields = set(re.findall(r"[A-Za-z]+", query))
+        assert {"imageDigest", "taskDefinitionArn"} <= fields
+        assert fields - _output_members("DescribeTasks") == set()

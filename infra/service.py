@@ -17,11 +17,10 @@ from infra.images import Images
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.logs import stack_log_group
 from infra.network import Network
-from infra.release import Release
+from infra.release import Release, ignore_service_changes
 from infra.seed import Seed
 
 HEALTHCHECK_PATH = "/healthcheck/"
-ECS_SERVICE_TYPE = "aws:ecs/service:Service"
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 # /debug reveals database settings and makes the task call out to the internet.
 BLOCKED_PATHS = ["/debug", "/debug/*"]
@@ -34,21 +33,8 @@ ALB_IDLE_TIMEOUT_SECONDS = 50
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 
-def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    """Keep `pulumi up` from resetting the task count that autoscaling chose.
-
-    Applied as a transform because ResourceOptions on the awsx component do not reach its
-    children; the child's property names are the engine's camelCase ones.
-    """
-    if args.type_ != ECS_SERVICE_TYPE:
-        return None
-    if "desiredCount" in (args.opts.ignore_changes or []):
-        return None
-    # merge() appends list options, so this adds to whatever ignore_changes the child had.
-    return pulumi.ResourceTransformResult(
-        props=args.props,
-        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(ignore_changes=["desiredCount"])),
-    )
+# Keeps `pulumi up` from resetting the task count that autoscaling chose.
+ignore_desired_count = ignore_service_changes("desiredCount")
 
 
 # A TLS 1.3 policy that still admits TLS 1.2 clients; AWS's recommended default for HTTPS listeners.

@@ -11,7 +11,8 @@ import threading
 import pulumi
 import pytest
 
-from infra.service import ECS_SERVICE_TYPE, EXECUTION_POLICY_ARN, ignore_desired_count
+from infra.release import ECS_SERVICE_TYPE
+from infra.service import EXECUTION_POLICY_ARN, ignore_desired_count
 from tests.conftest import shared_run, stack_file
 from tests.helpers import (
     ALB,

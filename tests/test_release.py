@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import pulumi
+import pytest
 
 from infra.release import (
     ECS_LB_POLICY_ARN,

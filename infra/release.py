@@ -143,6 +143,8 @@ class Release(pulumi.ComponentResource):
     alternate_target_group: aws.lb.TargetGroup | None
     production_rule: aws.lb.ListenerRule | None
     infrastructure_role: aws.iam.Role | None
+    # Every target group the service's tasks register in: the primary, and with CANARY the alternate.
+    target_group_suffixes: list[pulumi.Input[str]]
 
     def __init__(self, name: str, stack: StackSettings, cfg: ReleaseConfig, *,
                  vpc_id: pulumi.Input[str],
@@ -172,6 +174,7 @@ class Release(pulumi.ComponentResource):
             # So the alarms watch both groups. The old revision's errors count too, which can only
             # cause a rollback to that same old revision: a false alarm costs a retry, never an outage.
             watched.append(self.alternate_target_group.arn_suffix)
+        self.target_group_suffixes = watched
 
         self.alarms = []
         self.alarm_names = []

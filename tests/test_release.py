@@ -17,7 +17,6 @@ from infra.release import (
 from infra.service import BLOCKED_PATHS
 from tests.conftest import shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, VPC, int_of
-from tests.mocks import run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -215,17 +214,28 @@ def test_canary_rule_sits_on_the_https_listener_with_a_domain():
     assert run.one(LISTENER_RULE, "-production").inputs["listenerArn"] == https["arn"]
 
 
-def test_canary_stacks_scale_on_cpu_alone(prod, dev):
-    def metrics(run):
-        return sorted(p.inputs["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]
-                      ["predefinedMetricType"] for p in run.of_type(SCALING_POLICY))
-    assert metrics(prod) == ["ECSServiceAverageCPUUtilization"]
-    assert metrics(dev) == ["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]
+def test_both_strategies_scale_on_cpu_and_on_requests_per_task():
+    for strategy in ("ROLLING", "CANARY"):
+        run = shared_run("dev", {"tca:deploymentStrategy": strategy})
+        configs = {p.name.rsplit("-", 1)[-1]: p.inputs["targetTrackingScalingPolicyConfiguration"]
+                   for p in run.of_type(SCALING_POLICY)}
+        assert sorted(configs) == ["cpu", "requests"], strategy
+        assert configs["cpu"]["predefinedMetricSpecification"]["predefinedMetricType"] == \
+            "ECSServiceAverageCPUUtilization"
+        queries = configs["requests"]["customizedMetricSpecification"]["metrics"]
+        groups = {d["value"] for q in queries if "metricStat" in q
+                  and q["metricStat"]["metric"]["metricName"] == "RequestCount"
+                  for d in q["metricStat"]["metric"]["dimensions"] if d["name"] == "TargetGroup"}
+        expected = {run.referenced(run.one(ALB).outputs["defaultTargetGroup"])["arnSuffix"]}
+        if strategy == "CANARY":
+            # ECS moves the live traffic to the other group on every other release: both count.
+            expected.add(run.one(TARGET_GROUP).outputs["arnSuffix"])
+        assert groups == expected, strategy
 
 
 def test_a_canary_dev_differs_only_by_config():
     # No stack name anywhere: dev's file with CANARY gets the whole canary wiring prod has.
-    run = run_program("dev", overrides={"tca:deploymentStrategy": "CANARY"})
+    run = shared_run("dev", {"tca:deploymentStrategy": "CANARY"})
     assert run.one(ECS_SERVICE).inputs["deploymentConfiguration"]["strategy"] == "CANARY"
     assert len(run.one(ECS_SERVICE).inputs["loadBalancers"]) == 1
     assert run.one(TARGET_GROUP).parent == run.one("tca:infra:Release").urn

@@ -279,7 +279,7 @@ def test_load_balancer_transform_adds_to_what_the_child_ignores_and_touches_noth
                                         opts=pulumi.ResourceOptions(ignore_changes=["desiredCount"]))
     result = ignore_load_balancers(args)
     assert result is not None and result.props == {"a": 1}
-    assert sorted(result.opts.ignore_changes) == ["desiredCount", "loadBalancers"]
+    assert sorted(result.opts.ignore_changes or []) == ["desiredCount", "loadBalancers"]
     again = pulumi.ResourceTransformArgs(custom=True, type_=ECS_SERVICE_TYPE, name="svc", props={},
                                          opts=result.opts)
     assert ignore_load_balancers(again) is None

@@ -42,6 +42,36 @@ PROVIDER_WAIT_MINUTES = 20
 ROLLOUT_CHECK_MIN_MINUTES = 30
 
 Transform = Callable[[pulumi.ResourceTransformArgs], "pulumi.ResourceTransformResult | None"]
+# The only part of the production rule ECS rewrites: the two groups' weights, not which groups they are
+# (a property path with `[*]`, as Pulumi's property paths allow).
+PRODUCTION_RULE_IGNORED = ["actions[0].forward.targetGroups[*].weight"]
+
+
+def ignore_service_changes(*paths: str) -> Transform:
+    """A transform that makes the awsx service's aws.ecs.Service child ignore changes to `paths`.
+
+    A transform, because ResourceOptions on the awsx component do not reach its children; the
+    paths are the engine's camelCase property names.
+    """
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ != ECS_SERVICE_TYPE:
+            return None
+        missing = [p for p in paths if p not in (args.opts.ignore_changes or [])]
+        if not missing:
+            return None
+        # merge() appends list options, so this adds to whatever ignore_changes the child had.
+        return pulumi.ResourceTransformResult(
+            props=args.props,
+            opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(ignore_changes=missing)))
+    return transform
+
+
+# ECS swaps the primary and alternate target groups after every canary deployment and DescribeServices
+# then reports the swapped pair. The provider reads that pair back and, on the next update with a
+# `load_balancer` diff, sends the configured pair again, which points the next deployment at the
+# group that is serving. So a canary service keeps the load balancers it was created with; a change
+# to them is made by hand (README, "Bad releases roll back").
+ignore_load_balancers = ignore_service_changes("loadBalancers")
 
 
 def rollout_wait_minutes(cfg: ReleaseConfig) -> int:
@@ -113,6 +143,8 @@ class Release(pulumi.ComponentResource):
     alternate_target_group: aws.lb.TargetGroup | None
     production_rule: aws.lb.ListenerRule | None
     infrastructure_role: aws.iam.Role | None
+    # Every target group the service's tasks register in: the primary, and with CANARY the alternate.
+    target_group_suffixes: list[pulumi.Input[str]]
 
     def __init__(self, name: str, stack: StackSettings, cfg: ReleaseConfig, *,
                  vpc_id: pulumi.Input[str],
@@ -142,6 +174,7 @@ class Release(pulumi.ComponentResource):
             # So the alarms watch both groups. The old revision's errors count too, which can only
             # cause a rollback to that same old revision: a false alarm costs a retry, never an outage.
             watched.append(self.alternate_target_group.arn_suffix)
+        self.target_group_suffixes = watched
 
         self.alarms = []
         self.alarm_names = []
@@ -198,7 +231,8 @@ class Release(pulumi.ComponentResource):
         self.alternate_target_group = alternate
         # The production listener rule: every path the /debug rule has not already answered, weighted
         # between the two groups. ECS rewrites the weights on each deployment (and the primary may end
-        # up at 0), so Pulumi must not put them back: ignore_changes on the actions.
+        # up at 0), so Pulumi must not put them back; it still updates the rule when a group itself is
+        # replaced (a new appPort replaces both: ModifyTargetGroup cannot change a port).
         self.production_rule = aws.lb.ListenerRule(
             f"{name}-production",
             listener_arn=listener_arn,
@@ -211,7 +245,7 @@ class Release(pulumi.ComponentResource):
                     aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=self._primary_arn, weight=100),
                     aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=alternate.arn, weight=0),
                 ]))],
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actions"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=PRODUCTION_RULE_IGNORED),
         )
         # The role ECS assumes to shift traffic: trusted by ECS only, with AWS's managed policy for
         # exactly this job ("Amazon ECS infrastructure IAM role for load balancers").
@@ -266,7 +300,9 @@ class Release(pulumi.ComponentResource):
     @property
     def service_transforms(self) -> list[Transform]:
         wait = wait_through_bake_times(self.cfg)
-        return [wait] if wait is not None else []
+        if wait is None:
+            return []
+        return [ignore_load_balancers, wait]
 
     @property
     def service_depends_on(self) -> list[pulumi.Resource]:

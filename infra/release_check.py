@@ -17,6 +17,7 @@ from infra.service import Service
 
 
 class RolloutCheck(pulumi.dynamic.Resource, module="release", name="RolloutCheck"):
+    # The service deployment's status (SUCCESSFUL once it passed) and ARN.
     rollout_state: pulumi.Output[str]
     deployment_id: pulumi.Output[str]
 

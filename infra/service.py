@@ -18,11 +18,10 @@ from infra.images import Images
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.logs import stack_log_group
 from infra.network import Network
-from infra.release import Release
+from infra.release import Release, ignore_service_changes, metric_expression
 from infra.seed import Seed
 
 HEALTHCHECK_PATH = "/healthcheck/"
-ECS_SERVICE_TYPE = "aws:ecs/service:Service"
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 # /debug reveals database settings and makes the task call out to the internet.
 BLOCKED_PATHS = ["/debug", "/debug/*"]
@@ -35,21 +34,8 @@ ALB_IDLE_TIMEOUT_SECONDS = 50
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 
-def ignore_desired_count(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    """Keep `pulumi up` from resetting the task count that autoscaling chose.
-
-    Applied as a transform because ResourceOptions on the awsx component do not reach its
-    children; the child's property names are the engine's camelCase ones.
-    """
-    if args.type_ != ECS_SERVICE_TYPE:
-        return None
-    if "desiredCount" in (args.opts.ignore_changes or []):
-        return None
-    # merge() appends list options, so this adds to whatever ignore_changes the child had.
-    return pulumi.ResourceTransformResult(
-        props=args.props,
-        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(ignore_changes=["desiredCount"])),
-    )
+# Keeps `pulumi up` from resetting the task count that autoscaling chose.
+ignore_desired_count = ignore_service_changes("desiredCount")
 
 
 # A TLS 1.3 policy that still admits TLS 1.2 clients; AWS's recommended default for HTTPS listeners.
@@ -110,6 +96,50 @@ def healthcheck_command(port: int) -> list[str]:
     """
     return ["CMD-SHELL",
             f"wget -q -O - http://127.0.0.1:{port}{HEALTHCHECK_PATH} | grep -qx OK || exit 1"]
+
+
+_AS = aws.appautoscaling
+_Query = _AS.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs
+_Stat = _AS.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+_Metric = _AS.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+_Dim = (
+    _AS.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs)
+REQUESTS_PER_TASK = "IF(running > 0, requests / running, requests)"
+
+
+def _metric(query_id: str, namespace: str, metric_name: str, stat: str,
+            dimensions: dict[str, pulumi.Input[str]]) -> _Query:
+    return _Query(id=query_id, return_data=False, metric_stat=_Stat(stat=stat, metric=_Metric(
+        namespace=namespace, metric_name=metric_name,
+        dimensions=[_Dim(name=k, value=v) for k, v in dimensions.items()])))
+
+
+def requests_per_task_queries(load_balancer_suffix: pulumi.Input[str],
+                              target_group_suffixes: list[pulumi.Input[str]], *,
+                              cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]) -> list[_Query]:
+    """Requests per running task per minute, over every target group the tasks register in.
+
+    ALBRequestCountPerTarget is keyed on one target group, and with CANARY the live traffic moves
+    to the other group on every other release. Target tracking evaluates one-minute data points,
+    so a one-minute Sum of RequestCount over an Average of RunningTaskCount (Container Insights) is
+    the same "requests per task per minute" ALBRequestCountPerTarget measures. AWS's rules: only
+    the final expression returns data, and the metric falls as capacity rises.
+    """
+    queries = [_metric(f"m{i}", "AWS/ApplicationELB", "RequestCount", "Sum",
+                       {"LoadBalancer": load_balancer_suffix, "TargetGroup": tg})
+               for i, tg in enumerate(target_group_suffixes)]
+    queries.append(_metric("tasks", "ECS/ContainerInsights", "RunningTaskCount", "Average",
+                           {"ClusterName": cluster_name, "ServiceName": service_name}))
+    return [
+        *queries,
+        # A group without traffic reports no RequestCount at all: that is 0 requests, not a gap.
+        _Query(id="requests", expression=metric_expression("SUM", len(target_group_suffixes)), return_data=False),
+        # A late Container Insights point repeats the last count rather than leaving a hole.
+        _Query(id="running", expression="FILL(tasks, REPEAT)", return_data=False),
+        # No running task: count every request against one task, so the policy scales out.
+        _Query(id="per_task", expression=REQUESTS_PER_TASK, label="Requests per running task per minute",
+               return_data=True),
+    ]
 
 
 class Service(pulumi.ComponentResource):
@@ -309,17 +339,16 @@ class Service(pulumi.ComponentResource):
             max_capacity=cfg.max_tasks,
             opts=child,
         )
-        self._target_tracking(f"{name}-cpu", scaling, cfg.cpu_target_percent,
-                              "ECSServiceAverageCPUUtilization")
-        # ALBRequestCountPerTarget is keyed on one target group. With CANARY, ECS moves the live
-        # traffic to the other group on every other release, and a policy left on the idle group
-        # would see no requests and vote to scale in. So canary stacks scale on CPU alone; rolling
-        # stacks keep serving from the one group and track requests too.
-        if not release.canary:
-            request_label = pulumi.Output.concat(
-                self.alb.load_balancer.arn_suffix, "/", self.alb.default_target_group.arn_suffix)
-            self._target_tracking(f"{name}-requests", scaling, cfg.requests_per_target,
-                                  "ALBRequestCountPerTarget", resource_label=request_label)
+        cpu = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+            predefined_metric_type="ECSServiceAverageCPUUtilization")
+        self._target_tracking(f"{name}-cpu", scaling, cfg.cpu_target_percent, predefined=cpu)
+        # The app waits on its database, so CPU lags the load: requests per running task track it too,
+        # for either strategy (the two policies scale out when either asks, in only when both agree).
+        requests = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs(
+            metrics=requests_per_task_queries(
+                self.alb.load_balancer.arn_suffix, self.release.target_group_suffixes,
+                cluster_name=self.cluster.name, service_name=service_name))
+        self._target_tracking(f"{name}-requests", scaling, cfg.requests_per_target, customized=requests)
 
         self.url = pulumi.Output.concat("http://", self.alb.load_balancer.dns_name)
         self.cluster_name = self.cluster.name
@@ -341,7 +370,7 @@ class Service(pulumi.ComponentResource):
         `name` is ignored on update. A new name replaces the cluster, and ECS cannot move a service to
         another cluster ("You can't change the cluster name", UpdateService), so the running service, its
         capacity providers and autoscaling target would all be replaced with it. A cluster created
-        auto-named keeps its name and the group AWS made for it (README, "Tearing down").
+        auto-named keeps its name and the group AWS made for it (docs/operations.md, "Tearing down").
         """
         suffix = random.RandomId(f"{name}-cluster-name", byte_length=4, opts=pulumi.ResourceOptions(parent=self))
         cluster_name = pulumi.Output.concat(f"{stack.name_prefix}-cluster-", suffix.hex)
@@ -355,8 +384,13 @@ class Service(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.insights_log_group], ignore_changes=["name"]),
         )
 
-    def _target_tracking(self, name: str, target: aws.appautoscaling.Target, value: float,
-                         metric: str, *, resource_label: pulumi.Input[str] | None = None) -> None:
+    def _target_tracking(
+        self, name: str, target: aws.appautoscaling.Target, value: float, *,
+        predefined: aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
+        | None = None,
+        customized: aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs
+        | None = None,
+    ) -> None:
         aws.appautoscaling.Policy(
             name,
             policy_type="TargetTrackingScaling",
@@ -365,8 +399,8 @@ class Service(pulumi.ComponentResource):
             service_namespace=target.service_namespace,
             target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                 target_value=value,
-                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type=metric, resource_label=resource_label),
+                predefined_metric_specification=predefined,
+                customized_metric_specification=customized,
                 # Scale out fast, scale in slowly so a burst does not flap the fleet.
                 scale_out_cooldown=60,
                 scale_in_cooldown=300,

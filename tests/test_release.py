@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
-from infra.release import ECS_LB_POLICY_ARN, PRODUCTION_RULE_PRIORITY, metric_expression
+from infra.release import (
+    ECS_LB_POLICY_ARN,
+    ECS_SERVICE_TYPE,
+    PRODUCTION_RULE_PRIORITY,
+    ignore_load_balancers,
+    metric_expression,
+)
 from infra.service import BLOCKED_PATHS
 from tests.conftest import shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, VPC, int_of
-from tests.mocks import run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -139,7 +145,36 @@ def test_prod_production_rule_forwards_to_both_groups_after_the_debug_block(prod
     primary = prod.referenced(prod.one(ALB).outputs["defaultTargetGroup"])["arn"]
     assert rule.inputs["actions"] == [{"type": "forward", "forward": {"targetGroups": [
         {"arn": primary, "weight": 100.0}, {"arn": prod.one(TARGET_GROUP).outputs["arn"], "weight": 0.0}]}}]
-    assert rule.ignore_changes == ["actions"], "ECS rewrites the weights on every deployment"
+
+
+def _at(value, path: str):
+    """Every value a Pulumi property path (dots, `[n]`, `[*]`) names in `value`."""
+    import re
+    found = [value]
+    for name, index in re.findall(r"\.?([A-Za-z_]\w*)|\[(\*|\d+)\]", path):
+        if name:
+            found = [v[name] for v in found if isinstance(v, dict) and name in v]
+        elif index == "*":
+            found = [item for v in found if isinstance(v, list) for item in v]
+        else:
+            found = [v[int(index)] for v in found if isinstance(v, list) and len(v) > int(index)]
+    return found
+
+
+def test_prod_production_rule_ignores_only_the_weights_ecs_rewrites(prod):
+    rule = prod.one(LISTENER_RULE, "-production")
+    groups = rule.inputs["actions"][0]["forward"]["targetGroups"]
+    assert rule.ignore_changes == ["actions[0].forward.targetGroups[*].weight"]
+    # The path names exactly the two weights, so a replaced group (a new ARN) still updates the rule.
+    assert _at(rule.inputs, rule.ignore_changes[0]) == [g["weight"] for g in groups] == [100.0, 0.0]
+    assert not any("actions[0].forward.targetGroups[*].arn".startswith(path) for path in rule.ignore_changes)
+
+
+def test_property_path_reader_follows_indexes_and_wildcards():
+    value = {"a": [{"b": [{"w": 1, "x": 9}, {"w": 2}]}]}
+    assert _at(value, "a[0].b[*].w") == [1, 2]
+    assert _at(value, "a[1].b[*].w") == []
+    assert _at(value, "a[0].b[0].x") == [9]
 
 
 def test_prod_service_names_primary_and_alternate_groups_rule_and_role(prod):
@@ -179,43 +214,90 @@ def test_canary_rule_sits_on_the_https_listener_with_a_domain():
     assert run.one(LISTENER_RULE, "-production").inputs["listenerArn"] == https["arn"]
 
 
-def test_canary_stacks_scale_on_cpu_alone(prod, dev):
-    def metrics(run):
-        return sorted(p.inputs["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]
-                      ["predefinedMetricType"] for p in run.of_type(SCALING_POLICY))
-    assert metrics(prod) == ["ECSServiceAverageCPUUtilization"]
-    assert metrics(dev) == ["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]
+def test_both_strategies_scale_on_cpu_and_on_requests_per_task():
+    for strategy in ("ROLLING", "CANARY"):
+        run = shared_run("dev", {"tca:deploymentStrategy": strategy})
+        configs = {p.name.rsplit("-", 1)[-1]: p.inputs["targetTrackingScalingPolicyConfiguration"]
+                   for p in run.of_type(SCALING_POLICY)}
+        assert sorted(configs) == ["cpu", "requests"], strategy
+        assert configs["cpu"]["predefinedMetricSpecification"]["predefinedMetricType"] == \
+            "ECSServiceAverageCPUUtilization"
+        queries = configs["requests"]["customizedMetricSpecification"]["metrics"]
+        groups = {d["value"] for q in queries if "metricStat" in q
+                  and q["metricStat"]["metric"]["metricName"] == "RequestCount"
+                  for d in q["metricStat"]["metric"]["dimensions"] if d["name"] == "TargetGroup"}
+        expected = {run.referenced(run.one(ALB).outputs["defaultTargetGroup"])["arnSuffix"]}
+        if strategy == "CANARY":
+            # ECS moves the live traffic to the other group on every other release: both count.
+            expected.add(run.one(TARGET_GROUP).outputs["arnSuffix"])
+        assert groups == expected, strategy
 
 
 def test_a_canary_dev_differs_only_by_config():
     # No stack name anywhere: dev's file with CANARY gets the whole canary wiring prod has.
-    run = run_program("dev", overrides={"tca:deploymentStrategy": "CANARY"})
+    run = shared_run("dev", {"tca:deploymentStrategy": "CANARY"})
     assert run.one(ECS_SERVICE).inputs["deploymentConfiguration"]["strategy"] == "CANARY"
     assert len(run.one(ECS_SERVICE).inputs["loadBalancers"]) == 1
     assert run.one(TARGET_GROUP).parent == run.one("tca:infra:Release").urn
-    assert run.one(LISTENER_RULE, "-production").ignore_changes == ["actions"]
+    assert run.one(LISTENER_RULE, "-production").ignore_changes == ["actions[0].forward.targetGroups[*].weight"]
+    assert ignore_load_balancers in run.one(ECS_SERVICE).transforms
     assert run.one(ROLE, "-ecs-lb").parent == run.one("tca:infra:Release").urn
 
 
 # -- pulumi up waits through the bake times -------------------------------------------------------
 
 def _wait(transform, type_="aws:ecs/service:Service"):
-    import pulumi
     args = pulumi.ResourceTransformArgs(custom=True, type_=type_, name="svc", props={"desiredCount": 2},
                                         opts=pulumi.ResourceOptions(ignore_changes=["desiredCount"]))
     return transform(args)
 
 
+def _service_options(run, type_=ECS_SERVICE_TYPE):
+    """The options the child gets after every transform recorded on the awsx service, in order."""
+    args = pulumi.ResourceTransformArgs(custom=True, type_=type_, name="svc", props={"desiredCount": 2},
+                                        opts=pulumi.ResourceOptions())
+    for transform in run.one(ECS_SERVICE).transforms:
+        result = transform(args)
+        if result is not None:
+            args = pulumi.ResourceTransformArgs(custom=True, type_=type_, name="svc", props=result.props,
+                                                opts=result.opts)
+    return args.opts
+
+
+def test_canary_service_keeps_the_load_balancers_ecs_swaps(prod):
+    # ECS swaps primary and alternate after each canary; the provider would push the configured pair back.
+    assert sorted(_service_options(prod).ignore_changes) == ["desiredCount", "loadBalancers"]
+    assert not _service_options(prod, "aws:ecs/taskDefinition:TaskDefinition").ignore_changes
+
+
+def test_rolling_service_follows_its_load_balancers(dev):
+    assert _service_options(dev).ignore_changes == ["desiredCount"]
+
+
+def test_load_balancer_transform_adds_to_what_the_child_ignores_and_touches_nothing_else():
+    args = pulumi.ResourceTransformArgs(custom=True, type_=ECS_SERVICE_TYPE, name="svc", props={"a": 1},
+                                        opts=pulumi.ResourceOptions(ignore_changes=["desiredCount"]))
+    result = ignore_load_balancers(args)
+    assert result is not None and result.props == {"a": 1}
+    assert sorted(result.opts.ignore_changes or []) == ["desiredCount", "loadBalancers"]
+    again = pulumi.ResourceTransformArgs(custom=True, type_=ECS_SERVICE_TYPE, name="svc", props={},
+                                         opts=result.opts)
+    assert ignore_load_balancers(again) is None
+    other = pulumi.ResourceTransformArgs(custom=True, type_="aws:lb/targetGroup:TargetGroup", name="tg",
+                                         props={}, opts=pulumi.ResourceOptions())
+    assert ignore_load_balancers(other) is None
+
+
 def test_canary_service_waits_20_minutes_plus_both_bake_times(prod):
     transforms = prod.one(ECS_SERVICE).transforms
-    assert len(transforms) == 2
-    result = _wait(transforms[1])
+    assert len(transforms) == 3
+    result = _wait(transforms[2])
     s = stack_file("prod")
     minutes = f"{20 + s['tca:canaryBakeMinutes'] + s['tca:deploymentBakeMinutes']}m"
     assert (result.opts.custom_timeouts.create, result.opts.custom_timeouts.update) == (minutes, minutes)
     assert result.opts.ignore_changes == ["desiredCount"], "keeps what the other transform set"
     assert result.props == {"desiredCount": 2}
-    assert _wait(transforms[1], "aws:ecs/taskDefinition:TaskDefinition") is None
+    assert _wait(transforms[2], "aws:ecs/taskDefinition:TaskDefinition") is None
 
 
 def test_rolling_service_keeps_the_providers_wait(dev):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -11,8 +12,9 @@ import threading
 import pulumi
 import pytest
 
-from infra.service import ECS_SERVICE_TYPE, EXECUTION_POLICY_ARN, ignore_desired_count
-from tests.conftest import shared_run, stack_file
+from infra.release import ECS_SERVICE_TYPE
+from infra.service import EXECUTION_POLICY_ARN, ignore_desired_count
+from tests.conftest import shared_run
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
@@ -345,29 +347,70 @@ def test_autoscaling_targets_this_service_between_min_and_max(run, settings):
     assert int_of(target["maxCapacity"]) == settings["tca:maxTasks"]
 
 
-def _policy(run, metric):
-    for policy in run.of_type(SCALING_POLICY):
-        config = policy.inputs["targetTrackingScalingPolicyConfiguration"]
-        if config["predefinedMetricSpecification"]["predefinedMetricType"] == metric:
-            assert policy.inputs["resourceId"] == run.one(SCALING_TARGET).inputs["resourceId"]
-            assert policy.inputs["policyType"] == "TargetTrackingScaling"
-            return config
-    raise AssertionError(f"no {metric} policy")
+def _policy(run, suffix):
+    policy = run.one(SCALING_POLICY, suffix)
+    assert policy.inputs["resourceId"] == run.one(SCALING_TARGET).inputs["resourceId"]
+    assert policy.inputs["policyType"] == "TargetTrackingScaling"
+    return policy.inputs["targetTrackingScalingPolicyConfiguration"]
 
 
 def test_autoscaling_tracks_cpu(run, settings):
-    assert int_of(_policy(run, "ECSServiceAverageCPUUtilization")["targetValue"]) == settings["tca:cpuTargetPercent"]
+    config = _policy(run, "-cpu")
+    assert config["predefinedMetricSpecification"] == {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}
+    assert int_of(config["targetValue"]) == settings["tca:cpuTargetPercent"]
 
 
-def test_rolling_stacks_also_track_requests_per_target_on_this_load_balancer(dev):
-    run, settings = dev, stack_file("dev")
-    assert settings["tca:deploymentStrategy"] == "ROLLING"
-    config = _policy(run, "ALBRequestCountPerTarget")
+def _queries(run):
+    return {q["id"]: q for q in _policy(run, "-requests")["customizedMetricSpecification"]["metrics"]}
+
+
+def _stat(query):
+    stat = query["metricStat"]
+    dims = {d["name"]: d["value"] for d in stat["metric"]["dimensions"]}
+    return stat["metric"]["namespace"], stat["metric"]["metricName"], stat["stat"], dims
+
+
+def test_both_strategies_track_requests_per_task_per_minute_on_every_group_the_tasks_serve_from(run, settings):
+    config = _policy(run, "-requests")
+    assert "predefinedMetricSpecification" not in config
     assert int_of(config["targetValue"]) == settings["tca:requestsPerTarget"]
     alb = run.one(ALB).outputs
-    lb = run.referenced(alb["loadBalancer"])
-    tg = run.referenced(alb["defaultTargetGroup"])
-    assert config["predefinedMetricSpecification"]["resourceLabel"] == f"{lb['arnSuffix']}/{tg['arnSuffix']}"
+    lb = run.referenced(alb["loadBalancer"])["arnSuffix"]
+    groups = [run.referenced(alb["defaultTargetGroup"])["arnSuffix"]]
+    if settings["tca:deploymentStrategy"] == "CANARY":
+        groups.append(run.one("aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"])
+    queries = _queries(run)
+    # One-minute request sums per group (a missing point is no traffic), summed over the groups.
+    assert [_stat(queries[f"m{i}"]) for i in range(len(groups))] == [
+        ("AWS/ApplicationELB", "RequestCount", "Sum", {"LoadBalancer": lb, "TargetGroup": tg}) for tg in groups]
+    fills = ", ".join(f"FILL(m{i}, 0)" for i in range(len(groups)))
+    assert queries["requests"]["expression"] == f"SUM([{fills}])"
+
+
+def test_requests_are_divided_by_this_services_running_tasks_from_container_insights(run):
+    queries = _queries(run)
+    service = run.referenced(run.one(ECS_SERVICE).outputs["service"])
+    assert _stat(queries["tasks"]) == ("ECS/ContainerInsights", "RunningTaskCount", "Average",
+                                       {"ClusterName": run.one(CLUSTER).outputs["name"],
+                                        "ServiceName": service["name"]})
+    # A late task count repeats the last one; with no running task every request counts against one.
+    assert queries["running"]["expression"] == "FILL(tasks, REPEAT)"
+    assert queries["per_task"]["expression"] == "IF(running > 0, requests / running, requests)"
+
+
+def test_requests_metric_math_follows_application_auto_scalings_rules(run):
+    metrics = _policy(run, "-requests")["customizedMetricSpecification"]["metrics"]
+    # Only the final expression returns data; every other query says false.
+    assert [q["returnData"] for q in metrics] == [False] * (len(metrics) - 1) + [True]
+    assert "expression" in metrics[-1]
+    ids = [q["id"] for q in metrics]
+    assert len(set(ids)) == len(ids)
+    for query in metrics:
+        # Id: letters, digits and underscores, starting with a lowercase letter.
+        assert re.fullmatch(r"[a-z][A-Za-z0-9_]*", query["id"]), query["id"]
+        assert ("expression" in query) != ("metricStat" in query), query["id"]
+        for name in re.findall(r"[a-z][A-Za-z0-9_]*", query.get("expression", "")):
+            assert name in ids or name.upper() in {"SUM", "FILL", "IF", "REPEAT"}, name
 
 
 def test_transform_is_idempotent_when_desired_count_is_already_ignored():

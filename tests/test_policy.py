@@ -506,7 +506,7 @@ ABSENT_SETTINGS: list[tuple[str, Callable[[dict], None]]] = [
 
 
 @pytest.mark.parametrize(("name", "change"), ABSENT_SETTINGS,
-                         ids=[f"{name}-{i}" for i, (name, _) in enumerate(ABSENT_SETTINGS)])
+                         ids=[f"{case_id(name)}-{i}" for i, (name, _) in enumerate(ABSENT_SETTINGS)])
 def test_a_required_setting_left_out_is_reported_since_its_default_is_the_insecure_one(
         name: str, change: Callable[[dict], None]):
     assert violated(broken(change)) == {name}
@@ -521,7 +521,8 @@ def test_a_required_setting_left_out_is_reported_since_its_default_is_the_insecu
     _without("public", "mapPublicIpOnLaunch"),
     _without("service", "networkConfiguration", "assignPublicIp"),
     _container_without("privileged"),
-], ids=["publiclyAccessible", "skipFinalSnapshot", "mapPublicIpOnLaunch", "assignPublicIp", "privileged"])
+], ids=["publiclyAccessible_rds_2", "skipFinalSnapshot_rds_8", "mapPublicIpOnLaunch_ec2_15", "assignPublicIp_ecs_2",
+        "privileged_ecs_4"])
 def test_a_setting_whose_default_is_secure_may_be_left_out(change: Callable[[dict], None]):
     assert violated(broken(change)) == set()
 

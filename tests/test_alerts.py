@@ -44,7 +44,7 @@ METRIC_STATISTICS = {
     # ALB: "The most useful statistic is Sum. Note that Minimum, Maximum, and Average all return 1."
     ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"): ("Sum", GT),
     ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"): ("Sum", GT),
-    # ALB: "The most useful statistics are Average, Minimum, and Maximum."; any unhealthy target counts.
+    # ALB: "The most useful statistics are Average, Minimum, and Maximum."; the most unhealthy moment counts.
     ("AWS/ApplicationELB", "UnHealthyHostCount"): ("Maximum", GT),
     # ALB: "The most useful statistics are Average and pNN.NN."
     ("AWS/ApplicationELB", "TargetResponseTime"): ("Average", GT),
@@ -59,7 +59,7 @@ METRIC_STATISTICS = {
     ("AWS/RDS", "FreeableMemory"): ("Minimum", LT),
     # RDS Proxy publishes per proxy node; "The most useful statistic for this metric is Sum."
     ("AWS/RDS", "ClientConnections"): ("Sum", GT),
-    # RDS Proxy: "The most useful statistic for this metric is Average."
+    # A latency, like TargetResponseTime: the average wait for a pooled connection.
     ("AWS/RDS", "DatabaseConnectionsBorrowLatency"): ("Average", GT),
     # WAF counts requests; only their Sum is the number blocked in the period.
     ("AWS/WAFV2", "BlockedRequests"): ("Sum", GT),

@@ -550,8 +550,9 @@ PUBLIC_LB_BREAKS: dict[str, Callable[[dict], None]] = {
 
 
 @pytest.mark.parametrize("change", PUBLIC_LB_BREAKS.values(), ids=PUBLIC_LB_BREAKS.keys())
-def test_public_ingress_to_the_load_balancer_beyond_tcp_80_and_443_is_reported_ec2_18_ec2_19(
+def test_public_ingress_to_the_load_balancer_beyond_tcp_80_and_443_is_reported_ec2_18(
         change: Callable[[dict], None]):
+    """EC2.18 (authorized ports only: 80 and 443 here), and EC2.19 for the other ports it opens."""
     assert violated(broken(change)) == {"sg-no-public-ingress"}
 
 

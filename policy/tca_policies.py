@@ -12,6 +12,7 @@ a missing or malformed required value is a violation (fail closed).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -427,12 +428,27 @@ class _Ingress:
 
     @property
     def from_anywhere(self) -> bool:
-        return any(c in ANYWHERE for c in self.cidrs)
+        return any(_open_to_all(c) for c in self.cidrs)
 
     def describe(self) -> str:
         where = "inline ingress on " if self.inline else ""
         source = self.cidrs or sorted(self.peers)
         return f"{where}{self.owner.name} ({self.protocol!r} {self.ports[0]!r}-{self.ports[1]!r} from {source})"
+
+
+def _open_to_all(cidr: Any) -> bool:
+    """0.0.0.0/0 or ::/0 however it is written ("::0/0" too): a prefix of length 0 admits every address."""
+    if cidr in ANYWHERE:
+        return True
+    try:
+        return isinstance(cidr, str) and ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+# The only ports the load balancer may open to everyone, each as a range of exactly that port: a range such as
+# 80-65535 opens every port in it (EC2.18 authorizes 80 and 443 alone).
+PUBLIC_WEB_PORTS = ((80.0, 80.0), (443.0, 443.0))
 
 
 def _ingress(resources: Sequence[PolicyResource]) -> Iterator[_Ingress]:
@@ -464,7 +480,8 @@ def _sg_no_public_ingress(resources: Resources, config: Config) -> Violations:
     for rule in _ingress(resources):
         if not rule.from_anywhere or not rule.group:
             continue
-        web = rule.protocol in ("tcp", "6") and rule.ports[0] == rule.ports[1] and rule.ports[0] in (80.0, 443.0)
+        # Protocol "-1" (or "all") admits every protocol and port whatever the port range says.
+        web = text(rule.protocol).lower() in ("tcp", "6") and rule.ports in PUBLIC_WEB_PORTS
         if not (web and rule.group & lb_groups):
             yield (f"ingress from anywhere is allowed only to the load balancer on 80/443: {rule.describe()}",
                    rule.owner.urn)

@@ -53,6 +53,8 @@ class Registration:
     parent: str = ""
     protect: bool = False
     dependencies: list = field(default_factory=list)
+    # Per input property, the URNs its value came from (an Output of another resource).
+    property_dependencies: dict = field(default_factory=dict)
     ignore_changes: list = field(default_factory=list)
     transforms: list = field(default_factory=list)
     delete_before_replace: bool = False
@@ -421,6 +423,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             type=request.type, name=request.name, urn=response.urn, id=registered.id,
             inputs=inputs, outputs=registered.state, custom=request.custom, parent=request.parent,
             protect=request.protect, dependencies=list(request.dependencies),
+            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
             ignore_changes=list(request.ignoreChanges), transforms=transforms,
             delete_before_replace=bool(request.deleteBeforeReplace),
             aliases=[_alias(alias) for alias in request.aliases],

@@ -59,6 +59,17 @@ def test_https_listener_uses_the_validated_certificate_and_a_tls13_policy(https)
     assert "defaultActions" not in secure, "awsx then forwards it to the target group"
 
 
+def test_https_listener_waits_for_acm_to_issue_the_certificate(https):
+    """The listener's certificate comes from the CertificateValidation, so a first `up` never attaches a pending one.
+
+    ELB refuses a certificate ACM has not issued; the mocks give the certificate and its validation the same ARN,
+    so only the dependency tells which one the listener waits for.
+    """
+    listeners = https.one(ALB).property_dependencies["listeners"]
+    assert https.one(VALIDATION).urn in listeners
+    assert https.one(CERT).urn not in listeners, "the requested certificate is not yet issued"
+
+
 def test_http_listener_redirects_permanently_to_https(https):
     plain = https.one(ALB).inputs["listeners"][0]
     assert (plain["port"], plain["protocol"]) == (80, "HTTP")

@@ -97,6 +97,9 @@ def test_blocked_requests_alarm_watches_the_whole_web_acl_and_notifies(prod):
                                    "Rule": "ALL"}
     assert acl["name"] == acl["visibilityConfig"]["metricName"]
     assert alarm["statistic"] == "Sum"
+    assert alarm["comparisonOperator"] == "GreaterThanThreshold"
+    # alarmWafBlockedCount is requests blocked "in 5 minutes": one five-minute period.
+    assert (alarm["period"], alarm["evaluationPeriods"]) == (300, 1)
     assert alarm["threshold"] == stack_file("prod")["tca:alarmWafBlockedCount"]
     topic = prod.one("aws:sns/topic:Topic").outputs["arn"]
     assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic]

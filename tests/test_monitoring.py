@@ -226,3 +226,20 @@ def test_canary_stacks_repeat_the_target_group_alarms_on_the_alternate_group(run
         assert alarm.inputs["dimensions"] == {**twin["dimensions"], "TargetGroup": alt_suffix}
         assert alarm.inputs["threshold"] == twin["threshold"]
         assert alarm.inputs["alarmActions"] == twin["alarmActions"]
+
+
+def test_operational_alarms_judge_five_minute_periods_and_the_proxy_clients_one_minute(prod):
+    # The stack file's count thresholds are "in 5 minutes" (README configuration table), and the dashboard
+    # graphs each alarm at its period. The proxy's client count is summed over its nodes, each publishing once
+    # a minute, so only a one-minute period gives the proxy's count rather than a multiple of it.
+    alarms = _alarms(prod) + _alarms(prod, alternate=True)
+    assert alarms
+    for alarm in alarms:
+        expected = 60 if alarm.inputs["metricName"] == "ClientConnections" else 300
+        assert alarm.inputs["period"] == expected, alarm.name
+
+
+def test_five_xx_counts_are_one_period_so_the_threshold_means_in_five_minutes(run):
+    for metric in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"):
+        alarm = _alarm(run, metric)
+        assert (alarm["period"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (300, 1, 1), metric

@@ -449,6 +449,129 @@ def test_variant_breaks_are_reported_by_that_policy_alone(name: str, change: Cal
     assert violated(broken(change)) == {name}
 
 
+def _without(name: str, *path: str) -> Callable[[dict], None]:
+    """Remove one (possibly nested) property, as a program that never sets it would."""
+    def change(stack: dict) -> None:
+        target = stack[name][1]
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+    return change
+
+
+def _container_without(key: str) -> Callable[[dict], None]:
+    return lambda stack: stack["task"][1].update(
+        containerDefinitions=json.dumps([{k: v for k, v in CONTAINER.items() if k != key}]))
+
+
+# Every control that needs a setting on: left out, the setting takes its AWS or provider default, which is the
+# insecure one (pulumi-aws: storageEncrypted "The default is `false` if not specified", deletionProtection "The
+# default is `false`", backupRetentionPeriod "Default is `0`", enableKeyRotation "Defaults to `false`",
+# dropInvalidHeaderFields "The default is false", enableDeletionProtection "Defaults to `false`", accessLogs.enabled
+# "Defaults to `false`, even when `bucket` is specified", each BucketPublicAccessBlock flag "Defaults to `false`",
+# Listener sslPolicy "Default is `ELBSecurityPolicy-2016-08`" (TLS 1.0), idleTimeout "Default: 60"; multiAz, IAM
+# auth, the circuit breaker, deployment alarms, a read-only root and dropped capabilities are off unless asked for).
+ABSENT_SETTINGS: list[tuple[str, Callable[[dict], None]]] = [
+    ("rds-storage-encrypted", _without("db", "storageEncrypted")),
+    ("rds-deletion-protection", _without("db", "deletionProtection")),
+    ("rds-multi-az", _without("db", "multiAz")),
+    ("rds-iam-auth", _without("db", "iamDatabaseAuthenticationEnabled")),
+    ("rds-backups", _without("db", "backupRetentionPeriod")),
+    ("rds-enhanced-monitoring", _without("db", "monitoringInterval")),
+    ("rds-enhanced-monitoring", _without("db", "monitoringRoleArn")),
+    ("ecs-circuit-breaker-rollback", _without("service", "deploymentCircuitBreaker")),
+    ("ecs-circuit-breaker-rollback", _without("service", "deploymentCircuitBreaker", "enable")),
+    ("ecs-circuit-breaker-rollback", _without("service", "deploymentCircuitBreaker", "rollback")),
+    ("ecs-deployment-alarms-rollback", _without("service", "alarms")),
+    ("ecs-deployment-alarms-rollback", _without("service", "alarms", "enable")),
+    ("ecs-deployment-alarms-rollback", _without("service", "alarms", "rollback")),
+    ("ecs-deployment-alarms-rollback", _without("service", "alarms", "alarmNames")),
+    ("ecs-container-readonly-root", _container_without("readonlyRootFilesystem")),
+    ("ecs-container-drop-all-capabilities", _container_without("linuxParameters")),
+    ("ecs-container-non-root-user", _container_without("user")),
+    ("alb-drop-invalid-headers", _without("alb", "dropInvalidHeaderFields")),
+    ("alb-deletion-protection", _without("alb", "enableDeletionProtection")),
+    ("alb-access-logs", _without("alb", "accessLogs")),
+    ("alb-access-logs", _without("alb", "accessLogs", "enabled")),
+    ("alb-idle-timeout", _without("alb", "idleTimeout")),
+    ("listener-tls-policy", _without("https", "sslPolicy")),
+    ("kms-key-rotation", _without("key", "enableKeyRotation")),
+    ("sns-topic-encrypted", _without("topic", "kmsMasterKeyId")),
+    ("secret-cmk", _without("secret", "kmsKeyId")),
+    ("log-group-kms", _without("logs", "kmsKeyId")),
+    ("log-group-retention", _without("logs", "retentionInDays")),
+    *[("s3-public-access-block", _without("bucket-pab", flag))
+      for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")],
+]
+
+
+@pytest.mark.parametrize(("name", "change"), ABSENT_SETTINGS,
+                         ids=[f"{case_id(name)}-{i}" for i, (name, _) in enumerate(ABSENT_SETTINGS)])
+def test_a_required_setting_left_out_is_reported_since_its_default_is_the_insecure_one(
+        name: str, change: Callable[[dict], None]):
+    assert violated(broken(change)) == {name}
+
+
+# The converse: where the default is the secure value, leaving the setting out passes (pulumi-aws:
+# publiclyAccessible "Default is `false`", skipFinalSnapshot "Default is `false`", mapPublicIpOnLaunch "Default is
+# `false`", assignPublicIp "Default `false`"; ECS runs a container privileged only when asked).
+@pytest.mark.parametrize("change", [
+    _without("db", "publiclyAccessible"),
+    _without("db", "skipFinalSnapshot"),
+    _without("public", "mapPublicIpOnLaunch"),
+    _without("service", "networkConfiguration", "assignPublicIp"),
+    _container_without("privileged"),
+], ids=["publiclyAccessible_rds_2", "skipFinalSnapshot_rds_8", "mapPublicIpOnLaunch_ec2_15", "assignPublicIp_ecs_2",
+        "privileged_ecs_4"])
+def test_a_setting_whose_default_is_secure_may_be_left_out(change: Callable[[dict], None]):
+    assert violated(broken(change)) == set()
+
+
+def _lb_rule(name: str, **changes: Any) -> Callable[[dict], None]:
+    return lambda stack: stack[name][1].update(changes)
+
+
+# Ingress from anywhere to the load balancer: only TCP 80 and 443, each alone. A range opens every port in it, and
+# protocol -1/"all" opens every protocol and port whatever the range says (pulumi-aws: "if `ip_protocol` is set to
+# `-1`, it translates to all protocols, all port ranges").
+PUBLIC_LB_BREAKS: dict[str, Callable[[dict], None]] = {
+    "80-65535 over IPv4": _lb_rule("lb-in-80", toPort=65535.0),
+    "0-443 over IPv4": _lb_rule("lb-in-443", fromPort=0.0),
+    "443-444 over IPv6": _lb_rule("lb-in-443", cidrIpv4=None, cidrIpv6="::/0", toPort=444.0),
+    "all protocols on 80 over IPv4": _lb_rule("lb-in-80", ipProtocol="-1"),
+    "udp 443 over IPv4": _lb_rule("lb-in-443", ipProtocol="udp"),
+    "IPv6 anywhere written ::0/0": _lb_rule("lb-in-80", cidrIpv4=None, cidrIpv6="::0/0", toPort=8080.0),
+    "inline 80-8080 over IPv6": _set("lb-sg", ingress=[{"protocol": "tcp", "fromPort": 80.0, "toPort": 8080.0,
+                                                         "ipv6CidrBlocks": ["::/0"], "description": "web"}]),
+    "legacy rule, all protocols": lambda s: s.update({"lb-legacy": ("aws:ec2/securityGroupRule:SecurityGroupRule", {
+        "type": "ingress", "securityGroupId": "sg-lb", "protocol": "all", "fromPort": 443.0, "toPort": 443.0,
+        "cidrBlocks": ["0.0.0.0/0"], "description": "web"})}),
+}
+
+
+@pytest.mark.parametrize("change", PUBLIC_LB_BREAKS.values(), ids=PUBLIC_LB_BREAKS.keys())
+def test_public_ingress_to_the_load_balancer_beyond_tcp_80_and_443_is_reported_ec2_18(
+        change: Callable[[dict], None]):
+    """EC2.18 (authorized ports only: 80 and 443 here), and EC2.19 for the other ports it opens."""
+    assert violated(broken(change)) == {"sg-no-public-ingress"}
+
+
+def test_a_public_port_range_is_reported_with_the_whole_range():
+    found = violations(BY_NAME["sg-no-public-ingress"], broken(PUBLIC_LB_BREAKS["80-65535 over IPv4"]))
+    assert found == [(f"urn:pulumi:test::tca::{_rule('sg-lb', 80)[0]}::lb-in-80",
+                      "ingress from anywhere is allowed only to the load balancer on 80/443: "
+                      "lb-in-80 ('tcp' 80.0-65535.0 from ['0.0.0.0/0'])")]
+
+
+def test_tcp_80_and_443_alone_from_anywhere_on_both_address_families_pass():
+    stack = copy.deepcopy(compliant_stack())
+    stack["lb-in-80-v6"] = _rule("sg-lb", 80, cidr=None)
+    stack["lb-in-80-v6"][1].update(cidrIpv6="::/0")
+    stack["lb-in-443-v6"] = _rule("sg-lb", 443)
+    stack["lb-in-443-v6"][1].update(cidrIpv6="::/0", ipProtocol="6")
+    assert violated(build(stack)) == set()
+
+
 def test_an_environment_variable_naming_a_secret_by_arn_is_not_a_credential():
     env = [{"name": "DB_SECRET_ARN", "value": "arn:aws:secretsmanager:..."}, {"name": "TOKEN_NAME", "value": "x"}]
     assert violated(broken(_container(environment=env))) == set()

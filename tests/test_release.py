@@ -302,3 +302,18 @@ def test_canary_service_waits_20_minutes_plus_both_bake_times(prod):
 
 def test_rolling_service_keeps_the_providers_wait(dev):
     assert len(dev.one(ECS_SERVICE).transforms) == 1
+
+
+def test_rollback_alarms_add_up_error_counts_and_take_the_worst_group_for_gauges(run):
+    # Errors in either target group are errors of the release; slowness and unhealthy targets are judged
+    # in the worst group, since a sum of averages or of per-group maxima means nothing.
+    combine = {"HTTPCode_Target_5XX_Count": "SUM", "TargetResponseTime": "MAX", "UnHealthyHostCount": "MAX"}
+    alarms = _rollback_alarms(run)
+    assert len(alarms) == 3
+    for alarm in alarms.values():
+        queries = alarm.inputs["metricQueries"]
+        metrics = [q for q in queries if "metric" in q]
+        (result,) = [q for q in queries if q.get("returnData")]
+        assert [q["id"] for q in metrics] == [f"m{i}" for i in range(len(metrics))]
+        assert not any(q.get("returnData") for q in metrics)
+        assert result["expression"] == metric_expression(combine[metrics[0]["metric"]["metricName"]], len(metrics))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -41,7 +41,10 @@ def workload_boundary_arn(account: str, name_prefix: str) -> str:
     return f"arn:aws:iam::{account}:policy/{workload_boundary_name(name_prefix)}"
 
 
-def boundary_transform(boundary_arn: str) -> pulumi.ResourceTransform:
+RoleTransform = Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]
+
+
+def boundary_transform(boundary_arn: str) -> RoleTransform:
     """A transform that gives every IAM role, awsx's children included, the stack's permissions boundary.
 
     The deployer may only create or change roles that carry exactly this boundary (iam/deployer-*.json),

@@ -4,6 +4,7 @@ with the stack's permissions boundary."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pytest
@@ -67,7 +68,7 @@ def test_each_stacks_boundary_and_deployer_are_named_after_the_stack():
 def test_the_program_registers_the_stacks_boundary_transform_before_any_resource(stack, monkeypatch):
     # Mocks record a stack transform but never run it, so the registration itself is what is checked:
     # one transform, registered before the first resource, that bounds roles with this stack's policy.
-    registered: list[tuple[object, int]] = []
+    registered: list[tuple[Any, int]] = []
     real = pulumi.runtime.register_resource_transform
 
     def record(transform):
@@ -81,5 +82,6 @@ def test_the_program_registers_the_stacks_boundary_transform_before_any_resource
     (transform, resources_before), = registered
     assert resources_before == 0
     result = transform(_args("aws:iam/role:Role", {}))
-    assert result.props == {"permissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/tca-{stack}-workload-boundary"}
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/tca-{stack}-workload-boundary"
+    assert result is not None and result.props == {"permissionsBoundary": boundary}
     assert run.of_type("aws:iam/role:Role"), "the stack creates roles for the boundary to cap"

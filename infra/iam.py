@@ -1,4 +1,5 @@
-"""IAM documents the components share: the trust policy of a role that one AWS service assumes."""
+"""IAM the components share: the trust policy of a role that one AWS service assumes, and the permissions
+boundary every role of the stack carries (with the names of the stack's boundary and deployer)."""
 
 from __future__ import annotations
 

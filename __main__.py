@@ -7,6 +7,7 @@ from infra.config import load_config
 from infra.database import Database
 from infra.domain import Domain
 from infra.edge import Edge
+from infra.iam import bound_every_role
 from infra.images import Images
 from infra.keys import Keys
 from infra.monitoring import Monitoring
@@ -19,6 +20,7 @@ stack = cfg.stack
 # Every AWS name starts with the stack's prefix, so two stacks in one account stay apart.
 prefix = stack.name_prefix
 
+bound_every_role(prefix)
 keys = Keys(prefix, stack, cfg.keys)
 network = Network(prefix, stack, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy,
                   keys=keys)

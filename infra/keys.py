@@ -13,9 +13,20 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import KeysConfig, StackSettings
+from infra.iam import deployer_role_arn
 
 # Only symmetric keys work for CloudWatch Logs ("CloudWatch Logs supports only symmetric KMS keys").
 KEY_SPEC = "SYMMETRIC_DEFAULT"
+
+# What the stack's deployer does to its key: read it, keep its policy and rotation, alias it (CreateAlias and
+# UpdateAlias need the key's permission too, not only the alias's) and schedule its deletion on destroy.
+# Granted here, in the key's own policy, so a deployer holds them for its own stack's key and no other:
+# the deployer policies grant no key administration on "*" (iam/deployer-*-policy-data-operations.json).
+KEY_ADMIN_ACTIONS = [
+    "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
+    "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+]
 
 
 def log_group_name_patterns(name_prefix: str) -> list[str]:
@@ -46,6 +57,16 @@ def key_policy(name_prefix: str, region: str, account: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
                 "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                # The stack's deployer role by name: the policy is set atomically with CreateKey, so the grant
+                # holds from the key's first moment (tags or aliases would lag behind it, and destroy deletes
+                # the alias before the key). KMS requires the role to exist when the policy is set.
+                "Sid": "StackDeployerAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": deployer_role_arn(account, name_prefix)},
+                "Action": KEY_ADMIN_ACTIONS,
                 "Resource": "*",
             },
             {

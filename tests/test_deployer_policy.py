@@ -1,22 +1,58 @@
-"""iam/deployer-policy-*.json grant what `pulumi up` and `pulumi destroy` of both stacks need, and no more
-than the rules allow. Every resource type the program creates, including those the awsx components
-create at deploy time, must map to actions here, so a new resource type fails this test until the
-policy covers it."""
+"""iam/deployer-<stack>-policy-*.json grant what `pulumi up` and `pulumi destroy` of that stack need, and
+no more than the rules allow: names inside the stack's own prefix, roles only with the stack's permissions
+boundary (iam/workload-boundary-<stack>.json), key administration only through the stack's key policy.
+Every resource type the program creates, including those the awsx components create at deploy time, must
+map to actions here, so a new resource type fails this test until the policy covers it."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from typing import Any
 
 import pytest
 
+from infra.keys import KEY_ADMIN_ACTIONS
 from tests.conftest import shared_run, stack_run
-from tests.mocks import ROOT, Run
+from tests.mocks import ACCOUNT, REGION, ROOT, Run
 
-# Two customer-managed policies: one inline policy would pass a role's 10,240-character limit
+STACKS = ("dev", "prod")
+OTHER = {"dev": "prod", "prod": "dev"}
+IAM = ROOT / "iam"
+
+
+def _load(path) -> dict:
+    return json.loads(path.read_text())
+
+
+# Two customer-managed policies per stack: one inline policy would pass a role's 10,240-character limit
 # together with the state policy, and a user or group (a laptop deploy) takes far smaller inline ones.
-POLICY_FILES = sorted((ROOT / "iam").glob("deployer-policy-*.json"))
-DOCUMENTS = {path.name: json.loads(path.read_text()) for path in POLICY_FILES}
-POLICY = {"Version": "2012-10-17", "Statement": [s for doc in DOCUMENTS.values() for s in doc["Statement"]]}
+def _documents(stack: str) -> dict[str, dict]:
+    return {p.name: _load(p) for p in sorted(IAM.glob(f"deployer-{stack}-policy-*.json"))}
+
+
+def _statements(stack: str) -> list[dict]:
+    return [s for doc in _documents(stack).values() for s in doc["Statement"]]
+
+
+def _allows(stack: str) -> list[dict]:
+    return [s for s in _statements(stack) if s["Effect"] == "Allow"]
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _boundary(stack: str) -> dict:
+    return _load(IAM / f"workload-boundary-{stack}.json")
+
+
+def _covered(statements: list[dict], action: str, resource: str) -> bool:
+    """Whether an Allow among `statements` names `action` for `resource` (IAM's * and ? wildcards)."""
+    return any(s["Effect"] == "Allow" and action in _as_list(s["Action"])
+               and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(s["Resource"]))
+               for s in statements)
+
 
 # Children the awsx components create during a real deployment (awsx documentation and source):
 # Vpc: the VPC, its subnets, route tables and associations, routes, internet gateway, NAT gateways and
@@ -140,6 +176,7 @@ REQUIRED: dict[str, list[str]] = {
     "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
     "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
     # Security hardening (issue 11): the stack's key, flow logs, the adopted default security group.
+    # All but CreateKey come from the key's own policy (KEY_ADMIN_ACTIONS, infra/keys.py).
     "aws:kms/key:Key": ["kms:CreateKey", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
                         "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ListResourceTags",
                         "kms:TagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion"],
@@ -182,15 +219,6 @@ REQUIRED: dict[str, list[str]] = {
 NO_AWS = {"random:index/randomPassword:RandomPassword", "random:index/randomId:RandomId"}
 
 
-def _granted() -> set[str]:
-    actions = set()
-    for statement in POLICY["Statement"]:
-        assert statement["Effect"] == "Allow"
-        listed = statement["Action"]
-        actions |= set([listed] if isinstance(listed, str) else listed)
-    return actions
-
-
 # Lookups the program makes itself during preview and up (data sources), and what each calls.
 INVOKES: dict[str, list[str]] = {
     # sts:GetCallerIdentity needs no permission: AWS answers it for any valid credentials.
@@ -200,14 +228,35 @@ INVOKES: dict[str, list[str]] = {
 }
 
 
+def _granted(stack: str) -> set[str]:
+    """What the stack's deployer may do: its policies' Allow statements, and its key's policy."""
+    actions = set(KEY_ADMIN_ACTIONS)
+    for statement in _allows(stack):
+        actions |= set(_as_list(statement["Action"]))
+    return actions
+
+
+# Extra renders per stack: HTTPS, an alarm email, the pull-through cache (each stack's own variant).
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "dev": [{"tca:alarmEmail": "ops@example.com", "tca:albAccessLogs": True, "tca:waf": True},
+            {"tca:dockerHubCredentialsSecretArn": (
+                f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbC123")}],
+    "prod": [{"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}],
+}
+
+
+def _runs(stack: str) -> list[Run]:
+    return [stack_run(stack), *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def stack(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def runs() -> list[Run]:
-    """dev, prod, prod with HTTPS, dev with an alarm email and dev with the pull-through cache."""
-    return [stack_run("dev"), stack_run("prod"),
-            shared_run("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}),
-            shared_run("dev", {"tca:alarmEmail": "ops@example.com"}),
-            shared_run("dev", {"tca:dockerHubCredentialsSecretArn": (
-                "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123")})]
+def runs(stack: str) -> list[Run]:
+    return _runs(stack)
 
 
 @pytest.fixture(scope="module")
@@ -227,34 +276,94 @@ def test_every_deployed_resource_type_is_mapped_to_its_actions(deployed_types):
     assert deployed_types - set(REQUIRED) == set(), "add the new types' actions to REQUIRED and the policy"
 
 
-def test_policy_grants_create_delete_and_read_for_every_deployed_type(deployed_types):
-    granted = _granted()
+def test_policy_grants_create_delete_and_read_for_every_deployed_type(stack, deployed_types):
+    granted = _granted(stack)
     missing = {t: sorted(set(REQUIRED[t]) - granted) for t in deployed_types if set(REQUIRED[t]) - granted}
     assert missing == {}
 
 
-def test_policy_grants_every_lookup_the_program_makes(runs):
+def test_policy_grants_every_lookup_the_program_makes(stack, runs):
     invoked = {token for run in runs for token in run.invoked}
     assert invoked - set(INVOKES) == set(), "add the new lookups' actions to INVOKES and the policy"
-    assert {t: sorted(set(INVOKES[t]) - _granted()) for t in invoked if set(INVOKES[t]) - _granted()} == {}
+    granted = _granted(stack)
+    assert {t: sorted(set(INVOKES[t]) - granted) for t in invoked if set(INVOKES[t]) - granted} == {}
 
 
-def test_policy_has_no_wildcard_actions():
-    assert [a for a in _granted() if "*" in a] == []
+def test_the_deploy_time_checks_read_the_services_deployments(stack):
+    # The release check reads ECS's service deployments (ListServiceDeployments, DescribeServiceDeployments).
+    assert {"ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"} <= _granted(stack)
 
 
-def test_iam_permissions_are_limited_to_this_projects_roles():
-    for statement in POLICY["Statement"]:
-        actions = statement["Action"]
-        iam = [a for a in actions if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_policy_grants_no_wildcard_actions(stack):
+    assert [a for s in _allows(stack) for a in _as_list(s["Action"]) if "*" in a] == []
+
+
+# -- roles: only ever with the stack's boundary ---------------------------------------------------
+
+def _role_arn(stack: str) -> str:
+    return f"arn:aws:iam::*:role/tca-{stack}-*"
+
+
+def _boundary_condition(stack: str) -> dict:
+    return {"StringEquals": {"iam:PermissionsBoundary":
+                             f"arn:aws:iam::ACCOUNT_ID:policy/tca-{stack}-workload-boundary"}}
+
+
+# The AWS managed policies the program attaches (infra/service.py, database.py, release.py).
+MANAGED_POLICIES = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                    "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"]
+# The IAM actions that accept iam:PermissionsBoundary (IAM User Guide, "Condition keys for IAM": it
+# "checks that a specific policy is attached as a permissions boundary on the IAM principal resource").
+BOUNDED = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+           "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_roles_are_created_or_given_policies_only_with_the_stacks_boundary(stack):
+    for statement in _allows(stack):
+        for action in set(_as_list(statement["Action"])) & set(BOUNDED):
+            assert statement["Resource"] == _role_arn(stack), statement["Sid"]
+            condition = dict(statement["Condition"])
+            policy_arns = condition.pop("ArnEquals", None)
+            assert condition == _boundary_condition(stack), (statement["Sid"], action)
+            if action == "iam:AttachRolePolicy":
+                assert policy_arns == {"iam:PolicyARN": MANAGED_POLICIES}
+            else:
+                assert policy_arns is None, statement["Sid"]
+    assert set(BOUNDED) <= _granted(stack)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_deployer_loosens_a_boundary_or_edits_any_managed_policy(stack):
+    # Explicit, so no later Allow can lift it: the boundary itself and the deployer's own policies are
+    # customer-managed policies, edited only by an administrator.
+    denies = [s for s in _statements(stack) if s["Effect"] == "Deny" and s["Sid"] != "NeverTheOtherStacksResources"]
+    assert denies == [{"Sid": "NeverLoosenBoundariesOrPolicies", "Effect": "Deny", "Action": [
+        "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+        "iam:DeleteRolePermissionsBoundary", "iam:SetDefaultPolicyVersion"], "Resource": "*"}]
+    policy_actions = {"iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                      "iam:SetDefaultPolicyVersion", "iam:DeleteRolePermissionsBoundary", "iam:TagPolicy",
+                      "iam:UntagPolicy", "iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachGroupPolicy",
+                      "iam:PutGroupPolicy", "iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile",
+                      "iam:PutUserPermissionsBoundary", "iam:UpdateLoginProfile"}
+    assert _granted(stack) & policy_actions == set()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_iam_permissions_are_limited_to_this_stacks_roles(stack):
+    for statement in _allows(stack):
+        iam = [a for a in _as_list(statement["Action"]) if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
         if iam:
-            assert statement["Resource"] == "arn:aws:iam::*:role/tca-*", statement["Sid"]
+            assert statement["Resource"] == _role_arn(stack), statement["Sid"]
 
 
-def test_pass_role_goes_only_to_the_services_that_assume_the_stacks_roles():
-    (statement,) = [s for s in POLICY["Statement"] if "iam:PassRole" in s["Action"]]
+@pytest.mark.parametrize("stack", STACKS)
+def test_pass_role_goes_only_to_the_services_that_assume_the_stacks_roles(stack):
+    (statement,) = [s for s in _allows(stack) if "iam:PassRole" in s["Action"]]
     assert statement["Action"] == ["iam:PassRole"]
-    assert statement["Resource"] == "arn:aws:iam::*:role/tca-*"
+    assert statement["Resource"] == _role_arn(stack)
     # Tasks, the RDS Proxy, RDS enhanced monitoring, VPC flow logs, and ECS itself (the canary's
     # load-balancer role).
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
@@ -262,47 +371,287 @@ def test_pass_role_goes_only_to_the_services_that_assume_the_stacks_roles():
         "vpc-flow-logs.amazonaws.com", "ecs.amazonaws.com"]}}
 
 
-def test_service_linked_roles_only_for_the_services_used():
-    (statement,) = [s for s in POLICY["Statement"] if "iam:CreateServiceLinkedRole" in s["Action"]]
-    names = statement["Condition"]["StringEquals"]["iam:AWSServiceName"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_linked_roles_only_for_the_services_used(stack):
+    (statement,) = [s for s in _allows(stack) if "iam:CreateServiceLinkedRole" in s["Action"]]
+    assert statement["Resource"] == "*"
     # pullthroughcache.ecr: ECR's role that reads the Docker Hub secret for the pull-through cache.
-    assert set(names) == {"ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
-                          "ecs.application-autoscaling.amazonaws.com", "pullthroughcache.ecr.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"iam:AWSServiceName": [
+        "ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
+        "ecs.application-autoscaling.amazonaws.com", "pullthroughcache.ecr.amazonaws.com"]}}
 
 
-def test_secrets_are_limited_to_this_projects_secrets():
-    for statement in POLICY["Statement"]:
+# -- keys: administered through their own key policy ----------------------------------------------
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_deployer_administers_keys_through_its_own_policies(stack):
+    # A key policy grant reaches only the stack's own key; an IAM grant on "*" would reach every key.
+    kms = {a for s in _allows(stack) for a in _as_list(s["Action"]) if a.startswith("kms:")}
+    assert kms == {"kms:CreateKey", "kms:ListAliases", "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"}
+    (alias,) = [s for s in _allows(stack) if "kms:CreateAlias" in s["Action"]]
+    assert alias == {"Sid": "StackKeyAlias", "Effect": "Allow",
+                     "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                     "Resource": f"arn:aws:kms:*:*:alias/tca-{stack}"}
+
+
+# -- names: every name-scoped resource inside its own stack's policy, outside the other's ---------
+
+def _scoped_arns(run: Run) -> list[tuple[str, str]]:
+    """(action that creates it, ARN) for every resource whose ARN carries its name."""
+    arns = [("iam:CreateRole", r.outputs["arn"]) for r in run.of_type("aws:iam/role:Role")]
+    arns += [("secretsmanager:CreateSecret", r.outputs["arn"])
+             for r in run.of_type("aws:secretsmanager/secret:Secret")]
+    arns += [("sns:CreateTopic", r.outputs["arn"]) for r in run.of_type("aws:sns/topic:Topic")]
+    arns += [("s3:CreateBucket", r.outputs["arn"]) for r in run.of_type("aws:s3/bucket:Bucket")]
+    arns += [("kms:CreateAlias", f"arn:aws:kms:{REGION}:{ACCOUNT}:{r.inputs['name']}")
+             for r in run.of_type("aws:kms/alias:Alias")]
+    groups = [r.outputs["name"] for r in run.of_type("aws:cloudwatch/logGroup:LogGroup")]
+    # Container Insights creates the cluster's performance group itself unless it exists.
+    groups += [f"/aws/ecs/containerinsights/{r.outputs['name']}/performance"
+               for r in run.of_type("aws:ecs/cluster:Cluster")]
+    for group in groups:
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
+        # The provider acts on both forms of a group's ARN: with and without the trailing ":*".
+        arns += [("logs:CreateLogGroup", arn), ("logs:CreateLogGroup", arn + ":*")]
+    return arns
+
+
+def test_every_named_resource_falls_inside_its_own_stacks_policy_and_outside_the_others(stack, runs):
+    found = {arn.split(":")[2] for run in runs for _, arn in _scoped_arns(run)}
+    assert found == {"iam", "secretsmanager", "sns", "s3", "kms", "logs"}
+    own, other = _statements(stack), _statements(OTHER[stack])
+    for run in runs:
+        for action, arn in _scoped_arns(run):
+            assert _covered(own, action, arn), (action, arn)
+            assert not _covered(other, action, arn), (action, arn)
+
+
+def test_log_group_permissions_reach_every_kind_of_log_group_the_stack_creates(runs):
+    groups = {r.outputs["name"] for run in runs for r in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    # The renders include each kind, so the scope test above checks them all.
+    assert any(g.startswith("aws-waf-logs-") for g in groups)
+    assert any(g.startswith("/aws/rds/") for g in groups)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_are_limited_to_this_stacks_secrets(stack):
+    for statement in _allows(stack):
         if any(a.startswith("secretsmanager:") for a in statement["Action"]):
-            assert statement["Resource"] == "arn:aws:secretsmanager:*:*:secret:tca-*"
+            assert statement["Resource"] == f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*"
 
 
-def test_deployer_policy_is_two_managed_policies_each_within_awss_size_limit():
-    # AWS counts a managed policy's characters without whitespace: at most 6,144 each.
-    assert sorted(DOCUMENTS) == ["deployer-policy-data-operations.json", "deployer-policy-network-compute.json"]
-    for name, document in DOCUMENTS.items():
+def test_prods_policies_are_devs_with_the_stack_names_swapped():
+    # One source of truth for what a deploy needs; only the names differ.
+    for dev in [*sorted(IAM.glob("deployer-dev-policy-*.json")), IAM / "workload-boundary-dev.json"]:
+        prod = IAM / dev.name.replace("dev", "prod")
+        swapped = dev.read_text().replace("tca-prod", "tca-OTHER").replace("tca-dev", "tca-prod")
+        assert _load(prod) == json.loads(swapped.replace("tca-OTHER", "tca-dev")), prod.name
+
+
+# Resources whose ARNs carry their names but whose actions the deployer holds on "*" (their reads take
+# no resource, or their creation has no ARN yet): the other stack's deployer is denied them by name.
+def _other_stack_arns(run: Run) -> list[str]:
+    arns = [r.outputs["arn"] for t in ("aws:rds/instance:Instance", "aws:rds/parameterGroup:ParameterGroup",
+                                        "aws:rds/subnetGroup:SubnetGroup", "aws:ecs/cluster:Cluster",
+                                        "aws:lb/targetGroup:TargetGroup", "aws:wafv2/webAcl:WebAcl")
+            for r in run.of_type(t)]
+    arns += [f"arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:{r.inputs['finalSnapshotIdentifier']}"
+             for r in run.of_type("aws:rds/instance:Instance") if r.inputs.get("finalSnapshotIdentifier")]
+    arns += [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{r.inputs.get('name') or r.name + '-abc1234'}"
+             for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    arns += [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{r.outputs['dashboardName']}"
+             for r in run.of_type("aws:cloudwatch/dashboard:Dashboard")]
+    cluster = run.of_type("aws:ecs/cluster:Cluster")[0].outputs["name"]
+    service = run.one("awsx:ecs:FargateService").name
+    alb = run.one("awsx:lb:ApplicationLoadBalancer").name
+    elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:"
+    arns += [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{service}-abc1234",
+             f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{service}-abc1234:3",
+             f"{elb}loadbalancer/app/{alb}-abc1234/50dc6c495c0c9188",
+             f"{elb}listener/app/{alb}-abc1234/50dc6c495c0c9188/f2f7dc8efc522ab2"]
+    return arns
+
+
+def _denied(statements: list[dict], action: str, resource: str) -> bool:
+    return any(s["Effect"] == "Deny" and any(fnmatch.fnmatchcase(action, a) for a in _as_list(s["Action"]))
+               and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(s["Resource"]))
+               for s in statements)
+
+
+def test_the_other_stacks_deployer_is_denied_every_named_resource_it_holds_actions_on_star_for(stack, runs):
+    kinds = {arn.split(":")[2] for run in runs for arn in _other_stack_arns(run)}
+    assert kinds == {"rds", "ecs", "elasticloadbalancing", "cloudwatch", "wafv2"}
+    for run in runs:
+        for arn in _other_stack_arns(run):
+            action = f"{arn.split(':')[2]}:DeleteSomething"
+            assert _denied(_statements(OTHER[stack]), action, arn), arn
+            assert not _denied(_statements(stack), action, arn), arn
+
+
+def test_no_iam_document_names_a_region_or_an_account():
+    # A region move needs no policy edits; the account is `*` or the ACCOUNT_ID placeholder.
+    for path in sorted(IAM.glob("*.json")):
+        text = path.read_text()
+        assert REGION not in text and "ap-southeast-2" not in text, path.name
+        for statement in _load(path)["Statement"]:
+            for arn in _as_list(statement.get("Resource", [])):
+                if arn.startswith("arn:"):
+                    region, account = arn.split(":")[3:5]
+                    assert region in ("", "*") and account in ("", "*", "ACCOUNT_ID"), (path.name, arn)
+
+
+# -- AWS limits and shape -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployer_policy_is_two_managed_policies_each_within_awss_size_limit(stack):
+    # IAM User Guide, "IAM and AWS STS quotas": a managed policy is at most 6,144 characters, counted
+    # without whitespace.
+    assert sorted(_documents(stack)) == [f"deployer-{stack}-policy-data-operations.json",
+                                         f"deployer-{stack}-policy-network-compute.json"]
+    for name, document in _documents(stack).items():
         assert document["Version"] == "2012-10-17", name
         assert len(json.dumps(document, separators=(",", ":"))) <= 6_144, name
+    for document in (_boundary(stack),):
+        assert len(json.dumps(document, separators=(",", ":"))) <= 6_144
 
 
-def test_statement_ids_are_unique_across_the_policies():
-    sids = [s["Sid"] for s in POLICY["Statement"]]
+@pytest.mark.parametrize("stack", STACKS)
+def test_statement_ids_are_unique_across_the_policies(stack):
+    sids = [s["Sid"] for s in _statements(stack)]
     assert len(sids) == len(set(sids))
 
-def test_every_statement_lists_its_actions_and_uses_no_negation():
-    # The scope tests below walk each statement's Action list; a bare string would slip past them,
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_statement_lists_its_actions_and_uses_no_negation(stack):
+    # The scope tests walk each statement's Action list; a bare string would slip past them,
     # and NotAction / NotResource grant everything not named.
-    for statement in POLICY["Statement"]:
+    for statement in _statements(stack) + _boundary(stack)["Statement"]:
         assert isinstance(statement["Action"], list), statement["Sid"]
         assert "NotAction" not in statement and "NotResource" not in statement, statement["Sid"]
 
 
-def test_log_group_permissions_reach_every_log_group_the_stack_creates(runs):
-    # The provider acts on both forms of a group's ARN: with and without the trailing ":*".
-    import fnmatch
-    (statement,) = [s for s in POLICY["Statement"] if "logs:CreateLogGroup" in s["Action"]]
-    groups = {r.outputs["name"] for run in runs for r in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
-    assert any(g.startswith("aws-waf-logs-") for g in groups) and any(g.startswith("/aws/rds/") for g in groups)
-    for group in groups:
-        arn = f"arn:aws:logs:ap-southeast-2:123456789012:log-group:{group}"
-        for form in (arn, arn + ":*"):
-            assert any(fnmatch.fnmatchcase(form, pattern) for pattern in statement["Resource"]), form
+# Actions with no resource type in the Service Authorization Reference ("If there is no value for this
+# column, you must specify all resources ("*") in the Resource element"): a statement scoped to an ARN
+# never grants (or denies) them. Those this project's policies could use.
+NO_RESOURCE_TYPE = {
+    "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe", "sns:ListTopics",
+    "sns:ListSubscriptions",
+    "kms:CreateKey", "kms:ListAliases", "kms:ListKeys", "kms:GenerateRandom",
+    "secretsmanager:GetRandomPassword", "secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue",
+    "ecr:GetAuthorizationToken",
+    "s3:ListAllMyBuckets",
+    "route53:ListHostedZones", "route53:ListHostedZonesByName", "route53:GetHostedZoneCount",
+    "acm:RequestCertificate", "acm:ListCertificates",
+    "sts:GetCallerIdentity",
+    "logs:DescribeResourcePolicies", "logs:PutResourcePolicy", "logs:CreateLogDelivery", "logs:DeleteLogDelivery",
+    "rds:DescribeDBEngineVersions", "rds:DescribeOrderableDBInstanceOptions",
+    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "ec2:DescribeAvailabilityZones", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+    "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition",
+    "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+}
+
+
+def test_no_statement_scopes_an_action_that_supports_no_resource_level_permissions():
+    for path in sorted(IAM.glob("*.json")):
+        for statement in _load(path)["Statement"]:
+            if "Action" not in statement or statement.get("Resource") == "*":
+                continue
+            scoped = sorted(set(_as_list(statement["Action"])) & NO_RESOURCE_TYPE)
+            assert scoped == [], (path.name, statement.get("Sid"), scoped)
+
+
+def test_alarm_subscriptions_are_granted_on_every_resource_as_aws_requires(stack):
+    # sns:GetSubscriptionAttributes, SetSubscriptionAttributes and Unsubscribe have no resource type:
+    # scoped to the topic's ARN they were never granted, and an alarm email's subscription failed.
+    (statement,) = [s for s in _allows(stack) if "sns:Unsubscribe" in s["Action"]]
+    assert statement == {"Sid": "AlarmSubscriptions", "Effect": "Allow", "Action": [
+        "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"], "Resource": "*"}
+
+
+# -- the boundary: caps every role at what the stack's roles need ---------------------------------
+
+# What the AWS managed policies the program attaches grant (AWS Managed Policy Reference), as (action,
+# resource) for the resources this stack's roles use them on. AmazonECSTaskExecutionRolePolicy: ECR
+# pulls and log writes on "*". AmazonRDSEnhancedMonitoringRole v1: log-group RDS*, its streams.
+# AmazonECSInfrastructureRolePolicyForLoadBalancers: ELB reads on "*", target registration, listener
+# and rule changes (GetLogEvents, also in the monitoring policy, is a read the boundary leaves out).
+def _managed_needs(run: Run, policy_arn: str) -> list[tuple[str, str]]:
+    prefix = f"tca-{run.stack}"
+    logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+    if policy_arn.endswith("AmazonECSTaskExecutionRolePolicy"):
+        group = run.one("aws:cloudwatch/logGroup:LogGroup", f"{prefix}-logs").outputs["name"]
+        repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{prefix}-hub/servian/techchallengeapp"
+        return [("ecr:GetAuthorizationToken", "*"), ("ecr:BatchCheckLayerAvailability", repo),
+                ("ecr:GetDownloadUrlForLayer", repo), ("ecr:BatchGetImage", repo),
+                ("logs:CreateLogStream", f"{logs}{group}:log-stream:app/x"),
+                ("logs:PutLogEvents", f"{logs}{group}:log-stream:app/x")]
+    if policy_arn.endswith("AmazonRDSEnhancedMonitoringRole"):
+        return [("logs:CreateLogGroup", f"{logs}RDSOSMetrics"), ("logs:PutRetentionPolicy", f"{logs}RDSOSMetrics"),
+                ("logs:CreateLogStream", f"{logs}RDSOSMetrics:log-stream:db-X"),
+                ("logs:PutLogEvents", f"{logs}RDSOSMetrics:log-stream:db-X"),
+                ("logs:DescribeLogStreams", f"{logs}RDSOSMetrics:log-stream:db-X")]
+    assert policy_arn.endswith("AmazonECSInfrastructureRolePolicyForLoadBalancers"), policy_arn
+    lb = f"{run.one('awsx:lb:ApplicationLoadBalancer').name}-abc1234/50dc6c495c0c9188"
+    elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:"
+    target_groups = [r.outputs["arn"] for r in run.of_type("aws:lb/targetGroup:TargetGroup")]
+    return ([(a, "*") for a in ("elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+                                "elasticloadbalancing:DescribeTargetGroups",
+                                "elasticloadbalancing:DescribeTargetHealth")]
+            + [(a, tg) for tg in target_groups
+               for a in ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")]
+            + [("elasticloadbalancing:ModifyListener", f"{elb}listener/app/{lb}/f2f7dc8efc522ab2"),
+               ("elasticloadbalancing:ModifyRule", f"{elb}listener-rule/app/{lb}/f2f7dc8efc522ab2/9683b2d02a6cabee")])
+
+
+def _inline_needs(run: Run) -> list[tuple[str, str]]:
+    needs = []
+    for r in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(r.inputs["policy"])["Statement"]:
+            needs += [(a, res) for a in _as_list(statement["Action"]) for res in _as_list(statement["Resource"])]
+    return needs
+
+
+def _boundary_runs(stack: str) -> list[Run]:
+    # The pull-through cache and the canary's load-balancer role and the proxy and enhanced monitoring.
+    return [*_runs(stack), shared_run(stack, {"tca:dbProxy": True, "tca:dbMonitoringIntervalSeconds": 60,
+                                              "tca:deploymentStrategy": "CANARY"})]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
+    boundary = _boundary(stack)["Statement"]
+    attached = set()
+    for run in _boundary_runs(stack):
+        assert run.error is None, run.error
+        needs = _inline_needs(run)
+        for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+            attached.add(r.inputs["policyArn"])
+            needs += _managed_needs(run, r.inputs["policyArn"])
+        missing = sorted({(a, res) for a, res in needs if not _covered(boundary, a, res)})
+        assert missing == []
+    assert attached == set(MANAGED_POLICIES), "a newly attached managed policy needs its entry in _managed_needs"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_keeps_each_stacks_roles_away_from_the_other_stacks_secrets_and_logs(stack):
+    boundary, other = _boundary(stack)["Statement"], f"tca-{OTHER[stack]}"
+    assert not _covered(boundary, "secretsmanager:GetSecretValue",
+                        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{other}-credentials-abc-AbCdEf")
+    assert not _covered(boundary, "logs:PutLogEvents",
+                        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{other}-logs-abc:log-stream:x")
+    (decrypt,) = [s for s in boundary if "kms:Decrypt" in s["Action"]]
+    assert decrypt["Condition"] == {"StringLike": {
+        "kms:ViaService": "secretsmanager.*.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*"}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_grants_no_data_reads_and_no_iam(stack):
+    actions = {a for s in _boundary(stack)["Statement"] for a in s["Action"]}
+    assert {a for a in actions if a.split(":")[0] in ("iam", "sts", "s3", "rds", "kms") and a != "kms:Decrypt"} == set()
+    assert {"logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery"} & actions == set()
+    assert all(s["Effect"] == "Allow" for s in _boundary(stack)["Statement"])

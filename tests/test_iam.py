@@ -1,10 +1,16 @@
-"""The shared IAM trust-policy builder: one statement, one service, the conditions it is given."""
+"""The shared IAM helpers: the trust-policy builder, and the transform that caps every role the stack creates
+with the stack's permissions boundary."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from infra.iam import service_trust_policy
+import pulumi
+import pytest
+
+from infra.iam import boundary_transform, deployer_role_arn, service_trust_policy, workload_boundary_arn
+from tests.mocks import ACCOUNT, run_program
 
 
 def test_a_service_role_is_assumable_by_that_service_alone():
@@ -19,3 +25,63 @@ def test_conditions_and_a_statement_id_are_carried_exactly():
     (statement,) = json.loads(service_trust_policy("rds.amazonaws.com", conditions=conditions, sid="Rds"))["Statement"]
     assert statement == {"Sid": "Rds", "Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"},
                          "Action": "sts:AssumeRole", "Condition": conditions}
+
+
+# -- the workload permissions boundary -------------------------------------------------------------
+
+BOUNDARY = "arn:aws:iam::123456789012:policy/tca-dev-workload-boundary"
+
+
+def _args(type_: str, props: dict) -> pulumi.ResourceTransformArgs:
+    return pulumi.ResourceTransformArgs(custom=True, type_=type_, name="tca-dev-x", props=props,
+                                        opts=pulumi.ResourceOptions())
+
+
+def test_the_boundary_transform_gives_a_role_the_boundary_and_keeps_its_other_inputs():
+    # Transform props carry the engine's property names; the provider reads `permissionsBoundary`.
+    props = {"assumeRolePolicy": "{}", "description": "d"}
+    args = _args("aws:iam/role:Role", props)
+    result = boundary_transform(BOUNDARY)(args)
+    assert result is not None
+    assert result.props == {"assumeRolePolicy": "{}", "description": "d", "permissionsBoundary": BOUNDARY}
+    assert result.opts is args.opts
+
+
+def test_the_boundary_transform_replaces_any_other_boundary_a_role_was_given():
+    result = boundary_transform(BOUNDARY)(_args("aws:iam/role:Role", {"permissionsBoundary": "arn:other"}))
+    assert result is not None and result.props["permissionsBoundary"] == BOUNDARY
+
+
+@pytest.mark.parametrize("type_", ["aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                                   "awsx:ecs:FargateService", "aws:ecs/taskDefinition:TaskDefinition"])
+def test_the_boundary_transform_leaves_every_other_resource_alone(type_):
+    assert boundary_transform(BOUNDARY)(_args(type_, {"role": "r"})) is None
+
+
+def test_each_stacks_boundary_and_deployer_are_named_after_the_stack():
+    assert workload_boundary_arn("123456789012", "tca-prod") == \
+        "arn:aws:iam::123456789012:policy/tca-prod-workload-boundary"
+    assert deployer_role_arn("123456789012", "tca-prod") == "arn:aws:iam::123456789012:role/github-tca-prod-deployer"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_program_registers_the_stacks_boundary_transform_before_any_resource(stack, monkeypatch):
+    # Mocks record a stack transform but never run it, so the registration itself is what is checked:
+    # one transform, registered before the first resource, that bounds roles with this stack's policy.
+    registered: list[tuple[Any, int]] = []
+    real = pulumi.runtime.register_resource_transform
+
+    def record(transform):
+        monitor = pulumi.runtime.settings.SETTINGS.monitor
+        registered.append((transform, len(monitor.registrations)))
+        real(transform)
+
+    monkeypatch.setattr(pulumi.runtime, "register_resource_transform", record)
+    run = run_program(stack)
+    assert run.error is None, run.error
+    (transform, resources_before), = registered
+    assert resources_before == 0
+    result = transform(_args("aws:iam/role:Role", {}))
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/tca-{stack}-workload-boundary"
+    assert result is not None and result.props == {"permissionsBoundary": boundary}
+    assert run.of_type("aws:iam/role:Role"), "the stack creates roles for the boundary to cap"

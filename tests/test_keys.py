@@ -42,9 +42,29 @@ def test_alias_names_the_stack(run):
     assert alias["targetKeyId"] == run.one(KEY).outputs["keyId"]
 
 
-def test_key_policy_has_exactly_the_account_and_the_three_services_kms_policy(run):
-    assert set(_policy(run)) == {"AccountAdministersTheKey", "CloudWatchLogsForThisStacksLogGroups",
+def test_key_policy_has_exactly_the_account_its_deployer_and_the_three_services(run):
+    assert set(_policy(run)) == {"AccountAdministersTheKey", "StackDeployerAdministersTheKey",
+                                 "CloudWatchLogsForThisStacksLogGroups",
                                  "CloudWatchAlarmsPublishToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
+
+
+def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion(run):
+    # The deployer policies grant no key administration on "*"; this statement is the one grant, by
+    # the stack's own deployer role, so dev's deployer can never schedule prod's key for deletion.
+    assert _policy(run)["StackDeployerAdministersTheKey"] == {
+        "Sid": "StackDeployerAdministersTheKey", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/github-tca-{run.stack}-deployer"},
+        "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation",
+                   "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
+                   "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+                   "kms:UpdateKeyDescription"],
+        "Resource": "*"}
+
+
+def test_the_key_policy_never_bypasses_kmss_lockout_safety_check(run):
+    # KMS refuses (MalformedPolicyDocumentException) a policy that would lock the caller out, unless
+    # told to bypass that check; the provider passes the flag with CreateKey and PutKeyPolicy.
+    assert run.one(KEY).inputs.get("bypassPolicyLockoutSafetyCheck") in (None, False)
 
 
 def test_key_policy_keeps_the_account_in_control_so_the_key_never_becomes_unmanageable(run):

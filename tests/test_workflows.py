@@ -29,10 +29,10 @@ PR_ALLOW_IF = "${{ contains(github.event.pull_request.labels.*.name, 'allow-db-r
 # Every job that runs the engine, the stack it runs against, its GitHub environment and its AWS role.
 ENGINE_JOBS = {
     ("pull-request.yml", "preview"): ("dev", None, "AWS_PREVIEW_ROLE_ARN"),
-    ("deploy.yml", "dev"): ("dev", "dev", "AWS_DEPLOY_ROLE_ARN"),
+    ("deploy.yml", "dev"): ("dev", "dev", "AWS_DEPLOY_ROLE_ARN_DEV"),
     ("deploy.yml", "prod-preview"): ("prod", "production-readonly", "AWS_PROD_READONLY_ROLE_ARN"),
-    ("deploy.yml", "prod"): ("prod", "production", "AWS_DEPLOY_ROLE_ARN"),
-    ("destroy-dev.yml", "destroy"): ("dev", "dev", "AWS_DEPLOY_ROLE_ARN"),
+    ("deploy.yml", "prod"): ("prod", "production", "AWS_DEPLOY_ROLE_ARN_PROD"),
+    ("destroy-dev.yml", "destroy"): ("dev", "dev", "AWS_DEPLOY_ROLE_ARN_DEV"),
     ("drift.yml", "dev"): ("dev", None, "AWS_PREVIEW_ROLE_ARN"),
     ("drift.yml", "prod"): ("prod", "production-readonly", "AWS_PROD_READONLY_ROLE_ARN"),
 }
@@ -161,8 +161,13 @@ def test_prod_material_is_only_used_inside_prods_environments(name):
         if used & {"secrets.PULUMI_CONFIG_PASSPHRASE_PROD", "vars.PULUMI_BACKEND_URL_PROD",
                    "vars.AWS_PROD_READONLY_ROLE_ARN"}:
             assert job["environment"] in {"production", "production-readonly"}
-        if "vars.AWS_DEPLOY_ROLE_ARN" in used:
-            assert job["environment"] in {"dev", "production"}
+        # Each stack's deployer only in that stack's deploying environment: dev's role never reaches a
+        # prod job, prod's never a dev job.
+        if "vars.AWS_DEPLOY_ROLE_ARN_DEV" in used:
+            assert job["environment"] == "dev"
+        if "vars.AWS_DEPLOY_ROLE_ARN_PROD" in used:
+            assert job["environment"] == "production"
+        assert "vars.AWS_DEPLOY_ROLE_ARN" not in used
 
 
 def test_pull_requests_run_ci_then_preview_dev_with_the_policy_pack_and_comment_it():
@@ -242,7 +247,7 @@ def test_drift_is_checked_daily_and_on_demand_for_each_stack_with_read_only_role
     assert list(workflow["jobs"]) == ["dev", "prod"]
     for stack, job in workflow["jobs"].items():
         assert _runs(job) == [VENV_RUN, f"pulumi preview --stack {stack} --refresh --expect-no-changes --diff"]
-        assert _role(job) != "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+        assert _role(job) not in {"${{ vars.AWS_DEPLOY_ROLE_ARN_DEV }}", "${{ vars.AWS_DEPLOY_ROLE_ARN_PROD }}"}
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
 
 
@@ -292,12 +297,47 @@ def _subjects(name: str) -> list[str]:
 
 
 def test_each_role_trusts_only_the_runs_that_use_it():
-    assert _subjects("deployer-trust-policy.json") == ["repo:OWNER/REPO:environment:dev",
-                                                       "repo:OWNER/REPO:environment:production"]
+    # One deployer per stack: a dev deploy (no reviewers) can never assume prod's deployer.
+    assert _subjects("deployer-dev-trust-policy.json") == ["repo:OWNER/REPO:environment:dev"]
+    assert _subjects("deployer-prod-trust-policy.json") == ["repo:OWNER/REPO:environment:production"]
     # Pull requests, and the scheduled dev drift check on main.
     assert _subjects("preview-trust-policy.json") == ["repo:OWNER/REPO:pull_request",
                                                       "repo:OWNER/REPO:ref:refs/heads/main"]
     assert _subjects("prod-readonly-trust-policy.json") == ["repo:OWNER/REPO:environment:production-readonly"]
+
+
+def test_every_role_file_in_iam_is_accounted_for():
+    assert sorted(p.name for p in (ROOT / "iam").glob("*trust-policy.json")) == [
+        "deployer-dev-trust-policy.json", "deployer-prod-trust-policy.json", "preview-trust-policy.json",
+        "prod-readonly-trust-policy.json"]
+
+
+def test_each_deployer_reads_and_writes_only_its_own_stacks_state():
+    for stack, bucket in (("dev", "DEV_STATE_BUCKET"), ("prod", "PROD_STATE_BUCKET")):
+        assert _iam(f"deployer-{stack}-state-policy.json") == {"Version": "2012-10-17", "Statement": [
+            {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+            {"Sid": "ReadWriteState", "Effect": "Allow", "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+             "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+
+
+def test_the_read_only_roles_read_no_log_events_database_logs_bucket_objects_or_registry_credentials():
+    # ReadOnlyAccess allows logs:GetLogEvents/FilterLogEvents/StartQuery, rds:Download* and s3:Get*, and
+    # CloudWatch Logs decrypts for any reader. A refresh reads none of these: log groups are read with
+    # DescribeLogGroups/ListTagsForResource, buckets with their GetBucket* calls, never an object.
+    assert _iam("readonly-no-data-policy.json") == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoLogEvents", "Effect": "Deny",
+         "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:GetLogRecord", "logs:GetQueryResults",
+                    "logs:StartLiveTail", "logs:StartQuery", "logs:Unmask"], "Resource": "*"},
+        {"Sid": "NoDatabaseLogFiles", "Effect": "Deny",
+         "Action": ["rds:DownloadCompleteDBLogFile", "rds:DownloadDBLogFilePortion"], "Resource": "*"},
+        # Every stack bucket (the load balancer's access logs); the state buckets are named otherwise.
+        {"Sid": "NoStackBucketObjects", "Effect": "Deny",
+         "Action": ["s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectVersion",
+                    "s3:GetObjectVersionAttributes"], "Resource": "arn:aws:s3:::tca-*/*"},
+        # ECR requires the pull-through cache's Docker Hub secret to be named ecr-pullthroughcache/...
+        {"Sid": "NoImageRegistryCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/*"},
+    ]}
 
 
 def test_the_preview_role_can_never_read_prods_state_or_secret():

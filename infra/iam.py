@@ -1,5 +1,5 @@
 """IAM the components share: the trust policy of a role that one AWS service assumes, and the permissions
-boundary every role of the stack carries (with the names of the stack's boundary and deployer)."""
+boundary every role of the stack carries."""
 
 from __future__ import annotations
 
@@ -25,12 +25,6 @@ def service_trust_policy(service: str, *, conditions: Mapping[str, Any] | None =
 
 
 ROLE_TYPE = "aws:iam/role:Role"
-
-
-def deployer_role_arn(account: str, name_prefix: str) -> str:
-    """The CI role that deploys this stack (iam/deployer-<stack>-*.json). Its name lies outside `tca-*`, the
-    roles the deployer itself may manage, so no deployer can edit its own role."""
-    return f"arn:aws:iam::{account}:role/github-{name_prefix}-deployer"
 
 
 def workload_boundary_name(name_prefix: str) -> str:

@@ -13,7 +13,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import KeysConfig, StackSettings
-from infra.iam import deployer_role_arn
 
 # Only symmetric keys work for CloudWatch Logs ("CloudWatch Logs supports only symmetric KMS keys").
 KEY_SPEC = "SYMMETRIC_DEFAULT"
@@ -43,8 +42,8 @@ def log_group_name_patterns(name_prefix: str) -> list[str]:
             f"/aws/ecs/containerinsights/{name_prefix}-*/performance", f"aws-waf-logs-{name_prefix}-*"]
 
 
-def key_policy(name_prefix: str, region: str, account: str) -> dict[str, Any]:
-    """Who may use the key: the account's administrators, and each service for this stack's use only."""
+def key_policy(name_prefix: str, region: str, account: str, administrator: str = "") -> dict[str, Any]:
+    """Who may use the key: the account's administrators, the stack's deployer, each service for this stack only."""
     logs_arns = [f"arn:aws:logs:{region}:{account}:log-group:{name}" for name in log_group_name_patterns(name_prefix)]
     return {
         "Version": "2012-10-17",
@@ -59,16 +58,16 @@ def key_policy(name_prefix: str, region: str, account: str) -> dict[str, Any]:
                 "Action": "kms:*",
                 "Resource": "*",
             },
-            {
-                # The stack's deployer role by name: the policy is set atomically with CreateKey, so the grant
+            *([{
+                # The stack's deployer by name: the policy is set atomically with CreateKey, so the grant
                 # holds from the key's first moment (tags or aliases would lag behind it, and destroy deletes
-                # the alias before the key). KMS requires the role to exist when the policy is set.
+                # the alias before the key). KMS requires the principal to exist when the policy is set.
                 "Sid": "StackDeployerAdministersTheKey",
                 "Effect": "Allow",
-                "Principal": {"AWS": deployer_role_arn(account, name_prefix)},
+                "Principal": {"AWS": f"arn:aws:iam::{account}:{administrator}"},
                 "Action": KEY_ADMIN_ACTIONS,
                 "Resource": "*",
-            },
+            }] if administrator else []),
             {
                 # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS".
                 "Sid": "CloudWatchLogsForThisStacksLogGroups",
@@ -143,7 +142,7 @@ class Keys(pulumi.ComponentResource):
             # secret's recovery window (checked in config), so a restored secret can still be read;
             # dev takes the minimum, since nothing in it is worth restoring.
             deletion_window_in_days=cfg.deletion_window_days,
-            policy=json.dumps(key_policy(stack.name_prefix, stack.region, account)),
+            policy=json.dumps(key_policy(stack.name_prefix, stack.region, account, cfg.administrator)),
             opts=child,
         )
         # Alias names: "alias/" plus up to 250 letters, digits, "/", "_" and "-", never "alias/aws/";

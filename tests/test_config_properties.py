@@ -220,6 +220,8 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         # The key must outlive the secret's recovery window.
         "tca:keyDeletionWindowDays": draw(st.integers(max(KEY_DELETION_WINDOW_DAYS[0], recovery),
                                                       KEY_DELETION_WINDOW_DAYS[1])),
+        "tca:keyAdministrator": draw(st.sampled_from(("", "role/github-tca-x-deployer", "user/ops/alice",
+                                                      "role/service-role/deploy+bot=1,a.b@c_d-e"))),
         "tca:fargateSpot": draw(st.booleans()),
         "tca:deploymentStrategy": draw(st.sampled_from(DEPLOYMENT_STRATEGIES)),
         "tca:canaryPercent": draw(canary_percents()),
@@ -378,6 +380,9 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "vpcCidr": st.sampled_from(("8.8.8.0/24", "10.0.0.1/16", "10.0.0.0/8", "10.0.0.0/26", "10.0.0.0", "abc",
                                 "100.64.0.0/16", "172.32.0.0/16")),
     "natGateways": st.sampled_from(("None", "single", "PerAz", "2")),
+    # An ARN instead of role/NAME, another kind of principal, a space, a name over IAM's 64 characters.
+    "keyAdministrator": st.sampled_from(("arn:aws:iam::123456789012:role/deployer", "group/admins", "role/",
+                                         "role/has space", "Role/deployer", "role/" + "r" * 65, "*")),
     "appImage": st.sampled_from(("Servian/App", "has space:1", "app:", "app@sha256:short")),
     "taskCpu": st.one_of(st.integers().filter(lambda n: n not in FARGATE_CPU_SIZES), _NOT_WHOLE),
     "taskMemory": st.one_of(st.sampled_from((513, 3072, 4096, 0, 122881)), _NOT_WHOLE),

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.iam import boundary_transform, deployer_role_arn, service_trust_policy, workload_boundary_arn
+from infra.iam import boundary_transform, service_trust_policy, workload_boundary_arn
 from tests.mocks import ACCOUNT, run_program
 
 
@@ -58,10 +58,9 @@ def test_the_boundary_transform_leaves_every_other_resource_alone(type_):
     assert boundary_transform(BOUNDARY)(_args(type_, {"role": "r"})) is None
 
 
-def test_each_stacks_boundary_and_deployer_are_named_after_the_stack():
+def test_each_stacks_boundary_is_named_after_the_stack():
     assert workload_boundary_arn("123456789012", "tca-prod") == \
         "arn:aws:iam::123456789012:policy/tca-prod-workload-boundary"
-    assert deployer_role_arn("123456789012", "tca-prod") == "arn:aws:iam::123456789012:role/github-tca-prod-deployer"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

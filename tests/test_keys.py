@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 
+from infra.keys import key_policy
 from tests.helpers import RDS, SECRET, int_of
 from tests.mocks import ACCOUNT, REGION
 
@@ -48,17 +49,26 @@ def test_key_policy_has_exactly_the_account_its_deployer_and_the_three_services(
                                  "CloudWatchAlarmsPublishToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
 
 
-def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion(run):
+def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion(run, settings):
     # The deployer policies grant no key administration on "*"; this statement is the one grant, by
-    # the stack's own deployer role, so dev's deployer can never schedule prod's key for deletion.
+    # the stack's own deployer, so dev's deployer can never schedule prod's key for deletion.
+    assert settings["tca:keyAdministrator"], "a committed stack names the deployer that administers its key"
     assert _policy(run)["StackDeployerAdministersTheKey"] == {
         "Sid": "StackDeployerAdministersTheKey", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/github-tca-{run.stack}-deployer"},
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:{settings['tca:keyAdministrator']}"},
         "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation",
                    "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
                    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
                    "kms:UpdateKeyDescription"],
         "Resource": "*"}
+
+
+def test_a_stack_without_a_key_administrator_names_no_principal_kms_would_refuse():
+    # KMS refuses a key policy naming a principal that does not exist, so a try-out stack with no deployer
+    # role of its own leaves tca:keyAdministrator empty and the key to the account's IAM administrators.
+    sids = {s["Sid"] for s in key_policy("tca-try", REGION, ACCOUNT, "")["Statement"]}
+    assert "StackDeployerAdministersTheKey" not in sids
+    assert "AccountAdministersTheKey" in sids
 
 
 def test_the_key_policy_never_bypasses_kmss_lockout_safety_check(run):

@@ -9,17 +9,20 @@ from infra import release_check_provider
 from infra.release_check_provider import RolloutCheckProvider, RolloutFailedError, wait_for_rollout
 from tests.helpers import stubbed_client
 
-CLUSTER = "arn:aws:ecs:ap-southeast-2:123456789012:cluster/tca-prod-cluster-1a2b3c4"
+# The provider takes its region from its inputs; any region works, this one is not a stack's.
+REGION = "us-west-2"
+
+CLUSTER = f"arn:aws:ecs:{REGION}:123456789012:cluster/tca-prod-cluster-1a2b3c4"
 SERVICE = "tca-prod-svc-5d6e7f8"
-OLD_TD = "arn:aws:ecs:ap-southeast-2:123456789012:task-definition/tca-prod-svc:6"
-NEW_TD = "arn:aws:ecs:ap-southeast-2:123456789012:task-definition/tca-prod-svc:7"
-PROPS = {"region": "ap-southeast-2", "profile": "", "cluster": CLUSTER, "service": SERVICE, "task_definition": NEW_TD}
+OLD_TD = f"arn:aws:ecs:{REGION}:123456789012:task-definition/tca-prod-svc:6"
+NEW_TD = f"arn:aws:ecs:{REGION}:123456789012:task-definition/tca-prod-svc:7"
+PROPS = {"region": REGION, "profile": "", "cluster": CLUSTER, "service": SERVICE, "task_definition": NEW_TD}
 BREAKER = "ECS deployment circuit breaker: tasks failed to start."
 
 
 @pytest.fixture
 def ecs():
-    yield from stubbed_client("ecs")
+    yield from stubbed_client("ecs", REGION)
 
 
 def _deployment(number: int, td: str, status: str, state: str | None, reason: str = "") -> dict:

@@ -8,7 +8,7 @@ import pytest
 
 from infra.release import ECS_LB_POLICY_ARN, PRODUCTION_RULE_PRIORITY, metric_expression
 from infra.service import BLOCKED_PATHS
-from tests.conftest import shared_run, stack_file
+from tests.conftest import run_where, shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, VPC, int_of
 from tests.mocks import run_program
 
@@ -99,7 +99,8 @@ def test_the_circuit_breaker_stays_on_for_both_strategies(run):
 
 # -- strategies -------------------------------------------------------------------------------------
 
-def test_dev_rolls_and_creates_no_canary_resources(dev):
+def test_dev_rolls_and_creates_no_canary_resources():
+    dev = run_where("dev", {"tca:deploymentStrategy": "ROLLING"})
     svc = dev.one(ECS_SERVICE).inputs
     assert svc["deploymentConfiguration"] == {"strategy": "ROLLING"}
     assert "loadBalancers" not in svc, "the port mapping's target group stays the service's only one"
@@ -179,7 +180,8 @@ def test_canary_rule_sits_on_the_https_listener_with_a_domain():
     assert run.one(LISTENER_RULE, "-production").inputs["listenerArn"] == https["arn"]
 
 
-def test_canary_stacks_scale_on_cpu_alone(prod, dev):
+def test_canary_stacks_scale_on_cpu_alone(prod):
+    dev = run_where("dev", {"tca:deploymentStrategy": "ROLLING"})
     def metrics(run):
         return sorted(p.inputs["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]
                       ["predefinedMetricType"] for p in run.of_type(SCALING_POLICY))
@@ -218,5 +220,6 @@ def test_canary_service_waits_20_minutes_plus_both_bake_times(prod):
     assert _wait(transforms[1], "aws:ecs/taskDefinition:TaskDefinition") is None
 
 
-def test_rolling_service_keeps_the_providers_wait(dev):
+def test_rolling_service_keeps_the_providers_wait():
+    dev = run_where("dev", {"tca:deploymentStrategy": "ROLLING"})
     assert len(dev.one(ECS_SERVICE).transforms) == 1

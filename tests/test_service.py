@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from infra.service import ECS_SERVICE_TYPE, EXECUTION_POLICY_ARN, ignore_desired_count
-from tests.conftest import shared_run, stack_file
+from tests.conftest import run_where, shared_run, stack_file
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
@@ -305,7 +305,7 @@ def test_execution_role_reads_only_this_one_secret_iam_1(run):
     assert document["Statement"] == [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": run.one(SECRET).outputs["arn"]},
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": run.one(KMS_KEY).outputs["arn"],
-         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
+         "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{run.region}.amazonaws.com"}}}]
 
 
 # -- autoscaling ----------------------------------------------------------------------------------
@@ -334,9 +334,8 @@ def test_autoscaling_tracks_cpu(run, settings):
     assert int_of(_policy(run, "ECSServiceAverageCPUUtilization")["targetValue"]) == settings["tca:cpuTargetPercent"]
 
 
-def test_rolling_stacks_also_track_requests_per_target_on_this_load_balancer(dev):
-    run, settings = dev, stack_file("dev")
-    assert settings["tca:deploymentStrategy"] == "ROLLING"
+def test_rolling_stacks_also_track_requests_per_target_on_this_load_balancer():
+    run, settings = run_where("dev", {"tca:deploymentStrategy": "ROLLING"}), stack_file("dev")
     config = _policy(run, "ALBRequestCountPerTarget")
     assert int_of(config["targetValue"]) == settings["tca:requestsPerTarget"]
     alb = run.one(ALB).outputs

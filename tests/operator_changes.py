@@ -87,6 +87,8 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:alarmWafBlockedCount": 250,
         "tca:albAccessLogs": True,
         "tca:albAccessLogDays": 14,
+        "tca:dockerHubCredentialsSecretArn":
+            f"arn:aws:secretsmanager:{NEW_REGION}:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123",
     },
     "prod": {
         "aws:region": NEW_REGION,
@@ -136,6 +138,8 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:wafRateLimit": 300,
         "tca:alarmWafBlockedCount": 40,
         "tca:albAccessLogDays": 400,
+        "tca:domainName": "todo.example.com",
+        "tca:hostedZoneId": "Z0123456789ABC",
     },
 }
 

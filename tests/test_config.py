@@ -427,8 +427,8 @@ def test_overlapping_windows_stop_the_program_before_any_resource():
 
 
 def test_docker_hub_credentials_are_optional_and_a_valid_arn_is_kept():
-    assert _load("dev").images.docker_hub_credentials_secret_arn == ""
-    assert _load("dev").images.pull_through_cache is False
+    unset = _load("dev", **{"tca:dockerHubCredentialsSecretArn": ""}).images
+    assert unset.docker_hub_credentials_secret_arn == "" and unset.pull_through_cache is False
     arn = f"arn:aws:secretsmanager:{stack_region('prod')}:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123"
     images = _load("prod", **{"tca:dockerHubCredentialsSecretArn": arn}).images
     assert images.docker_hub_credentials_secret_arn == arn and images.pull_through_cache is True

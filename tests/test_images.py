@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.images import PULL_ACTIONS, cached_image, docker_hub_repository
-from tests.conftest import shared_run
+from tests.conftest import run_where, shared_run
 from tests.helpers import ECS_SERVICE, plain
 from tests.mocks import ACCOUNT, run_program, stack_region
 
@@ -56,6 +56,7 @@ def test_images_from_other_registries_are_left_alone(image):
 
 
 def test_no_credentials_means_docker_hub_directly_and_no_cache(run, settings):
+    run = run_where(run.stack, {"tca:dockerHubCredentialsSecretArn": ""})
     assert run.of_type(RULE) == []
     assert _images(run) == (settings["tca:appImage"], settings["tca:appImage"])
     assert [p.name for p in run.of_type(ROLE_POLICY) if "pull-cache" in p.name] == []

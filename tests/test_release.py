@@ -130,6 +130,7 @@ def test_prod_alternate_target_group_matches_the_primary_in_the_same_vpc(prod):
 
 
 def test_prod_production_rule_forwards_to_both_groups_after_the_debug_block(prod):
+    prod = run_where("prod", {"tca:domainName": "", "tca:hostedZoneId": ""})
     rule = prod.one(LISTENER_RULE, "-production")
     block = prod.one(LISTENER_RULE, "-block-debug").inputs
     listener = prod.referenced(prod.one(ALB).outputs["listeners"][0])

@@ -27,7 +27,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NEW_REGION = "eu-west-1"
+
+
+def _committed_regions() -> set[str]:
+    return {str(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"])
+            for stack in ("dev", "prod")}
+
+
+# The region the stacks move to: one they are not in now, so a value left behind shows.
+NEW_REGION = next(region for region in ("eu-west-1", "us-west-2") if region not in _committed_regions())
 ROLLBACK_DIGEST = "servian/techchallengeapp@sha256:" + "0123456789abcdef" * 4
 
 # Per stack: what an operator sets after a first deploy. Every key of the stack files that a user may

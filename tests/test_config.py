@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,15 @@ from infra.config import (
     subnet_layout,
 )
 from tests.conftest import STACKS, stack_file, stack_run
-from tests.mocks import RDS_POSTGRES_LATEST, ROOT, rds_offers_like_aws, read_yaml, run_program, stack_config, stack_region
+from tests.mocks import (
+    RDS_POSTGRES_LATEST,
+    ROOT,
+    rds_offers_like_aws,
+    read_yaml,
+    run_program,
+    stack_config,
+    stack_region,
+)
 
 # Stack file key -> (section, field) of the loaded config, for keys that load to the value written.
 LOADED_AS: dict[str, tuple[str, str]] = {

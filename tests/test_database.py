@@ -7,8 +7,8 @@ import json
 import pytest
 
 from infra.database import PASSWORD_SPECIALS, performance_insights_supported
-from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
 from tests.conftest import run_where, stack_file
+from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
 from tests.mocks import ACCOUNT, ROOT
 
 PASSWORD = "random:index/randomPassword:RandomPassword"

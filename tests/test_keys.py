@@ -80,7 +80,8 @@ def test_key_policy_lets_this_account_use_it_only_through_secrets_manager_for_th
         "Sid": "SecretsManagerForThisStacksSecrets", "Effect": "Allow", "Principal": {"AWS": "*"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
         "Condition": {
-            "StringEquals": {"kms:ViaService": f"secretsmanager.{run.region}.amazonaws.com", "kms:CallerAccount": ACCOUNT},
+            "StringEquals": {"kms:ViaService": f"secretsmanager.{run.region}.amazonaws.com",
+                             "kms:CallerAccount": ACCOUNT},
             "StringLike": {"kms:EncryptionContext:SecretARN":
                            f"arn:aws:secretsmanager:{run.region}:{ACCOUNT}:secret:tca-{run.stack}-*"},
         },

@@ -11,8 +11,8 @@ import pytest
 
 from infra.config import subnet_layout
 from infra.network import SUBNET_TYPE, no_public_ip_on_launch
-from tests.helpers import EGRESS, INGRESS, SG, VPC, group_id, int_of
 from tests.conftest import run_where, stack_file
+from tests.helpers import EGRESS, INGRESS, SG, VPC, group_id, int_of
 from tests.mocks import ACCOUNT
 
 

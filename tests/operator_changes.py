@@ -6,7 +6,7 @@ values a test passes to `run_program(stack, overrides=...)`). Each change stays 
 and within the prod guardrails (policy/prod.json: backups, deletion protection, Multi-AZ, enhanced
 monitoring, access logs, WAF, canary, log retention).
 
-    python -m tests.operator_changes [pytest args]
+    python -m tests.operator_changes [--variant=a|b] [pytest args]
 
 copies the repository's tracked files to a temporary directory, writes the changed stack files there,
 moves every workflow's AWS_REGION to the new region (the README's region procedure), and runs the whole
@@ -38,8 +38,9 @@ def _committed_regions() -> set[str]:
 NEW_REGION = next(region for region in ("eu-west-1", "us-west-2") if region not in _committed_regions())
 ROLLBACK_DIGEST = "servian/techchallengeapp@sha256:" + "0123456789abcdef" * 4
 
-# Per stack: what an operator sets after a first deploy. Every key of the stack files that a user may
-# tune moves, including the region (with AWS_REGION in the workflows, see `apply_to_copy`).
+# Per stack: what an operator sets after a first deploy. Each stack states every key, so the set is valid
+# whatever the committed files say; every key moves in at least one stack, the region included (with
+# AWS_REGION in the workflows, see `apply_to_copy`).
 CHANGES: dict[str, dict[str, Any]] = {
     "dev": {
         "aws:region": NEW_REGION,
@@ -95,6 +96,8 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:alarmWafBlockedCount": 250,
         "tca:albAccessLogs": True,
         "tca:albAccessLogDays": 14,
+        "tca:domainName": "",
+        "tca:hostedZoneId": "",
         "tca:dockerHubCredentialsSecretArn":
             f"arn:aws:secretsmanager:{NEW_REGION}:123456789012:secret:ecr-pullthroughcache/docker-hub-AbC123",
     },
@@ -148,17 +151,96 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:albAccessLogDays": 400,
         "tca:domainName": "todo.example.com",
         "tca:hostedZoneId": "Z0123456789ABC",
+        "tca:dockerHubCredentialsSecretArn": "",
+        # prod's guardrails (policy/prod.json) and the keys this set keeps, stated so the set is complete.
+        "tca:deletionProtection": True,
+        "tca:dbMultiAz": True,
+        "tca:albAccessLogs": True,
+        "tca:waf": True,
+        "tca:deploymentStrategy": "CANARY",
+        "tca:dbProxyClientAuth": "POSTGRES_MD5",
+        "tca:seedRevision": 1,
     },
 }
+
+
+# A second set in the other direction: the keys the first leaves alone in a stack, the extremes of each
+# range, and a region without an Elastic Load Balancing log account (its access logs use the service
+# principal).
+OTHER_REGION = next(region for region in ("ap-southeast-4", "me-central-1") if region not in _committed_regions())
+OTHER_CHANGES: dict[str, dict[str, Any]] = {
+    "dev": {
+        "aws:region": OTHER_REGION,
+        "tca:azCount": 2,
+        "tca:vpcCidr": "192.168.0.0/16",
+        "tca:natGateways": "Single",
+        "tca:appImage": "nginx:1.27",
+        "tca:taskCpu": 512,
+        "tca:taskMemory": 4096,
+        "tca:minTasks": 2,
+        "tca:maxTasks": 2,
+        "tca:dbInstanceClass": "db.t3.small",
+        "tca:dbMultiAz": False,
+        "tca:dbBackupRetentionDays": 2,
+        "tca:deletionProtection": False,
+        "tca:logRetentionDays": 14,
+        "tca:secretRecoveryDays": 30,
+        "tca:keyDeletionWindowDays": 30,
+        "tca:dbProxy": False,
+        "tca:domainName": "dev.todo.example.com",
+        "tca:hostedZoneId": "Z0123456789ABC",
+        "tca:dbMaintenanceWindow": "sun:23:30-mon:00:30",
+        "tca:dbBackupWindow": "22:00-23:00",
+        "tca:dbMonitoringIntervalSeconds": 0,
+        "tca:fargateSpot": True,
+        "tca:deploymentStrategy": "ROLLING",
+        "tca:deploymentBakeMinutes": 0,
+        "tca:waf": False,
+        "tca:albAccessLogs": False,
+        "tca:albAccessLogDays": 1,
+    },
+    "prod": {
+        "aws:region": OTHER_REGION,
+        "tca:azCount": 6,
+        "tca:vpcCidr": "172.16.0.0/16",
+        "tca:natGateways": "OnePerAz",
+        "tca:appImage": "servian/techchallengeapp:0.11.0@sha256:" + "fedcba9876543210" * 4,
+        "tca:taskCpu": 256,
+        "tca:taskMemory": 2048,
+        "tca:minTasks": 1,
+        "tca:maxTasks": 1,
+        "tca:dbEngineVersion": 14,
+        "tca:dbInstanceClass": "db.r6g.xlarge",
+        "tca:dbBackupRetentionDays": 35,
+        "tca:logRetentionDays": 3653,
+        "tca:secretRecoveryDays": 0,
+        "tca:keyDeletionWindowDays": 7,
+        "tca:seedRevision": 3,
+        "tca:dbProxy": True,
+        "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256",
+        "tca:alarmEmail": "",
+        "tca:dockerHubCredentialsSecretArn":
+            f"arn:aws:secretsmanager:{OTHER_REGION}:123456789012:secret:ecr-pullthroughcache/hub-AbC123",
+        "tca:dbMonitoringIntervalSeconds": 1,
+        "tca:dbSlowStatementMs": -1,
+        "tca:canaryPercent": "100",
+        "tca:canaryBakeMinutes": 0,
+        "tca:deploymentBakeMinutes": 0,
+        "tca:wafRateLimit": 10,
+        "tca:albAccessLogDays": 3650,
+    },
+}
+
+VARIANTS = {"a": (CHANGES, NEW_REGION), "b": (OTHER_CHANGES, OTHER_REGION)}
 
 
 def committed_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
     return yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def changed_stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+def changed_stack_config(stack: str, root: Path = ROOT, changes: dict[str, dict[str, Any]] = CHANGES) -> dict[str, Any]:
     """The committed stack file with the operator's changes applied, as the stack file would hold it."""
-    return {**committed_stack_file(stack, root), **CHANGES[stack]}
+    return {**committed_stack_file(stack, root), **changes[stack]}
 
 
 def set_workflow_region(text: str, region: str) -> str:
@@ -166,13 +248,14 @@ def set_workflow_region(text: str, region: str) -> str:
     return re.sub(r"(?m)^(\s*AWS_REGION:[ \t]*)\S+[ \t]*$", rf"\g<1>{region}", text)
 
 
-def apply_to_copy(root: Path) -> None:
+def apply_to_copy(root: Path, variant: str = "a") -> None:
     """Write the changed stack files and the workflows' new AWS_REGION into the copy at `root`."""
-    for stack in CHANGES:
+    changes, region = VARIANTS[variant]
+    for stack in changes:
         path = root / f"Pulumi.{stack}.yaml"
-        path.write_text(yaml.safe_dump({"config": changed_stack_config(stack, root)}, sort_keys=False))
+        path.write_text(yaml.safe_dump({"config": changed_stack_config(stack, root, changes)}, sort_keys=False))
     for workflow in sorted((root / ".github" / "workflows").glob("*.yml")):
-        workflow.write_text(set_workflow_region(workflow.read_text(), NEW_REGION))
+        workflow.write_text(set_workflow_region(workflow.read_text(), region))
 
 
 def _copy_tracked_files(destination: Path) -> None:
@@ -187,12 +270,19 @@ def _copy_tracked_files(destination: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    with tempfile.TemporaryDirectory(prefix="tca-operator-changes-") as scratch:
-        copy = Path(scratch)
-        _copy_tracked_files(copy)
-        apply_to_copy(copy)
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *argv]
-        return subprocess.run(command, cwd=copy, check=False).returncode
+    """`--variant=a` or `--variant=b` runs one set of changes; without it both run, one after the other."""
+    chosen = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--variant=")] or sorted(VARIANTS)
+    pytest_args = [arg for arg in argv if not arg.startswith("--variant=")]
+    failed = 0
+    for variant in chosen:
+        with tempfile.TemporaryDirectory(prefix=f"tca-operator-changes-{variant}-") as scratch:
+            copy = Path(scratch)
+            _copy_tracked_files(copy)
+            apply_to_copy(copy, variant)
+            print(f"== operator changes {variant}: stack files and workflows in {VARIANTS[variant][1]}", flush=True)
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
+            failed |= subprocess.run(command, cwd=copy, check=False).returncode
+    return failed
 
 
 if __name__ == "__main__":

@@ -92,9 +92,9 @@ def test_domain_children_belong_to_the_domain_component(https):
 
 @pytest.mark.parametrize("key", ["tca:domainName", "tca:hostedZoneId"])
 def test_one_https_key_without_the_other_is_a_config_error(key):
-    run = run_program("dev", overrides={key: DOMAIN[key]})
-    assert isinstance(run.error, ConfigError)
     other = ({"tca:domainName", "tca:hostedZoneId"} - {key}).pop()
+    run = run_program("dev", overrides={key: DOMAIN[key], other: ""})
+    assert isinstance(run.error, ConfigError)
     assert f"{other} is not set" in str(run.error)
     assert run.registrations == []
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.mocks import ROOT, Run, read_yaml, run_program
+from tests.mocks import ROOT, Run, _as_config_string, read_yaml, run_program, stack_config
 
 # Property tests (tests/test_config_properties.py). `ci` replays the same examples on every run
 # (derandomize) so a failure in CI fails again locally; `dev` explores new examples each run. Both print
@@ -55,6 +55,18 @@ def shared_run(stack: str, overrides: dict[str, Any]) -> Run:
         assert run.error is None, f"the {stack} program with {overrides} failed under mocks: {run.error!r}"
         _shared[key] = run
     return _shared[key]
+
+
+def run_where(stack: str, settings: dict[str, Any]) -> Run:
+    """The stack's run with these settings, whatever its file says: the committed run when the file already
+    says so (no extra render), else a shared run with them as overrides.
+
+    For tests of behaviour that needs a value (a proxy, no deletion protection) rather than of the file.
+    """
+    written = stack_config(stack)
+    if all(written.get(key) == _as_config_string(value) for key, value in settings.items()):
+        return stack_run(stack)
+    return shared_run(stack, settings)
 
 
 def stack_file(stack: str) -> dict[str, Any]:

@@ -54,15 +54,18 @@ def int_of(value: Any) -> int:
     return int(value)
 
 
-def stubbed_client(service: str) -> Iterator[tuple[Any, Any]]:
+def stubbed_client(service: str, region: str | None = None) -> Iterator[tuple[Any, Any]]:
     """A real botocore client whose calls are checked against the API model and answered by a Stubber.
 
     Use from a fixture (`yield from stubbed_client("ecs")`); every queued response must be consumed.
+    `region` defaults to the dev stack file's aws:region.
     """
     import boto3
     from botocore.stub import Stubber
 
-    client = boto3.client(service, region_name="ap-southeast-2",
+    from tests.mocks import stack_region
+
+    client = boto3.client(service, region_name=region or stack_region("dev"),
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     with Stubber(client) as stub:
         yield client, stub

@@ -26,7 +26,6 @@ from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "tca"
-REGION = "ap-southeast-2"
 ACCOUNT = "123456789012"
 
 _REF_KEY = "4dabf18193072939515e22adb298388d"
@@ -66,7 +65,7 @@ def _short_hash(*parts: str, length: int = 8) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
-# What RDS answers for PostgreSQL in ap-southeast-2 (DescribeDBEngineVersions /
+# What RDS answers for PostgreSQL in the stack's region (DescribeDBEngineVersions /
 # DescribeOrderableDBInstanceOptions), trimmed to the families a user would plausibly type.
 RDS_POSTGRES_LATEST = {14: "14.19", 15: "15.14", 16: "16.10", 17: "17.6", 18: "18.1"}
 _RDS_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
@@ -84,11 +83,27 @@ def rds_offers_like_aws(instance_class: str, major: int) -> str | None:
     return None if instance_class in RDS_POSTGRES_CLASSES else f"RDS does not offer {instance_class}"
 
 
+# AWS's zone IDs abbreviate the region (apse2-az1, euw1-az1, use1-az1).
+_DIRECTIONS = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c", "northeast": "ne",
+               "northwest": "nw", "southeast": "se", "southwest": "sw"}
+
+
+def availability_zones(region: str) -> list[str]:
+    """The zone names getAvailabilityZones answers in `region`: the region's name plus a letter."""
+    return [f"{region}{letter}" for letter in "abc"]
+
+
+def zone_id_prefix(region: str) -> str:
+    area, *words, number = region.split("-")
+    return area + "".join(_DIRECTIONS.get(word, word[:1]) for word in words) + number
+
+
 class AwsMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and calls with realistic AWS-shaped values."""
 
-    def __init__(self, stack: str):
+    def __init__(self, stack: str, region: str):
         self.stack = stack
+        self.region = region
         self.monitor: RecordingMonitor | None = None
         self.by_name: dict[tuple[str, str], Registration] = {}
         self.generated_secrets: list[str] = []
@@ -99,17 +114,20 @@ class AwsMocks(pulumi.runtime.Mocks):
         # does (the program sees "invoke of <token> failed: <reason>" and can catch it).
         self.invoked.append(args.token)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{REGION}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"apse2-az{i}" for i in (1, 2, 3)]}
+            return {"names": availability_zones(self.region),
+                    "zoneIds": [f"{zone_id_prefix(self.region)}-az{i}" for i in (1, 2, 3)]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION}
+            return {"name": self.region, "region": self.region}
         if args.token == "aws:rds/getEngineVersion:getEngineVersion":
             return _rds_engine_version(args.args)
         if args.token == "aws:rds/getOrderableDbInstance:getOrderableDbInstance":
             return _rds_orderable(args.args)
         return {}
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{resource}"
 
     # -- resource outputs -------------------------------------------------------------------
 
@@ -151,10 +169,6 @@ def _rds_orderable(query: dict) -> dict | tuple[dict, list[tuple[str, str]]]:
             "supportsMultiAz": True, "supportsStorageEncryption": True}
 
 
-def _arn(service: str, resource: str) -> str:
-    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
-
-
 def _generic(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return f"{name}-{_short_hash(name)}", {}
 
@@ -162,13 +176,13 @@ def _generic(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 def _named(service: str, kind: str) -> Callable[[AwsMocks, str, dict], tuple[str, dict]]:
     def handler(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
         physical = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
-        return physical, {"name": physical, "arn": _arn(service, f"{kind}{physical}")}
+        return physical, {"name": physical, "arn": m.arn(service, f"{kind}{physical}")}
     return handler
 
 
 def _security_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     sg_id = f"sg-0{_short_hash(name, length=16)}"
-    return sg_id, {"arn": _arn("ec2", f"security-group/{sg_id}"), "name": f"{name}-{_short_hash(name, length=7)}"}
+    return sg_id, {"arn": m.arn("ec2", f"security-group/{sg_id}"), "name": f"{name}-{_short_hash(name, length=7)}"}
 
 
 def _random_password(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
@@ -186,21 +200,21 @@ def _random_id(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 def _rds_instance(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     identifier = inputs.get("identifier") or f"{name}-{_short_hash(name, length=7)}"
-    address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
+    address = f"{identifier}.c9akciq32.{m.region}.rds.amazonaws.com"
     port = int(inputs.get("port", 5432))
     return f"db-{_short_hash(name, length=26).upper()}", {
         "identifier": identifier,
         "address": address,
         "endpoint": f"{address}:{port}",
         "port": port,
-        "arn": _arn("rds", f"db:{identifier}"),
+        "arn": m.arn("rds", f"db:{identifier}"),
         "engineVersionActual": f"{inputs.get('engineVersion', '16')}.6",
         "resourceId": f"db-{_short_hash(name, 'dbi', length=26).upper()}",
     }
 
 
 def _secret(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    arn = _arn("secretsmanager", f"secret:{name}-{_short_hash(name, length=7)}-AbCdEf")
+    arn = m.arn("secretsmanager", f"secret:{name}-{_short_hash(name, length=7)}-AbCdEf")
     return arn, {"arn": arn, "name": f"{name}-{_short_hash(name, length=7)}"}
 
 
@@ -211,7 +225,7 @@ def _secret_version(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 def _log_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     group = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
-    return group, {"name": group, "arn": _arn("logs", f"log-group:{group}")}
+    return group, {"name": group, "arn": m.arn("logs", f"log-group:{group}")}
 
 
 def _iam_role(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
@@ -226,7 +240,7 @@ def _vpc(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     subnets = {kind: [f"subnet-0{_short_hash(name, kind, str(i), length=16)}" for i in range(count)]
                for kind in ("private", "public")}
     vpc_ref = m.child_reference("awsx:ec2:Vpc", "aws:ec2/vpc:Vpc", name, vpc_id,
-                                {"cidrBlock": inputs.get("cidrBlock"), "arn": _arn("ec2", f"vpc/{vpc_id}")})
+                                {"cidrBlock": inputs.get("cidrBlock"), "arn": m.arn("ec2", f"vpc/{vpc_id}")})
     return f"{name}-component", {
         "vpcId": vpc_id,
         "privateSubnetIds": subnets["private"],
@@ -238,14 +252,14 @@ def _vpc(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 def _alb(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     suffix = f"{name}-{_short_hash(name, length=7)}"
-    lb_arn = _arn("elasticloadbalancing", f"loadbalancer/app/{suffix}/{_short_hash(name, length=16)}")
-    tg_arn = _arn("elasticloadbalancing", f"targetgroup/{suffix}/{_short_hash(name, 'tg', length=16)}")
-    listener_arn = _arn("elasticloadbalancing",
+    lb_arn = m.arn("elasticloadbalancing", f"loadbalancer/app/{suffix}/{_short_hash(name, length=16)}")
+    tg_arn = m.arn("elasticloadbalancing", f"targetgroup/{suffix}/{_short_hash(name, 'tg', length=16)}")
+    listener_arn = m.arn("elasticloadbalancing",
                         f"listener/app/{suffix}/{_short_hash(name, length=16)}/{_short_hash(name, 'l', length=16)}")
     lb = m.child_reference("awsx:lb:ApplicationLoadBalancer", "aws:lb/loadBalancer:LoadBalancer", name, lb_arn, {
         "arn": lb_arn,
         "arnSuffix": lb_arn.split(":loadbalancer/")[1],
-        "dnsName": f"{suffix}-1234567890.{REGION}.elb.amazonaws.com",
+        "dnsName": f"{suffix}-1234567890.{m.region}.elb.amazonaws.com",
         "zoneId": "Z1GM3OXH4ZPM65",
     })
     tg = m.child_reference("awsx:lb:ApplicationLoadBalancer", "aws:lb/targetGroup:TargetGroup", name, tg_arn, {
@@ -267,31 +281,31 @@ def _alb(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 def _fargate_service(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     service_name = f"{name}-{_short_hash(name, length=7)}"
     cluster = str(inputs.get("cluster", "cluster"))
-    service_arn = _arn("ecs", f"service/{cluster.rsplit('/', 1)[-1]}/{service_name}")
+    service_arn = m.arn("ecs", f"service/{cluster.rsplit('/', 1)[-1]}/{service_name}")
     service = m.child_reference("awsx:ecs:FargateService", "aws:ecs/service:Service", name, service_arn,
                                 {"name": service_name, "arn": service_arn, "cluster": cluster})
-    td_arn = _arn("ecs", f"task-definition/{name}:1")
+    td_arn = m.arn("ecs", f"task-definition/{name}:1")
     task_definition = m.child_reference("awsx:ecs:FargateService", "aws:ecs/taskDefinition:TaskDefinition",
                                         name, td_arn, {"arn": td_arn, "family": name, "revision": 1})
     return f"{name}-component", {"service": service, "taskDefinition": task_definition}
 
 
 def _fargate_task_definition(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    td_arn = _arn("ecs", f"task-definition/{name}:1")
+    td_arn = m.arn("ecs", f"task-definition/{name}:1")
     task_definition = m.child_reference("awsx:ecs:FargateTaskDefinition", "aws:ecs/taskDefinition:TaskDefinition",
                                         name, td_arn, {"arn": td_arn, "family": name, "revision": 1})
     return f"{name}-component", {"taskDefinition": task_definition, "loadBalancers": []}
 
 
 def _dynamic_seed(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    task_arn = _arn("ecs", f"task/{_short_hash(name, length=12)}/{_short_hash(name, 't', length=32)}")
+    task_arn = m.arn("ecs", f"task/{_short_hash(name, length=12)}/{_short_hash(name, 't', length=32)}")
     return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z"}
 
 
 def _rds_proxy(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     proxy = f"{name}-{_short_hash(name, length=7)}"
-    return proxy, {"name": proxy, "arn": _arn("rds", f"db-proxy:prx-{_short_hash(name, length=17)}"),
-                   "endpoint": f"{proxy}.proxy-c9akciq32.{REGION}.rds.amazonaws.com"}
+    return proxy, {"name": proxy, "arn": m.arn("rds", f"db-proxy:prx-{_short_hash(name, length=17)}"),
+                   "endpoint": f"{proxy}.proxy-c9akciq32.{m.region}.rds.amazonaws.com"}
 
 
 def _dashboard(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
@@ -300,7 +314,7 @@ def _dashboard(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _certificate(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    arn = _arn("acm", f"certificate/{_short_hash(name, length=8)}-1111-4222-8333-{_short_hash(name, length=12)}")
+    arn = m.arn("acm", f"certificate/{_short_hash(name, length=8)}-1111-4222-8333-{_short_hash(name, length=12)}")
     domain = inputs["domainName"]
     return arn, {"arn": arn, "domainValidationOptions": [{
         "domainName": domain,
@@ -320,7 +334,7 @@ def _certificate_validation(m: AwsMocks, name: str, inputs: dict) -> tuple[str, 
 
 
 def _scaling_target(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
-    arn = _arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")
+    arn = m.arn("application-autoscaling", f"scalable-target/{_short_hash(name)}")
     return str(inputs.get("resourceId")), {"arn": arn}
 
 
@@ -335,12 +349,12 @@ def _dynamic_rollout_check(m: AwsMocks, name: str, inputs: dict) -> tuple[str, d
 
 def _kms_key(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     key_id = f"{_short_hash(name, length=8)}-1234-4567-89ab-{_short_hash(name, 'k', length=12)}"
-    return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
+    return key_id, {"keyId": key_id, "arn": m.arn("kms", f"key/{key_id}")}
 
 
 def _target_group(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     physical = f"{name}-{_short_hash(name, length=7)}"
-    arn = _arn("elasticloadbalancing", f"targetgroup/{physical}/{_short_hash(name, 'tg', length=16)}")
+    arn = m.arn("elasticloadbalancing", f"targetgroup/{physical}/{_short_hash(name, 'tg', length=16)}")
     return arn, {"arn": arn, "arnSuffix": arn.split(":", 5)[5], "name": physical}
 
 
@@ -351,7 +365,7 @@ def _bucket(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
 
 def _web_acl(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     acl_id = f"{_short_hash(name, length=8)}-1111-4222-8333-{_short_hash(name, length=12)}"
-    return acl_id, {"arn": _arn("wafv2", f"regional/webacl/{inputs.get('name', name)}/{acl_id}")}
+    return acl_id, {"arn": m.arn("wafv2", f"regional/webacl/{inputs.get('name', name)}/{acl_id}")}
 
 
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
@@ -449,6 +463,11 @@ def _yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def stack_region(stack: str) -> str:
+    """The aws:region the stack file sets (what `run_program(stack)` runs in)."""
+    return str(_yaml((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"])
+
+
 def read_yaml(path: Path) -> Any:
     """A YAML file of the repository (stack files, workflows), parsed afresh: tests may not share a mutable copy."""
     return _yaml(path.read_text())
@@ -494,6 +513,8 @@ class Run:
     states: dict[str, dict]
     error: BaseException | None = None
     invoked: list[str] = field(default_factory=list)
+    # The run's aws:region, which every regional ARN and endpoint the mocks answer carries.
+    region: str = ""
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -522,10 +543,10 @@ def run_program(stack: str, overrides: dict[str, Any] | None = None,
     (e.g. a new stack that starts from dev's settings).
     """
     pulumi_settings.ROOT.set(None)
-    mocks = AwsMocks(stack)
+    config = stack_config(stack_file or stack, overrides, remove)
+    mocks = AwsMocks(stack, config.get("aws:region", ""))
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    config = stack_config(stack_file or stack, overrides, remove)
     pulumi.runtime.set_all_config(config, [])
 
     error: BaseException | None = None
@@ -551,4 +572,4 @@ def run_program(stack: str, overrides: dict[str, Any] | None = None,
     pulumi.runtime.set_all_config({}, [])
     states = {urn: dict(reg.state) for urn, reg in monitor.resources.items()}
     return Run(stack, monitor.registrations, outputs, secret_outputs, mocks.generated_secrets, states, error,
-               mocks.invoked)
+               mocks.invoked, mocks.region)

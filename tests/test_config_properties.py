@@ -50,9 +50,10 @@ from infra.config import (
     declared_keys,
     fargate_memory_choices,
     load_config,
+    maintenance_window_minutes,
 )
 from infra.keys import log_group_name_patterns
-from tests.mocks import ACCOUNT, REGION, Run, _as_config_string, rds_offers_like_aws, run_program, stack_config
+from tests.mocks import ACCOUNT, Run, _as_config_string, rds_offers_like_aws, run_program, stack_config, stack_region
 
 FARGATE_PAIRS = [(cpu, memory) for cpu in FARGATE_CPU_SIZES for memory in fargate_memory_choices(cpu)]
 PRIVATE_BLOCKS = (ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv4Network("172.16.0.0/12"),
@@ -61,9 +62,15 @@ MAX_STACK_NAME = MAX_NAME_PREFIX - len(NAMESPACE) - 1
 IMAGES = ("servian/techchallengeapp:latest", "servian/techchallengeapp:0.11.0",
           "public.ecr.aws/example/todo:v2", "registry.example.com:5000/team/app@sha256:" + "a" * 64)
 INSTANCE_CLASSES = ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.m7g.large", "db.r6g.xlarge")
-# Secrets Manager appends "-" and six characters to a secret's name in its ARN.
-CACHE_SECRET_ARN = (f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
-                    f"{PULL_THROUGH_CACHE_SECRET_PREFIX}docker-hub-AbC123")
+
+
+def cache_secret_arn(region: str) -> str:
+    """A pull-through cache secret in `region` (Secrets Manager appends "-" and six characters to its name)."""
+    return f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{PULL_THROUGH_CACHE_SECRET_PREFIX}docker-hub-AbC123"
+
+
+# A region neither stack file uses: a secret there is in another region than the stack's.
+OTHER_REGION = next(r for r in ("us-east-1", "eu-north-1") if r not in {stack_region("dev"), stack_region("prod")})
 
 # Resource type -> (input that holds an explicit physical name, AWS's length limit). Without an explicit
 # name Pulumi auto-names: the logical name plus "-" and 7 random characters.
@@ -182,6 +189,7 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     domain = draw(st.booleans())
     recovery = draw(st.one_of(st.just(0), st.integers(7, 30)))
     maintenance, backup = draw(db_windows())
+    base = draw(st.sampled_from(("dev", "prod")))
     overrides: dict[str, Any] = {
         "tca:azCount": az_count,
         "tca:vpcCidr": draw(vpc_cidrs(az_count)),
@@ -214,7 +222,7 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         **{f"tca:{key}": draw(st.integers(low, high)) for key, _, low, high in ALARM_KEYS},
         "tca:dbMaintenanceWindow": maintenance,
         "tca:dbBackupWindow": backup,
-        "tca:dockerHubCredentialsSecretArn": draw(st.sampled_from(("", CACHE_SECRET_ARN))),
+        "tca:dockerHubCredentialsSecretArn": draw(st.sampled_from(("", cache_secret_arn(stack_region(base))))),
         "tca:dbMonitoringIntervalSeconds": draw(st.sampled_from(DB_MONITORING_INTERVALS)),
         "tca:dbSlowStatementMs": draw(st.one_of(st.just(-1), st.integers(1, SLOW_STATEMENT_MAX_MS))),
         # The key must outlive the secret's recovery window.
@@ -235,7 +243,7 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         "tca:albAccessLogs": draw(st.booleans()),
         "tca:albAccessLogDays": draw(st.integers(1, 3650)),
     }
-    return draw(stack_names), draw(st.sampled_from(("dev", "prod"))), overrides
+    return draw(stack_names), base, overrides
 
 
 def _corner(stack: str, base: str, **changes: Any) -> tuple[str, str, dict[str, Any]]:
@@ -250,7 +258,7 @@ LARGEST = _corner("a" * (MAX_STACK_NAME - 1) + "9", "prod", azCount=6, vpcCidr="
                   taskMemory=122880, maxTasks=100, dbProxy=True, domainName="todo.example.com",
                   hostedZoneId="Z0123456789ABC", dbAllocatedStorage=59578, dbMaxAllocatedStorage=65536,
                   deploymentStrategy="CANARY", waf=True, albAccessLogs=True,
-                  dockerHubCredentialsSecretArn=CACHE_SECRET_ARN, dbMonitoringIntervalSeconds=1,
+                  dockerHubCredentialsSecretArn=cache_secret_arn(stack_region("prod")), dbMonitoringIntervalSeconds=1,
                   alarmEmail="ops@example.com")
 SMALLEST = _corner("a", "dev", azCount=2, vpcCidr="192.168.0.0/16", taskCpu=256, taskMemory=512, minTasks=1,
                    maxTasks=1, dbProxy=False, deploymentStrategy="ROLLING", waf=False, albAccessLogs=False,
@@ -374,6 +382,21 @@ def _integer(low: int, high: int) -> st.SearchStrategy[Any]:
     return st.one_of(st.integers(max_value=low - 1), st.integers(min_value=high + 1), _NOT_WHOLE)
 
 
+def _backup_windows_overlapping_both_stacks() -> tuple[str, ...]:
+    """Daily windows that cover the first minute of dev's and of prod's maintenance window, whatever they are.
+
+    Going from one start to the other one way round or the other, one of the two ways is at most half a day.
+    """
+    starts = [maintenance_window_minutes(_stack_file(stack)["tca:dbMaintenanceWindow"])[0] % MINUTES_PER_DAY
+              for stack in ("dev", "prod")]
+    windows = []
+    for first, second in (starts, starts[::-1]):
+        length = (second - first) % MINUTES_PER_DAY + MIN_WINDOW_MINUTES
+        if length <= MINUTES_PER_DAY // 2 + MIN_WINDOW_MINUTES:
+            windows.append(f"{_clock(first)}-{_clock(first + length)}")
+    return tuple(windows)
+
+
 _BOOLEAN = st.sampled_from(("yes", "no", "1", "0", "enabled"))
 BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     **{key: _integer(low, high) for key, (low, high) in INTEGER_RANGES.items()},
@@ -385,7 +408,8 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
                                          "role/has space", "Role/deployer", "role/" + "r" * 65, "*")),
     "appImage": st.sampled_from(("Servian/App", "has space:1", "app:", "app@sha256:short")),
     "taskCpu": st.one_of(st.integers().filter(lambda n: n not in FARGATE_CPU_SIZES), _NOT_WHOLE),
-    "taskMemory": st.one_of(st.sampled_from((513, 3072, 4096, 0, 122881)), _NOT_WHOLE),
+    # No CPU size takes these (0.25 vCPU takes 512, 1024 or 2048 MiB; larger sizes whole GiB up to 120 GiB).
+    "taskMemory": st.one_of(st.sampled_from((513, 1536, 2560, 0, 122881)), _NOT_WHOLE),
     "dbInstanceClass": st.sampled_from(("t4g.micro", "db.t4g", "db.T4G.micro", "micro", "db.t9.huge")),
     "dbMultiAz": _BOOLEAN,
     "deletionProtection": _BOOLEAN,
@@ -395,17 +419,17 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "alarmEmail": st.sampled_from(("ops", "ops@", "@example.com", "ops@example")),
     "domainName": st.sampled_from(("-bad-.example.com", "no_underscores.example.com", "localhost")),
     "hostedZoneId": st.sampled_from(("z0123", "0123ABC", "Zlower")),
-    # Malformed, uppercase days, too short; wrapping windows are valid. Both stack files keep backups at
-    # 15:00-16:00, so none of these is refused for an overlap instead.
+    # Malformed, uppercase days, too short; wrapping windows are valid. None of these is refused for an
+    # overlap instead (the overlap check needs a well-formed window of 30 minutes or more).
     "dbMaintenanceWindow": st.sampled_from(("Sun:17:00-Sun:18:00", "sun:17:00-sun:17:29", "sun:24:00-mon:01:00",
                                             "17:00-18:00", "sunday:17:00-sunday:18:00", "sun:17:00")),
-    # Malformed, too short, and overlapping either stack's maintenance window (dev Saturday, prod Sunday
-    # at 17:00), which RDS refuses.
+    # Malformed, too short, and overlapping both stack files' maintenance windows, which RDS refuses.
     "dbBackupWindow": st.sampled_from(("15:00-15:29", "25:00-26:00", "sun:15:00-sun:16:00", "1500-1600",
-                                       "16:45-17:15", "17:30-18:30")),
+                                       *_backup_windows_overlapping_both_stacks())),
     "dockerHubCredentialsSecretArn": st.sampled_from((
-        "ecr-pullthroughcache/docker-hub", CACHE_SECRET_ARN.replace(PULL_THROUGH_CACHE_SECRET_PREFIX, "other/"),
-        CACHE_SECRET_ARN.replace(REGION, "us-east-1"))),
+        "ecr-pullthroughcache/docker-hub",
+        cache_secret_arn(OTHER_REGION).replace(PULL_THROUGH_CACHE_SECRET_PREFIX, "other/"),
+        cache_secret_arn(OTHER_REGION))),
     "dbMonitoringIntervalSeconds": st.one_of(
         st.integers().filter(lambda n: n not in DB_MONITORING_INTERVALS), _NOT_WHOLE),
     "fargateSpot": _BOOLEAN,

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from infra.database import PASSWORD_SPECIALS
+from tests.conftest import run_where, stack_file
 from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
-from tests.mocks import ACCOUNT
+from tests.mocks import ACCOUNT, ROOT
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PARAMS = "aws:rds/parameterGroup:ParameterGroup"
@@ -178,8 +179,8 @@ def test_prod_db_is_protected_and_keeps_a_uniquely_named_final_snapshot_rds_8(pr
     assert rds.inputs["finalSnapshotIdentifier"] == f"tca-prod-final-{suffix}"
 
 
-def test_dev_db_destroys_without_a_snapshot(dev):
-    rds = dev.one(RDS)
+def test_dev_db_destroys_without_a_snapshot():
+    rds = run_where("dev", {"tca:deletionProtection": False}).one(RDS)
     assert rds.inputs["deletionProtection"] is False
     assert rds.protect is False
     assert rds.inputs["skipFinalSnapshot"] is True
@@ -230,75 +231,80 @@ PROXY_GROUP = "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"
 PROXY_TARGET = "aws:rds/proxyTarget:ProxyTarget"
 
 
-def test_proxy_exists_exactly_when_configured(run, settings, dev, prod):
+def test_proxy_exists_exactly_when_configured(run, settings):
     expected = 1 if settings["tca:dbProxy"] else 0
     for type_ in (PROXY, PROXY_GROUP, PROXY_TARGET):
         assert len(run.of_type(type_)) == expected, type_
-    assert dev.of_type(PROXY) == [] and len(prod.of_type(PROXY)) == 1
 
 
-def test_proxy_sits_in_private_subnets_behind_its_own_group(prod):
-    proxy = prod.one(PROXY).inputs
+@pytest.fixture
+def proxied():
+    """prod with its proxy, whatever the stack file says."""
+    return run_where("prod", {"tca:dbProxy": True})
+
+
+def test_proxy_sits_in_private_subnets_behind_its_own_group(proxied):
+    proxy = proxied.one(PROXY).inputs
     assert proxy["engineFamily"] == "POSTGRESQL"
-    assert proxy["vpcSubnetIds"] == prod.one(VPC).outputs["privateSubnetIds"]
-    assert proxy["vpcSecurityGroupIds"] == [group_id(prod, "proxy")]
+    assert proxy["vpcSubnetIds"] == proxied.one(VPC).outputs["privateSubnetIds"]
+    assert proxy["vpcSecurityGroupIds"] == [group_id(proxied, "proxy")]
 
 
-def test_proxy_accepts_the_apps_plaintext_connections(prod):
-    assert prod.one(PROXY).inputs["requireTls"] is False
+def test_proxy_accepts_the_apps_plaintext_connections(proxied):
+    assert proxied.one(PROXY).inputs["requireTls"] is False
 
 
-def test_proxy_authenticates_with_the_database_secret_and_configured_client_auth(prod):
-    (auth,) = prod.one(PROXY).inputs["auths"]
+def test_proxy_authenticates_with_the_database_secret_and_configured_client_auth(proxied):
+    (auth,) = proxied.one(PROXY).inputs["auths"]
     assert auth["authScheme"] == "SECRETS"
-    assert auth["secretArn"] == prod.one(SECRET).outputs["arn"]
-    assert auth["clientPasswordAuthType"] == "POSTGRES_MD5"
+    assert auth["secretArn"] == proxied.one(SECRET).outputs["arn"]
+    assert auth["clientPasswordAuthType"] == stack_file("prod")["tca:dbProxyClientAuth"]
     assert auth["iamAuth"] == "DISABLED"
 
 
 def test_proxy_client_auth_follows_config():
     from tests.mocks import run_program
-    run = run_program("prod", overrides={"tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256"})
+    run = run_program("prod", overrides={"tca:dbProxy": True, "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256"})
     assert run.one(PROXY).inputs["auths"][0]["clientPasswordAuthType"] == "POSTGRES_SCRAM_SHA_256"
 
 
-def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(prod):
-    role = prod.one("aws:iam/role:Role", "-proxy")
+def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(proxied):
+    role = proxied.one("aws:iam/role:Role", "-proxy")
     trust = json.loads(role.inputs["assumeRolePolicy"])
     assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "rds.amazonaws.com"}]
-    assert prod.one(PROXY).inputs["roleArn"] == role.outputs["arn"]
-    policy = prod.one("aws:iam/rolePolicy:RolePolicy", "-proxy-")
+    assert proxied.one(PROXY).inputs["roleArn"] == role.outputs["arn"]
+    policy = proxied.one("aws:iam/rolePolicy:RolePolicy", "-proxy-")
     assert policy.inputs["role"] == role.id
     assert json.loads(policy.inputs["policy"])["Statement"] == [
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": prod.one(SECRET).outputs["arn"]},
-        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": prod.one("aws:kms/key:Key").outputs["arn"],
-         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": proxied.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": proxied.one("aws:kms/key:Key").outputs["arn"],
+         "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{proxied.region}.amazonaws.com"}}}]
 
 
-def test_proxy_pool_fails_fast_and_drops_idle_clients(prod):
-    pool = prod.one(PROXY_GROUP).inputs["connectionPoolConfig"]
-    alb_idle = int_of(prod.one("awsx:lb:ApplicationLoadBalancer").inputs["idleTimeout"])
+def test_proxy_pool_fails_fast_and_drops_idle_clients(proxied):
+    pool = proxied.one(PROXY_GROUP).inputs["connectionPoolConfig"]
+    alb_idle = int_of(proxied.one("awsx:lb:ApplicationLoadBalancer").inputs["idleTimeout"])
     assert int_of(pool["connectionBorrowTimeout"]) < alb_idle, "must give up before the ALB closes the request"
     assert 1 <= int_of(pool["maxConnectionsPercent"]) <= 100
-    assert prod.one(PROXY_GROUP).inputs["dbProxyName"] == prod.one(PROXY).outputs["name"]
-    assert int_of(prod.one(PROXY).inputs["idleClientTimeout"]) == 300
+    assert proxied.one(PROXY_GROUP).inputs["dbProxyName"] == proxied.one(PROXY).outputs["name"]
+    assert int_of(proxied.one(PROXY).inputs["idleClientTimeout"]) == 300
 
 
-def test_proxy_target_is_this_instance(prod):
-    target = prod.one(PROXY_TARGET).inputs
-    assert target["dbInstanceIdentifier"] == prod.one(RDS).outputs["identifier"]
-    assert target["dbProxyName"] == prod.one(PROXY).outputs["name"]
-    assert target["targetGroupName"] == prod.one(PROXY_GROUP).outputs["name"]
+def test_proxy_target_is_this_instance(proxied):
+    target = proxied.one(PROXY_TARGET).inputs
+    assert target["dbInstanceIdentifier"] == proxied.one(RDS).outputs["identifier"]
+    assert target["dbProxyName"] == proxied.one(PROXY).outputs["name"]
+    assert target["targetGroupName"] == proxied.one(PROXY_GROUP).outputs["name"]
 
 
-def test_proxy_starts_after_its_secret_and_permission_exist(prod):
-    deps = set(prod.one(PROXY).dependencies)
-    assert prod.one(SECRET_VERSION).urn in deps
-    assert prod.one("aws:iam/rolePolicy:RolePolicy", "-proxy-").urn in deps
+def test_proxy_starts_after_its_secret_and_permission_exist(proxied):
+    deps = set(proxied.one(PROXY).dependencies)
+    assert proxied.one(SECRET_VERSION).urn in deps
+    assert proxied.one("aws:iam/rolePolicy:RolePolicy", "-proxy-").urn in deps
 
 
-def test_proxied_stack_keeps_the_tls_waiver(prod):
-    assert _parameters(prod)["rds.force_ssl"] == "0"
+def test_proxied_stack_keeps_the_tls_waiver(proxied):
+    assert _parameters(proxied)["rds.force_ssl"] == "0"
 
 
 # -- the proxy readiness step (infra/proxy_ready_provider.py) ----------------------------------
@@ -310,21 +316,21 @@ def test_proxy_readiness_step_exists_exactly_with_the_proxy(run, settings):
     assert len(run.of_type(PROXY_READY)) == (1 if settings["tca:dbProxy"] else 0)
 
 
-def test_proxy_readiness_waits_for_this_instances_target_after_it_is_registered(prod):
-    ready = prod.one(PROXY_READY)
+def test_proxy_readiness_waits_for_this_instances_target_after_it_is_registered(proxied):
+    ready = proxied.one(PROXY_READY)
     props = plain(ready.inputs)
-    assert props["proxy_name"] == prod.one(PROXY).outputs["name"]
-    assert props["db_instance"] == prod.one(RDS).outputs["identifier"]
-    assert props["region"] == "ap-southeast-2" and props["profile"] == ""
-    assert prod.one(PROXY_TARGET).urn in ready.dependencies
-    assert ready.parent == prod.one("tca:infra:Database").urn
+    assert props["proxy_name"] == proxied.one(PROXY).outputs["name"]
+    assert props["db_instance"] == proxied.one(RDS).outputs["identifier"]
+    assert props["region"] == proxied.region == stack_file("prod")["aws:region"] and props["profile"] == ""
+    assert proxied.one(PROXY_TARGET).urn in ready.dependencies
+    assert ready.parent == proxied.one("tca:infra:Database").urn
 
 
-def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_or_the_instance_changes(prod):
-    props = plain(prod.one(PROXY_READY).inputs)
-    assert props["proxy_arn"] == prod.one(PROXY).outputs["arn"]
-    assert props["target_id"] == prod.one(PROXY_TARGET).id
-    assert props["db_resource_id"] == prod.one(RDS).outputs["resourceId"]
+def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_or_the_instance_changes(proxied):
+    props = plain(proxied.one(PROXY_READY).inputs)
+    assert props["proxy_arn"] == proxied.one(PROXY).outputs["arn"]
+    assert props["target_id"] == proxied.one(PROXY_TARGET).id
+    assert props["db_resource_id"] == proxied.one(RDS).outputs["resourceId"]
 
 
 def test_switching_the_proxy_on_for_a_running_stack_makes_service_and_seed_wait_for_it():
@@ -348,10 +354,6 @@ def test_slow_statements_are_logged_above_the_configured_threshold(run, settings
     assert param["applyMethod"] == "immediate"
 
 
-def test_prod_logs_statements_slower_than_a_second(prod):
-    assert _parameters(prod)["log_min_duration_statement"] == "1000"
-
-
 @pytest.fixture(scope="module")
 def prod_variant():
     """prod with slow-statement logging off."""
@@ -373,10 +375,11 @@ def test_enhanced_monitoring_interval_follows_config_rds_6(run, settings):
     assert int_of(run.one(RDS).inputs.get("monitoringInterval", 0)) == settings["tca:dbMonitoringIntervalSeconds"]
 
 
-def test_prod_has_enhanced_monitoring_every_minute_through_its_own_role_rds_6(prod):
+def test_prod_has_enhanced_monitoring_as_often_as_its_policy_requires_through_its_own_role_rds_6(prod):
     rds = prod.one(RDS)
     role = prod.one("aws:iam/role:Role", "-monitoring")
-    assert int_of(rds.inputs["monitoringInterval"]) == 60
+    required = json.loads((ROOT / "policy" / "prod.json").read_text())["rds-enhanced-monitoring"]
+    assert 0 < int_of(rds.inputs["monitoringInterval"]) <= required["maxIntervalSeconds"]
     assert rds.inputs["monitoringRoleArn"] == role.outputs["arn"]
     trust = json.loads(role.inputs["assumeRolePolicy"])
     assert trust["Statement"] == [{
@@ -387,7 +390,8 @@ def test_prod_has_enhanced_monitoring_every_minute_through_its_own_role_rds_6(pr
     assert grant.urn in rds.dependencies, "RDS checks the role's permissions when monitoring is switched on"
 
 
-def test_dev_has_no_enhanced_monitoring_and_no_role_for_it(dev):
+def test_dev_has_no_enhanced_monitoring_and_no_role_for_it():
+    dev = run_where("dev", {"tca:dbMonitoringIntervalSeconds": 0})
     rds = dev.one(RDS).inputs
     assert int_of(rds.get("monitoringInterval", 0)) == 0
     assert "monitoringRoleArn" not in rds

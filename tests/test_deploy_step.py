@@ -42,9 +42,9 @@ def test_client_uses_the_stack_region_and_profile(monkeypatch):
             return object()
 
     monkeypatch.setattr(boto3.session, "Session", Session)
-    aws_client({"region": "ap-southeast-2", "profile": "deployer"}, "ecs")
-    assert seen == {"profile": "deployer", "region": "ap-southeast-2", "service": "ecs"}
-    aws_client({"region": "ap-southeast-2", "profile": ""}, "rds")
+    aws_client({"region": "us-west-2", "profile": "deployer"}, "ecs")
+    assert seen == {"profile": "deployer", "region": "us-west-2", "service": "ecs"}
+    aws_client({"region": "us-west-2", "profile": ""}, "rds")
     assert seen["profile"] is None
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from infra.config import ConfigError
 from infra.service import TLS_POLICY
-from tests.conftest import shared_run
+from tests.conftest import run_where, shared_run
 from tests.helpers import ALB
 from tests.mocks import run_program
 
@@ -23,6 +23,7 @@ def https():
 
 
 def test_without_a_domain_there_is_no_certificate_and_only_http(run):
+    run = run_where(run.stack, {"tca:domainName": "", "tca:hostedZoneId": ""})
     assert run.of_type(CERT) == [] and run.of_type(RECORD) == [] and run.of_type("tca:infra:Domain") == []
     assert run.one(ALB).inputs["listener"] == {"port": 80.0, "protocol": "HTTP"}
     assert "listeners" not in run.one(ALB).inputs
@@ -102,9 +103,9 @@ def test_domain_children_belong_to_the_domain_component(https):
 
 @pytest.mark.parametrize("key", ["tca:domainName", "tca:hostedZoneId"])
 def test_one_https_key_without_the_other_is_a_config_error(key):
-    run = run_program("dev", overrides={key: DOMAIN[key]})
-    assert isinstance(run.error, ConfigError)
     other = ({"tca:domainName", "tca:hostedZoneId"} - {key}).pop()
+    run = run_program("dev", overrides={key: DOMAIN[key], other: ""})
+    assert isinstance(run.error, ConfigError)
     assert f"{other} is not set" in str(run.error)
     assert run.registrations == []
 

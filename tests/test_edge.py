@@ -93,7 +93,7 @@ def test_blocked_requests_alarm_watches_the_whole_web_acl_and_notifies(prod):
     (alarm,) = [a.inputs for a in prod.of_type(ALARM) if a.inputs.get("metricName") == "BlockedRequests"]
     acl = prod.one(WEB_ACL).inputs
     assert alarm["namespace"] == "AWS/WAFV2"
-    assert alarm["dimensions"] == {"WebACL": acl["visibilityConfig"]["metricName"], "Region": "ap-southeast-2",
+    assert alarm["dimensions"] == {"WebACL": acl["visibilityConfig"]["metricName"], "Region": prod.region,
                                    "Rule": "ALL"}
     assert acl["name"] == acl["visibilityConfig"]["metricName"]
     assert alarm["statistic"] == "Sum"
@@ -143,7 +143,7 @@ def test_bucket_policy_denies_plain_http_and_admits_only_the_regions_elb_account
     assert policy["Statement"] == [
         {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
          "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {"Sid": "AllowElbLogDelivery", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::783225319266:root"},
+        {"Sid": "AllowElbLogDelivery", "Effect": "Allow", "Principal": elb_log_delivery_principal(prod.region),
          "Action": "s3:PutObject", "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*"},
     ]
 
@@ -175,7 +175,7 @@ def test_protected_stacks_keep_the_bucket_on_destroy(prod):
 
 
 def test_unprotected_stacks_empty_and_remove_the_bucket_on_destroy():
-    run = run_program("dev", overrides={"tca:albAccessLogs": True})
+    run = run_program("dev", overrides={"tca:albAccessLogs": True, "tca:deletionProtection": False})
     bucket = run.one(BUCKET)
     assert bucket.protect is False
     assert bucket.inputs["forceDestroy"] is True

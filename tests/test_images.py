@@ -7,10 +7,12 @@ import json
 import pytest
 
 from infra.images import PULL_ACTIONS, cached_image, docker_hub_repository
-from tests.conftest import shared_run
+from tests.conftest import run_where, shared_run
 from tests.helpers import ECS_SERVICE, plain
-from tests.mocks import ACCOUNT, REGION, run_program
+from tests.mocks import ACCOUNT, run_program, stack_region
 
+# The cache's secret must be in the stack's region; these tests run dev.
+REGION = stack_region("dev")
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbC123"
 RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -20,7 +22,8 @@ REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 @pytest.fixture(scope="module")
 def cached():
-    return shared_run("dev", {"tca:dockerHubCredentialsSecretArn": SECRET_ARN})
+    return shared_run("dev", {"tca:dockerHubCredentialsSecretArn": SECRET_ARN,
+                              "tca:appImage": "servian/techchallengeapp:latest"})
 
 
 def _images(run) -> tuple[str, str]:
@@ -53,6 +56,7 @@ def test_images_from_other_registries_are_left_alone(image):
 
 
 def test_no_credentials_means_docker_hub_directly_and_no_cache(run, settings):
+    run = run_where(run.stack, {"tca:dockerHubCredentialsSecretArn": ""})
     assert run.of_type(RULE) == []
     assert _images(run) == (settings["tca:appImage"], settings["tca:appImage"])
     assert [p.name for p in run.of_type(ROLE_POLICY) if "pull-cache" in p.name] == []

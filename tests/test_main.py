@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from tests.conftest import run_where
 from tests.helpers import ALB, RDS, SECRET, is_secret, security_decisions
 from tests.mocks import ROOT
 
@@ -27,6 +28,7 @@ def test_no_output_is_secret_or_carries_a_secret_value(run):
 
 
 def test_url_outputs_point_at_the_load_balancer(run):
+    run = run_where(run.stack, {"tca:domainName": "", "tca:hostedZoneId": ""})
     lb = run.referenced(run.one(ALB).outputs["loadBalancer"])
     assert run.outputs["url"] == f"http://{lb['dnsName']}"
     assert run.outputs["healthcheckUrl"] == f"http://{lb['dnsName']}/healthcheck/"
@@ -65,10 +67,11 @@ def test_password_reaches_resources_only_as_a_pulumi_secret(run):
     assert all(all(v) for v in places.values()), places
 
 
-def test_main_composes_the_components_and_the_service_owns_the_seed(run):
+def test_main_composes_the_components_and_the_service_owns_the_seed(run, settings):
     components = [r for r in run.registrations if r.type.startswith("tca:")]
-    # The committed stacks have no custom domain, so no Domain component.
-    assert sorted(c.type for c in components) == sorted(COMPONENTS - {"tca:infra:Domain"})
+    # A Domain component exists only with a custom domain.
+    expected = COMPONENTS if settings["tca:domainName"] else COMPONENTS - {"tca:infra:Domain"}
+    assert sorted(c.type for c in components) == sorted(expected)
     top = [c for c in components if c.type in TOP_LEVEL]
     assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)
     assert run.one("tca:infra:Seed").parent == run.one("tca:infra:Service").urn

@@ -11,8 +11,9 @@ import pytest
 
 from infra.config import subnet_layout
 from infra.network import SUBNET_TYPE, no_public_ip_on_launch
+from tests.conftest import run_where, stack_file
 from tests.helpers import EGRESS, INGRESS, SG, VPC, group_id, int_of
-from tests.mocks import ACCOUNT, REGION
+from tests.mocks import ACCOUNT
 
 
 def test_vpc_spans_the_configured_zones_and_cidr(run, settings):
@@ -24,11 +25,6 @@ def test_vpc_spans_the_configured_zones_and_cidr(run, settings):
 
 def test_vpc_uses_the_configured_nat_strategy(run, settings):
     assert run.one(VPC).inputs["natGateways"] == {"strategy": settings["tca:natGateways"]}
-
-
-def test_prod_has_a_nat_gateway_per_zone_and_dev_shares_one(dev, prod):
-    assert dev.one(VPC).inputs["natGateways"]["strategy"] == "Single"
-    assert prod.one(VPC).inputs["natGateways"]["strategy"] == "OnePerAz"
 
 
 def test_vpc_has_a_private_and_a_public_subnet_per_zone_from_the_validated_layout(run, settings):
@@ -66,13 +62,13 @@ def test_security_groups_open_exactly_the_chain_and_nothing_else_ec2_18(run, set
     assert _rules(run) == _expected_chain(settings["tca:appPort"], settings["tca:dbProxy"])
 
 
-def test_dev_chain_goes_straight_from_tasks_to_the_database(dev):
-    rules = _rules(dev)
+def test_dev_chain_goes_straight_from_tasks_to_the_database():
+    rules = _rules(run_where("dev", {"tca:dbProxy": False}))
     assert ("in", "db", 5432, "svc") in rules and not any("proxy" in r for r in rules)
 
 
-def test_prod_chain_puts_the_proxy_between_tasks_and_database(prod):
-    rules = _rules(prod)
+def test_prod_chain_puts_the_proxy_between_tasks_and_database():
+    rules = _rules(run_where("prod", {"tca:dbProxy": True}))
     assert {("out", "svc", 5432, "proxy"), ("in", "proxy", 5432, "svc"),
             ("out", "proxy", 5432, "db"), ("in", "db", 5432, "proxy")} <= rules
     assert ("in", "db", 5432, "svc") not in rules and ("out", "svc", 5432, "db") not in rules
@@ -104,7 +100,7 @@ def test_security_groups_live_in_the_vpc(run):
 def test_app_port_change_moves_every_rule_with_it():
     from tests.conftest import shared_run
     rules = _rules(shared_run("dev", {"tca:appPort": 8080}))
-    assert rules == _expected_chain(8080, False)
+    assert rules == _expected_chain(8080, stack_file("dev")["tca:dbProxy"])
 
 
 # -- security hardening: flow logs, default group, public IPs, rule descriptions -------------------
@@ -137,7 +133,7 @@ def test_flow_log_role_is_assumable_only_by_vpc_flow_logs_for_this_account(run):
     assert trust["Statement"] == [{
         "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
-                      "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/*"}},
+                      "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{run.region}:{ACCOUNT}:vpc-flow-log/*"}},
     }]
 
 
@@ -149,7 +145,7 @@ def test_flow_log_role_can_write_only_to_its_own_group(run):
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
          "Resource": [group, f"{group}:*"]},
         {"Effect": "Allow", "Action": "logs:DescribeLogGroups",
-         "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"},
+         "Resource": f"arn:aws:logs:{run.region}:{ACCOUNT}:log-group:*"},
     ]
 
 

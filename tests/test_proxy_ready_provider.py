@@ -9,16 +9,19 @@ from infra import proxy_ready_provider
 from infra.proxy_ready_provider import ProxyNotReadyError, ProxyReadyProvider, wait_for_proxy_target
 from tests.helpers import stubbed_client
 
+# The provider takes its region from its inputs; any region works, this one is not a stack's.
+REGION = "us-west-2"
+
 PROXY = "tca-prod-proxy-1a2b3c4"
 INSTANCE = "tca-prod-pg-1a2b3c4d"
-PROPS = {"region": "ap-southeast-2", "profile": "", "proxy_name": PROXY, "db_instance": INSTANCE,
-         "proxy_arn": "arn:aws:rds:ap-southeast-2:123456789012:db-proxy:prx-0123456789abcdef0",
+PROPS = {"region": REGION, "profile": "", "proxy_name": PROXY, "db_instance": INSTANCE,
+         "proxy_arn": f"arn:aws:rds:{REGION}:123456789012:db-proxy:prx-0123456789abcdef0",
          "target_id": f"{PROXY},default,RDS_INSTANCE,{INSTANCE}", "db_resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
 @pytest.fixture
 def rds():
-    yield from stubbed_client("rds")
+    yield from stubbed_client("rds", REGION)
 
 
 def _targets(*health: tuple[str, str, str]) -> dict:

@@ -15,7 +15,7 @@ from infra.release import (
     metric_expression,
 )
 from infra.service import BLOCKED_PATHS
-from tests.conftest import shared_run, stack_file
+from tests.conftest import run_where, shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, VPC, int_of
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -105,7 +105,8 @@ def test_the_circuit_breaker_stays_on_for_both_strategies(run):
 
 # -- strategies -------------------------------------------------------------------------------------
 
-def test_dev_rolls_and_creates_no_canary_resources(dev):
+def test_dev_rolls_and_creates_no_canary_resources():
+    dev = run_where("dev", {"tca:deploymentStrategy": "ROLLING"})
     svc = dev.one(ECS_SERVICE).inputs
     assert svc["deploymentConfiguration"] == {"strategy": "ROLLING"}
     assert "loadBalancers" not in svc, "the port mapping's target group stays the service's only one"
@@ -135,6 +136,7 @@ def test_prod_alternate_target_group_matches_the_primary_in_the_same_vpc(prod):
 
 
 def test_prod_production_rule_forwards_to_both_groups_after_the_debug_block(prod):
+    prod = run_where("prod", {"tca:domainName": "", "tca:hostedZoneId": ""})
     rule = prod.one(LISTENER_RULE, "-production")
     block = prod.one(LISTENER_RULE, "-block-debug").inputs
     listener = prod.referenced(prod.one(ALB).outputs["listeners"][0])
@@ -300,7 +302,8 @@ def test_canary_service_waits_20_minutes_plus_both_bake_times(prod):
     assert _wait(transforms[2], "aws:ecs/taskDefinition:TaskDefinition") is None
 
 
-def test_rolling_service_keeps_the_providers_wait(dev):
+def test_rolling_service_keeps_the_providers_wait():
+    dev = run_where("dev", {"tca:deploymentStrategy": "ROLLING"})
     assert len(dev.one(ECS_SERVICE).transforms) == 1
 
 

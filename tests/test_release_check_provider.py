@@ -18,12 +18,15 @@ from infra.release_check_provider import (
 )
 from tests.helpers import stubbed_client
 
-REGION_ACCOUNT = "ap-southeast-2:123456789012"
-CLUSTER = f"arn:aws:ecs:{REGION_ACCOUNT}:cluster/tca-prod-cluster-1a2b3c4"
+# The provider takes its region from its inputs; any region works, this one is not a stack's.
+REGION = "us-west-2"
+
+CLUSTER = f"arn:aws:ecs:{REGION}:123456789012:cluster/tca-prod-cluster-1a2b3c4"
 SERVICE = "tca-prod-svc-5d6e7f8"
-OLD_TD = f"arn:aws:ecs:{REGION_ACCOUNT}:task-definition/tca-prod-svc:6"
-NEW_TD = f"arn:aws:ecs:{REGION_ACCOUNT}:task-definition/tca-prod-svc:7"
-PROPS = {"region": "ap-southeast-2", "profile": "", "cluster": CLUSTER, "service": SERVICE, "task_definition": NEW_TD}
+OLD_TD = f"arn:aws:ecs:{REGION}:123456789012:task-definition/tca-prod-svc:6"
+NEW_TD = f"arn:aws:ecs:{REGION}:123456789012:task-definition/tca-prod-svc:7"
+PROPS = {"region": REGION, "profile": "", "cluster": CLUSTER, "service": SERVICE, "task_definition": NEW_TD}
+REGION_ACCOUNT = f"{REGION}:123456789012"
 BREAKER = "ECS deployment circuit breaker: tasks failed to start."
 CREATED = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
 NEW_NUMBER = 4980306466373577095
@@ -43,7 +46,7 @@ NEW_SD = _service_deployment_arn(NEW_NUMBER)
 
 @pytest.fixture
 def ecs():
-    yield from stubbed_client("ecs")
+    yield from stubbed_client("ecs", REGION)
 
 
 def _deployment(number: int, td: str, status: str, state: str | None = None) -> dict:

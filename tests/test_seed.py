@@ -73,7 +73,7 @@ def test_seed_is_keyed_to_this_database_instance_and_revision(run, settings):
 def test_seed_runs_after_the_database_password_and_role_exist(run):
     deps = set(run.one(SEED).dependencies)
     for needed in (run.one(RDS), run.one(SECRET_VERSION),
-                   run.one("aws:iam/rolePolicy:RolePolicy", "-exec-"),
+                   run.one("aws:iam/rolePolicy:RolePolicy", "-exec-secret"),
                    run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "-exec-")):
         assert needed.urn in deps, needed.name
 

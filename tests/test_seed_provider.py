@@ -12,15 +12,18 @@ from infra.deploy_step import DeployStepProvider
 from infra.seed_provider import SeedError, SeedProvider, reseed_reasons, run_seed_task
 from tests.helpers import stubbed_client
 
-CLUSTER = "arn:aws:ecs:ap-southeast-2:123456789012:cluster/tca-dev-cluster-1a2b3c4"
-TASK_DEF = "arn:aws:ecs:ap-southeast-2:123456789012:task-definition/tca-dev-seed-5d6e7f8:3"
-TASK = "arn:aws:ecs:ap-southeast-2:123456789012:task/tca-dev-cluster-1a2b3c4/0123456789abcdef0123456789abcdef"
+# The provider takes its region from its inputs; any region works, this one is not a stack's.
+REGION = "us-west-2"
+
+CLUSTER = f"arn:aws:ecs:{REGION}:123456789012:cluster/tca-dev-cluster-1a2b3c4"
+TASK_DEF = f"arn:aws:ecs:{REGION}:123456789012:task-definition/tca-dev-seed-5d6e7f8:3"
+TASK = f"arn:aws:ecs:{REGION}:123456789012:task/tca-dev-cluster-1a2b3c4/0123456789abcdef0123456789abcdef"
 PROPS = {
     "cluster": CLUSTER,
     "task_definition": TASK_DEF,
     "subnets": ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"],
     "security_groups": ["sg-0123456789abcdef0"],
-    "region": "ap-southeast-2",
+    "region": REGION,
     "profile": "",
     "container_name": "app",
     "log_group": "tca-dev-logs-7ad38b3",
@@ -33,7 +36,7 @@ STOPPED_AT = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.UTC)
 
 @pytest.fixture
 def ecs():
-    yield from stubbed_client("ecs")
+    yield from stubbed_client("ecs", REGION)
 
 
 def _expect_run(stub, response=None):

@@ -14,7 +14,7 @@ import pytest
 
 from infra.release import ECS_SERVICE_TYPE
 from infra.service import EXECUTION_POLICY_ARN, ignore_desired_count
-from tests.conftest import shared_run
+from tests.conftest import run_where, shared_run
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
@@ -99,7 +99,8 @@ def test_service_task_definition_never_runs_updatedb(run):
 
 
 def test_image_comes_from_config(run, settings):
-    assert container(run)["image"] == settings["tca:appImage"]
+    direct = run_where(run.stack, {"tca:dockerHubCredentialsSecretArn": ""})
+    assert container(direct)["image"] == settings["tca:appImage"]
 
 
 # -- one port everywhere ------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def test_alb_name_fits_aws_32_character_limit_with_pulumi_suffix(run):
 
 
 def test_listener_stays_on_80_and_forwards_to_an_ip_target_group(run):
-    alb = run.one(ALB).inputs
+    alb = run_where(run.stack, {"tca:domainName": "", "tca:hostedZoneId": ""}).one(ALB).inputs
     assert alb["listener"] == {"port": 80.0, "protocol": "HTTP"}
     assert "defaultTargetGroupPort" not in alb, "that would move the listener to the app port"
     assert alb["defaultTargetGroup"]["targetType"] == "ip"
@@ -191,6 +192,7 @@ def test_target_group_drains_in_60_seconds_or_less(run):
 
 
 def test_debug_endpoint_answers_404_at_the_load_balancer(run):
+    run = run_where(run.stack, {"tca:domainName": "", "tca:hostedZoneId": ""})
     rule = run.one(LISTENER_RULE, "-block-debug").inputs
     listener = run.referenced(run.one(ALB).outputs["listeners"][0])
     assert rule["listenerArn"] == listener["arn"]
@@ -261,7 +263,7 @@ def test_service_starts_at_the_minimum_task_count(run, settings):
 
 def test_service_waits_for_password_permissions_and_listener(run):
     deps = set(run.one(ECS_SERVICE).dependencies)
-    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-"), run.one(ATTACHMENT, "-exec-"), run.one(ALB),
+    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-secret"), run.one(ATTACHMENT, "-exec-"), run.one(ALB),
              run.one(RDS))
     for needed in needs:
         assert needed.urn in deps, needed.name
@@ -326,13 +328,13 @@ def test_execution_role_has_the_ecs_managed_policy(run):
 
 
 def test_execution_role_reads_only_this_one_secret_iam_1(run):
-    policy = run.one(ROLE_POLICY, "-exec-")
+    policy = run.one(ROLE_POLICY, "-exec-secret")
     assert policy.inputs["role"] == run.one(ROLE, "-exec").id
     document = json.loads(policy.inputs["policy"])
     assert document["Statement"] == [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": run.one(SECRET).outputs["arn"]},
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": run.one(KMS_KEY).outputs["arn"],
-         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.ap-southeast-2.amazonaws.com"}}}]
+         "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{run.region}.amazonaws.com"}}}]
 
 
 # -- autoscaling ----------------------------------------------------------------------------------

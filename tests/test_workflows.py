@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from tests.mocks import ROOT, read_yaml
+from tests.mocks import ROOT, read_yaml, stack_region
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 NAMES = ["pull-request.yml", "deploy.yml", "destroy-dev.yml", "drift.yml"]
@@ -123,7 +123,7 @@ def test_every_engine_job_gets_only_its_own_stacks_backend_passphrase_role_and_e
 @pytest.mark.parametrize("name", NAMES)
 def test_no_secret_or_state_reaches_the_whole_workflow(name):
     workflow = _load(name)
-    assert workflow["env"] == {"AWS_REGION": "ap-southeast-2"}
+    assert workflow["env"] == {"AWS_REGION": stack_region("dev")}
     assert workflow["permissions"] == {"contents": "read"}
 
 

@@ -6,6 +6,7 @@ import fnmatch
 import json
 
 from infra.keys import key_policy
+from tests.conftest import run_where
 from tests.helpers import RDS, SECRET, int_of
 from tests.mocks import ACCOUNT, ROOT
 
@@ -43,19 +44,20 @@ def test_alias_names_the_stack(run):
     assert alias["targetKeyId"] == run.one(KEY).outputs["keyId"]
 
 
-def test_key_policy_has_exactly_the_account_its_deployer_and_the_three_services(run):
-    assert set(_policy(run)) == {"AccountAdministersTheKey", "StackDeployerAdministersTheKey",
+def test_key_policy_has_exactly_the_account_its_administrator_and_the_three_services(run, settings):
+    administrator = {"StackDeployerAdministersTheKey"} if settings["tca:keyAdministrator"] else set()
+    assert set(_policy(run)) == {"AccountAdministersTheKey", *administrator,
                                  "CloudWatchLogsForThisStacksLogGroups",
                                  "CloudWatchAlarmsPublishToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
 
 
-def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion(run, settings):
+def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion():
     # The deployer policies grant no key administration on "*"; this statement is the one grant, by
     # the stack's own deployer, so dev's deployer can never schedule prod's key for deletion.
-    assert settings["tca:keyAdministrator"], "a committed stack names the deployer that administers its key"
+    run = run_where("dev", {"tca:keyAdministrator": "role/github-tca-dev-deployer"})
     assert _policy(run)["StackDeployerAdministersTheKey"] == {
         "Sid": "StackDeployerAdministersTheKey", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:{settings['tca:keyAdministrator']}"},
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/github-tca-dev-deployer"},
         "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation",
                    "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
                    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",

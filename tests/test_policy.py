@@ -112,20 +112,23 @@ def test_policy_passes_on_the_programs_resources_and_awsx_children(variant: str,
 
 
 def test_the_expansion_shows_awsx_children_as_the_engine_registers_them(prod: Run):
+    settings = stack_file("prod")
+    azs, port = settings["tca:azCount"], settings["tca:appPort"]
     types = [r.resource_type for r in expanded("prod")]
-    assert types.count("aws:ec2/subnet:Subnet") == 6
+    assert types.count("aws:ec2/subnet:Subnet") == 2 * azs
     assert types.count("aws:ecs/taskDefinition:TaskDefinition") == 2
     assert types.count("aws:ecs/service:Service") == 1
     assert types.count("aws:lb/loadBalancer:LoadBalancer") == 1
-    assert types.count("aws:lb/listener:Listener") == 1
-    assert types.count("aws:ec2/natGateway:NatGateway") == 3
+    assert types.count("aws:lb/listener:Listener") == (2 if settings["tca:domainName"] else 1)
+    assert types.count("aws:ec2/natGateway:NatGateway") == (azs if settings["tca:natGateways"] == "OnePerAz" else 1)
     service = next(r for r in expanded("prod") if r.resource_type == "aws:ecs/service:Service")
     containers = json.loads(next(r for r in expanded("prod") if r.name == "tca-prod-svc"
                                  and r.resource_type == "aws:ecs/taskDefinition:TaskDefinition")
                             .props["containerDefinitions"])
     assert [c["name"] for c in containers] == ["app"]
-    assert containers[0]["portMappings"] == [{"protocol": "tcp", "hostPort": 3000, "containerPort": 3000}]
-    assert service.props["launchType"] == "FARGATE"
+    assert containers[0]["portMappings"] == [{"protocol": "tcp", "hostPort": port, "containerPort": port}]
+    # On Fargate Spot the service names a capacity provider strategy instead of a launch type.
+    assert service.props.get("launchType") == (None if settings["tca:fargateSpot"] else "FARGATE")
     assert service.props["networkConfiguration"]["assignPublicIp"] is False
 
 
@@ -134,18 +137,24 @@ def test_the_expansion_carries_what_the_merges_give_awsx(dev: Run, prod: Run):
     by_type = {variant: {r.resource_type: r for r in expanded(variant)} for variant in ("dev", "prod")}
     service = by_type["prod"]["aws:ecs/service:Service"].props
     assert service["deploymentController"] == {"type": "ECS"}
+    # prod's policy config requires a canary (ecs-canary), so the committed prod file has one.
     assert service["deploymentConfiguration"]["strategy"] == "CANARY"
     assert service["alarms"] == {"enable": True, "rollback": True, "alarmNames": [
         "tca-prod-rollback-target-5xx", "tca-prod-rollback-response-time", "tca-prod-rollback-unhealthy-hosts"]}
     [balancer] = service["loadBalancers"]
     production_rule = next(r for r in expanded("prod") if r.name == "tca-prod-production")
     assert balancer["advancedConfiguration"]["productionListenerRule"] == production_rule.props["arn"]
-    # dev runs on Fargate Spot: a capacity provider strategy and no launch type.
+    # Fargate Spot is a capacity provider strategy and no launch type; on-demand is awsx's launch type FARGATE.
+    dev_settings = stack_file("dev")
     dev_service = by_type["dev"]["aws:ecs/service:Service"].props
-    assert "launchType" not in dev_service
-    assert dev_service["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
-    assert dev_service["deploymentConfiguration"] == {"strategy": "ROLLING"}
+    if dev_settings["tca:fargateSpot"]:
+        assert "launchType" not in dev_service
+        assert dev_service["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    else:
+        assert dev_service["launchType"] == "FARGATE"
+    assert dev_service["deploymentConfiguration"]["strategy"] == dev_settings["tca:deploymentStrategy"]
     lb = by_type["prod"]["aws:lb/loadBalancer:LoadBalancer"].props
+    # prod's policy config requires access logs (alb-access-logs).
     assert (lb["idleTimeout"], lb["accessLogs"]["enabled"]) == (50.0, True)
     [container] = json.loads(by_type["prod"]["aws:ecs/taskDefinition:TaskDefinition"].props["containerDefinitions"])
     assert (container["user"], container["readonlyRootFilesystem"], container["linuxParameters"]) == (
@@ -175,29 +184,52 @@ def test_config_file_names_only_policies_and_settings_they_declare(stack: str):
         assert set(settings) <= set(pack.CONFIG_DEFAULTS[name]), name
 
 
-# What each policy setting in policy/<stack>.json encodes of that stack's Pulumi.<stack>.yaml (None: not set).
-ENCODED_SETTINGS: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
-    ("rds-backups", "minRetentionDays"): lambda s: s["tca:dbBackupRetentionDays"],
-    ("rds-deletion-protection", "required"): lambda s: s["tca:deletionProtection"],
-    ("rds-multi-az", "required"): lambda s: s["tca:dbMultiAz"],
-    ("rds-enhanced-monitoring", "required"): lambda s: s["tca:dbMonitoringIntervalSeconds"] > 0,
-    ("rds-enhanced-monitoring", "maxIntervalSeconds"): lambda s: s["tca:dbMonitoringIntervalSeconds"] or None,
-    ("alb-deletion-protection", "required"): lambda s: s["tca:deletionProtection"],
-    ("alb-access-logs", "required"): lambda s: s["tca:albAccessLogs"],
-    ("alb-waf", "required"): lambda s: s["tca:waf"],
-    ("ecs-canary", "required"): lambda s: s["tca:deploymentStrategy"] == "CANARY",
-    ("log-group-retention", "minRetentionDays"): lambda s: s["tca:logRetentionDays"],
+# What each policy setting in policy/<stack>.json requires of that stack's Pulumi.<stack>.yaml: the config is
+# a floor the stack file must stay above (an operator may keep more backups or logs, never fewer).
+SATISFIED_BY: dict[tuple[str, str], Callable[[dict[str, Any], Any], bool]] = {
+    ("rds-backups", "minRetentionDays"): lambda s, v: s["tca:dbBackupRetentionDays"] >= v,
+    ("rds-deletion-protection", "required"): lambda s, v: s["tca:deletionProtection"] or not v,
+    ("rds-multi-az", "required"): lambda s, v: s["tca:dbMultiAz"] or not v,
+    ("rds-enhanced-monitoring", "required"): lambda s, v: s["tca:dbMonitoringIntervalSeconds"] > 0 or not v,
+    ("rds-enhanced-monitoring", "maxIntervalSeconds"): lambda s, v: 0 < s["tca:dbMonitoringIntervalSeconds"] <= v,
+    ("alb-deletion-protection", "required"): lambda s, v: s["tca:deletionProtection"] or not v,
+    ("alb-access-logs", "required"): lambda s, v: s["tca:albAccessLogs"] or not v,
+    ("alb-waf", "required"): lambda s, v: s["tca:waf"] or not v,
+    ("ecs-canary", "required"): lambda s, v: s["tca:deploymentStrategy"] == "CANARY" or not v,
+    ("log-group-retention", "minRetentionDays"): lambda s, v: s["tca:logRetentionDays"] >= v,
 }
 
 
+def _policy_settings(stack: str) -> dict[tuple[str, str], Any]:
+    raw = json.loads((ROOT / "policy" / f"{stack}.json").read_text())
+    return {(name, key): value for name, config in raw.items() if isinstance(config, dict)
+            for key, value in config.items() if key != "enforcementLevel"}
+
+
+def _settings_below_the_floor(stack: str, settings: dict[str, Any]) -> list[tuple[str, str]]:
+    return [setting for setting, value in _policy_settings(stack).items() if not SATISFIED_BY[setting](settings, value)]
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_each_policy_config_file_encodes_its_stack_files_values(stack: str):
-    """policy/<stack>.json cannot drift from Pulumi.<stack>.yaml: every setting is the stack file's value."""
-    settings, raw = stack_file(stack), json.loads((ROOT / "policy" / f"{stack}.json").read_text())
-    written = {(name, key): value for name, config in raw.items() if isinstance(config, dict)
-               for key, value in config.items() if key != "enforcementLevel"}
-    expected = {setting: encode(settings) for setting, encode in ENCODED_SETTINGS.items()}
-    assert written == {setting: value for setting, value in expected.items() if value is not None}
+def test_each_stack_file_stays_within_its_policy_config(stack: str):
+    """A deploy would fail on a mandatory policy, so CI fails first: every guardrail the config sets holds."""
+    assert set(_policy_settings(stack)) <= set(SATISFIED_BY)
+    assert _settings_below_the_floor(stack, stack_file(stack)) == []
+
+
+def test_prods_policy_config_holds_the_prod_guardrails():
+    """prod.json is where the guardrails live: protection, Multi-AZ, monitoring, WAF, logs, canary, backups."""
+    required = {name for (name, key), value in _policy_settings("prod").items() if key == "required" and value}
+    assert required == {"rds-deletion-protection", "rds-multi-az", "rds-enhanced-monitoring",
+                        "alb-deletion-protection", "alb-access-logs", "alb-waf", "ecs-canary"}
+
+
+@pytest.mark.parametrize("change", [{"tca:deletionProtection": False}, {"tca:dbMultiAz": False},
+                                    {"tca:dbBackupRetentionDays": 1}, {"tca:logRetentionDays": 30},
+                                    {"tca:dbMonitoringIntervalSeconds": 0}, {"tca:waf": False},
+                                    {"tca:deploymentStrategy": "ROLLING"}, {"tca:albAccessLogs": False}])
+def test_a_prod_file_weaker_than_its_guardrails_is_caught(change: dict[str, Any]):
+    assert _settings_below_the_floor("prod", {**stack_file("prod"), **change}) != []
 
 
 # -- (b) a compliant stack, and one break per policy ------------------------------------------------

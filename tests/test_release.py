@@ -272,8 +272,9 @@ def test_canary_service_keeps_the_load_balancers_ecs_swaps(prod):
     assert not _service_options(prod, "aws:ecs/taskDefinition:TaskDefinition").ignore_changes
 
 
-def test_rolling_service_follows_its_load_balancers(dev):
-    assert _service_options(dev).ignore_changes == ["desiredCount"]
+def test_rolling_service_follows_its_load_balancers():
+    rolling = run_where("dev", {"tca:deploymentStrategy": "ROLLING"})
+    assert _service_options(rolling).ignore_changes == ["desiredCount"]
 
 
 def test_load_balancer_transform_adds_to_what_the_child_ignores_and_touches_nothing_else():

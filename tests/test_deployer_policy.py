@@ -642,12 +642,17 @@ def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_boundary_keeps_each_stacks_roles_away_from_the_other_stacks_secrets_and_logs(stack):
+def test_the_boundary_keeps_each_stacks_roles_away_from_the_other_stacks_secrets_logs_and_images(stack):
     boundary, other = _boundary(stack)["Statement"], f"tca-{OTHER[stack]}"
     assert not _covered(boundary, "secretsmanager:GetSecretValue",
                         f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{other}-credentials-abc-AbCdEf")
     assert not _covered(boundary, "logs:PutLogEvents",
                         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{other}-logs-abc:log-stream:x")
+    # Images come from Docker Hub or the stack's own pull-through cache, never another repository.
+    assert _covered(boundary, "ecr:BatchGetImage",
+                    f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/tca-{stack}-hub/servian/techchallengeapp")
+    assert not _covered(boundary, "ecr:BatchGetImage",
+                        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{other}-hub/servian/techchallengeapp")
     (decrypt,) = [s for s in boundary if "kms:Decrypt" in s["Action"]]
     assert decrypt["Condition"] == {"StringLike": {
         "kms:ViaService": "secretsmanager.*.amazonaws.com",

@@ -215,7 +215,8 @@ def test_each_deploy_runs_the_policy_pack_then_fails_on_a_perpetual_diff_then_sm
     assert _runs(job) == [
         VENV_RUN,
         PACK_VENV_RUN,
-        f"pulumi up --stack {stack} --yes --policy-pack policy --policy-pack-config policy/{stack}.json",
+        # --refresh: the canary's ignored weights and target groups are sent from state, which must be current.
+        f"pulumi up --stack {stack} --yes --refresh --policy-pack policy --policy-pack-config policy/{stack}.json",
         f"pulumi preview --stack {stack} --expect-no-changes --diff",
         f"python scripts/smoke.py --stack {stack}",
     ]
@@ -320,7 +321,7 @@ def test_each_deployer_reads_and_writes_only_its_own_stacks_state():
              "Resource": f"arn:aws:s3:::{bucket}/*"}]}
 
 
-def test_the_read_only_roles_read_no_log_events_database_logs_bucket_objects_or_registry_credentials():
+def test_the_read_only_roles_read_no_log_events_database_logs_bucket_objects_credentials_or_other_data():
     # ReadOnlyAccess allows logs:GetLogEvents/FilterLogEvents/StartQuery, rds:Download* and s3:Get*, and
     # CloudWatch Logs decrypts for any reader. A refresh reads none of these: log groups are read with
     # DescribeLogGroups/ListTagsForResource, buckets with their GetBucket* calls, never an object.
@@ -330,13 +331,24 @@ def test_the_read_only_roles_read_no_log_events_database_logs_bucket_objects_or_
                     "logs:StartLiveTail", "logs:StartQuery", "logs:Unmask"], "Resource": "*"},
         {"Sid": "NoDatabaseLogFiles", "Effect": "Deny",
          "Action": ["rds:DownloadCompleteDBLogFile", "rds:DownloadDBLogFilePortion"], "Resource": "*"},
-        # Every stack bucket (the load balancer's access logs); the state buckets are named otherwise.
-        {"Sid": "NoStackBucketObjects", "Effect": "Deny",
+        # Every bucket's objects but the stacks' state (the preview role is denied prod's state separately).
+        {"Sid": "NoBucketObjectsButTheStacksState", "Effect": "Deny",
          "Action": ["s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectVersion",
-                    "s3:GetObjectVersionAttributes"], "Resource": "arn:aws:s3:::tca-*/*"},
+                    "s3:GetObjectVersionAttributes"],
+         "NotResource": ["arn:aws:s3:::DEV_STATE_BUCKET/*", "arn:aws:s3:::PROD_STATE_BUCKET/*"]},
         # ECR requires the pull-through cache's Docker Hub secret to be named ecr-pullthroughcache/...
         {"Sid": "NoImageRegistryCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/*"},
+        # Data that ReadOnlyAccess reads elsewhere: SQL text with its literals in Performance Insights (on for
+        # every stack), parameters, items, function code, query results, images, messages, console output.
+        {"Sid": "NoDataInOtherServices", "Effect": "Deny",
+         "Action": ["athena:GetQueryResults", "codecommit:GetBlob", "codecommit:GetFile", "dynamodb:BatchGetItem",
+                    "dynamodb:GetItem", "dynamodb:PartiQLSelect", "dynamodb:Query", "dynamodb:Scan",
+                    "ec2:GetConsoleOutput", "ec2:GetConsoleScreenshot", "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer", "kinesis:GetRecords", "lambda:GetFunction",
+                    "pi:DescribeDimensionKeys", "pi:GetDimensionKeyDetails", "pi:GetResourceMetrics",
+                    "sqs:ReceiveMessage", "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParameters",
+                    "ssm:GetParametersByPath"], "Resource": "*"},
     ]}
 
 

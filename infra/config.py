@@ -50,7 +50,7 @@ KEY_DELETION_WINDOW_DAYS = (7, 30)
 # An IAM role or user ARN's resource part: "role/" or "user/", an optional path, a name of at most 64 characters.
 KEY_ADMINISTRATOR_PATTERN = r"(role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}"
 
-# Client password authentication to RDS Proxy that lib/pq speaks (README: the throughput trade-off).
+# Client password authentication to RDS Proxy that lib/pq speaks (docs/database.md: the throughput trade-off).
 PROXY_CLIENT_AUTH = ("POSTGRES_MD5", "POSTGRES_SCRAM_SHA_256")
 
 # The load balancer's name is this prefix plus Pulumi's 8-character suffix, and AWS caps

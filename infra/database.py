@@ -114,7 +114,7 @@ class Database(pulumi.ComponentResource):
         # across updates, unique per stack incarnation, so a re-created stack never meets a
         # leftover group. `identifier` is ignored on update: a changed identifier would REPLACE
         # the instance (an empty database), so an instance created before this change keeps its
-        # auto-generated name (README, "Tearing down", says how to bound that stack's own group).
+        # auto-generated name (docs/operations.md, "Tearing down", says how to bound that stack's own group).
         identifier_suffix = random.RandomId(f"{name}-identifier", byte_length=4, opts=child)
         identifier = pulumi.Output.concat(f"{stack.name_prefix}-pg-", identifier_suffix.hex)
         self.log_group = stack_log_group(
@@ -170,7 +170,7 @@ class Database(pulumi.ComponentResource):
             monitoring_role_arn=monitoring_role.arn if monitoring_role is not None else None,
             # Standard mode, explicitly: left unset, RDS picks the mode. The Performance Insights data stays on
             # the AWS-managed aws/rds key like the storage: its key "can never be changed" once set, and moving
-            # it later to the stack key would need a new instance (README).
+            # it later to the stack key would need a new instance (docs/security.md).
             database_insights_mode=DATABASE_INSIGHTS_MODE,
             performance_insights_enabled=True,
             performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,

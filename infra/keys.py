@@ -1,7 +1,7 @@
 """The stack's one customer-managed KMS key: the database secret, every log group and the alarm topic.
 
 RDS storage is deliberately not on this key: an instance's `kms_key_id` cannot change in place, so
-moving a running database to it would replace the instance and lose what users stored (README).
+moving a running database to it would replace the instance and lose what users stored (docs/security.md).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def ignore_service_changes(*paths: str) -> Transform:
 # then reports the swapped pair. The provider reads that pair back and, on the next update with a
 # `load_balancer` diff, sends the configured pair again, which points the next deployment at the
 # group that is serving. So a canary service keeps the load balancers it was created with; a change
-# to them is made by hand (README, "Bad releases roll back").
+# to them is made by hand (docs/releases.md, "Canary deployments").
 ignore_load_balancers = ignore_service_changes("loadBalancers")
 
 

@@ -288,7 +288,7 @@ class Service(pulumi.ComponentResource):
             deployment_maximum_percent=200,
             # Kept for CANARY too: "Amazon ECS deployment failure detection" says the circuit breaker and
             # alarms "support rolling update deployment and blue/green deployment types", and canary is
-            # ECS's blue/green family (API_DeploymentConfiguration still says rolling only: see README).
+            # ECS's blue/green family (API_DeploymentConfiguration still says rolling only: see docs/releases.md).
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             health_check_grace_period_seconds=HEALTH_CHECK_GRACE_SECONDS,
             # Deployment alarms, controller and strategy (rolling, or canary with its target groups).

@@ -394,12 +394,12 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
-    # deploy-time steps (issue 9): proxy readiness and the rollout check
+    # deploy-time steps: proxy readiness and the rollout check
     "pulumi-python:dynamic/proxy:ProxyReady": _dynamic_proxy_ready,
     "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,
-    # security hardening (issue 11): the stack's KMS key
+    # security hardening: the stack's KMS key
     "aws:kms/key:Key": _kms_key,
-    # Issue 10: canary target group, access-log bucket, web ACL
+    # release safety and edge: canary target group, access-log bucket, web ACL
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:wafv2/webAcl:WebAcl": _web_acl,

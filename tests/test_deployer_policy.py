@@ -179,7 +179,7 @@ REQUIRED: dict[str, list[str]] = {
     # Deploy-time steps: wait for the proxy's target; read the service's deployments.
     "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
     "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
-    # Security hardening (issue 11): the stack's key, flow logs, the adopted default security group.
+    # Security hardening: the stack's key, flow logs, the adopted default security group.
     # All but CreateKey come from the key's own policy (KEY_ADMIN_ACTIONS, infra/keys.py).
     "aws:kms/key:Key": ["kms:CreateKey", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
                         "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ListResourceTags",
@@ -190,7 +190,7 @@ REQUIRED: dict[str, list[str]] = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ["ec2:DescribeSecurityGroups",
                                                           "ec2:RevokeSecurityGroupIngress",
                                                           "ec2:RevokeSecurityGroupEgress", "ec2:CreateTags"],
-    # Issue 10: Fargate Spot, the ALB access-log bucket, the web ACL (the ALB's access_logs attribute is
+    # Release safety and edge: Fargate Spot, the ALB access-log bucket, the web ACL (the ALB's access_logs attribute is
     # ModifyLoadBalancerAttributes, already listed). Destroying the bucket with force_destroy empties it.
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ["ecs:PutClusterCapacityProviders",
                                                                   "ecs:DescribeClusters"],

@@ -22,13 +22,13 @@ prefix = stack.name_prefix
 keys = Keys(prefix, stack, cfg.keys)
 network = Network(prefix, stack, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy,
                   keys=keys)
-database = Database(prefix, stack, cfg.database, network, keys=keys)
+database = Database(prefix, stack, cfg.database, network.refs, keys=keys)
 domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
 images = Images(prefix, stack, cfg.images, cfg.service.app_image)
 # Before the service: its deployment alarms notify this topic, and the load balancer logs to edge's bucket.
 alerts = AlarmTopic(prefix, stack, cfg.monitoring, keys=keys)
 edge = Edge(prefix, stack, cfg.edge, alarm_topic_arn=alerts.topic.arn, kms_key_arn=keys.arn)
-service = Service(prefix, stack, cfg.service, network, database, images=images, keys=keys,
+service = Service(prefix, stack, cfg.service, network.refs, database.refs, images=images, keys=keys,
                   release=cfg.release, alarm_topic_arn=alerts.topic.arn,
                   certificate_arn=domain.certificate_arn if domain else None,
                   access_logs=edge.access_logs)
@@ -37,7 +37,7 @@ url = service.url
 if domain is not None:
     domain.point_at(service.alb.load_balancer)
     url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
+monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database.refs,
                         topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
 # `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
 ReleaseCheck(prefix, stack, cfg.release, service)

@@ -14,6 +14,7 @@ from infra.config import NetworkConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys
 from infra.logs import stack_log_group
+from infra.refs import NetworkRefs
 
 POSTGRES_PORT = 5432
 ANYWHERE_V4 = "0.0.0.0/0"
@@ -140,6 +141,11 @@ class Network(pulumi.ComponentResource):
             self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, path, peer=dst)
             self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, path, peer=src)
 
+        self.refs = NetworkRefs(
+            vpc_id=self.vpc_id, public_subnet_ids=self.public_subnet_ids, private_subnet_ids=self.private_subnet_ids,
+            az_count=cfg.az_count, lb_security_group_id=self.lb_security_group.id,
+            service_security_group_id=self.service_security_group.id, db_security_group_id=self.db_security_group.id,
+            proxy_security_group_id=self.proxy_security_group.id if self.proxy_security_group is not None else None)
         self.register_outputs({
             "vpcId": self.vpc_id,
             "publicSubnetIds": self.public_subnet_ids,

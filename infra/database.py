@@ -191,7 +191,7 @@ class Database(pulumi.ComponentResource):
         # Auto-named: an explicit name would collide with a deleted secret still in its recovery window.
         self.secret = aws.secretsmanager.Secret(
             f"{name}-credentials",
-            description=f"TechChallengeApp database master credentials ({stack.stack})",
+            description=f"TechChallengeApp database master credentials ({stack.deployment or stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
             kms_key_id=keys.arn,
             opts=child,

@@ -62,18 +62,38 @@ def flow_log_policy(group_arn: str, region: str, account: str) -> dict:
 
 
 class Network(pulumi.ComponentResource):
-    vpc_id: pulumi.Output[str]
-    public_subnet_ids: pulumi.Output[Sequence[str]]
-    private_subnet_ids: pulumi.Output[Sequence[str]]
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
     lb_security_group: aws.ec2.SecurityGroup
     service_security_group: aws.ec2.SecurityGroup
     db_security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, stack: StackSettings, cfg: NetworkConfig, *, app_port: int, with_proxy: bool,
-                 keys: Keys, opts: pulumi.ResourceOptions | None = None):
+                 keys: Keys | None, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        if cfg.existing_vpc:
+            # Someone else's VPC: its subnets, routes, default group and flow logs stay theirs (checked in config).
+            self.vpc_id = cfg.vpc_id
+            self.public_subnet_ids = list(cfg.public_subnet_ids)
+            self.private_subnet_ids = list(cfg.private_subnet_ids)
+        else:
+            assert keys is not None, "a created VPC logs its flows with the stack's key"
+            self._vpc(name, stack, cfg, keys)
+        self._path(name, app_port, with_proxy)
+        self.refs = NetworkRefs(
+            vpc_id=self.vpc_id, public_subnet_ids=self.public_subnet_ids, private_subnet_ids=self.private_subnet_ids,
+            az_count=cfg.az_count, lb_security_group_id=self.lb_security_group.id,
+            service_security_group_id=self.service_security_group.id, db_security_group_id=self.db_security_group.id,
+            proxy_security_group_id=self.proxy_security_group.id if self.proxy_security_group is not None else None)
+        self.register_outputs({
+            "vpcId": self.vpc_id,
+            "publicSubnetIds": self.public_subnet_ids,
+            "privateSubnetIds": self.private_subnet_ids,
+        })
 
+    def _vpc(self, name: str, stack: StackSettings, cfg: NetworkConfig, keys: Keys) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         # Explicit CIDRs (validated in config) rather than awsx's computed layout, so the
         # layout is known before deploy and cannot drift between awsx versions.
         vpc = awsx.ec2.Vpc(
@@ -104,6 +124,7 @@ class Network(pulumi.ComponentResource):
                                      tags={"Name": f"{name}-default-unused"}, opts=child)
         self._flow_logs(name, stack, keys)
 
+    def _path(self, name: str, app_port: int, with_proxy: bool) -> None:
         # Groups carry no inline rules: every rule is its own resource so the groups can refer
         # to each other without a cycle, and the provider strips AWS's default allow-all egress.
         self.lb_security_group = self._group(name, "lb", "Load balancer: HTTP/HTTPS from the internet")
@@ -140,17 +161,6 @@ class Network(pulumi.ComponentResource):
             path = f"{source[0].upper()}{source[1:]} to {HOP_NAMES[dst_role]}"
             self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, path, peer=dst)
             self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, path, peer=src)
-
-        self.refs = NetworkRefs(
-            vpc_id=self.vpc_id, public_subnet_ids=self.public_subnet_ids, private_subnet_ids=self.private_subnet_ids,
-            az_count=cfg.az_count, lb_security_group_id=self.lb_security_group.id,
-            service_security_group_id=self.service_security_group.id, db_security_group_id=self.db_security_group.id,
-            proxy_security_group_id=self.proxy_security_group.id if self.proxy_security_group is not None else None)
-        self.register_outputs({
-            "vpcId": self.vpc_id,
-            "publicSubnetIds": self.public_subnet_ids,
-            "privateSubnetIds": self.private_subnet_ids,
-        })
 
     def _group(self, name: str, role: str, description: str) -> aws.ec2.SecurityGroup:
         return aws.ec2.SecurityGroup(

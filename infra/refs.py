@@ -68,7 +68,7 @@ class DatabaseRefs:
 
 
 Refs = NetworkRefs | DatabaseRefs
-_R = TypeVar("_R", NetworkRefs, DatabaseRefs)
+RefsType = TypeVar("RefsType", NetworkRefs, DatabaseRefs)
 
 
 def required_outputs(kind: type[Refs]) -> list[str]:
@@ -84,7 +84,7 @@ def missing_outputs(kind: type[Refs], present: Mapping[str, Any]) -> list[str]:
     return [name for name in required_outputs(kind) if name not in present]
 
 
-def from_outputs(kind: type[_R], present: Mapping[str, Any], read: Callable[[str], Any]) -> _R:
+def from_outputs(kind: type[RefsType], present: Mapping[str, Any], read: Callable[[str], Any]) -> RefsType:
     """Refs whose fields are `read(output_name)` for each output the referenced stack has.
 
     `present` is the referenced stack's outputs, already checked for every required name; an optional

@@ -33,7 +33,8 @@ def app_environment(cfg: ServiceConfig, db: DatabaseRefs) -> list[awsx.ecs.TaskD
         "VTT_LISTENPORT": str(cfg.app_port),
         # The proxy endpoint when RDS Proxy is on, else the instance address (never host:port).
         "VTT_DBHOST": db.client_host,
-        "VTT_DBPORT": pulumi.Output.from_input(db.port).apply(str),
+        # A port read from another stack's outputs arrives as a float (5432.0), which lib/pq refuses.
+        "VTT_DBPORT": pulumi.Output.from_input(db.port).apply(lambda port: str(int(port))),
         "VTT_DBNAME": db.name,
         "VTT_DBUSER": db.username,
     }

@@ -1045,14 +1045,8 @@ def _same_as_default(value: str, spec: Mapping[str, Any]) -> bool:
     if "default" not in spec:
         return False
     default = spec["default"]
-    if isinstance(default, bool):
-        return value.strip().lower() == str(default).lower()
-    if isinstance(default, (list, dict)):
-        try:
-            return bool(json.loads(value) == default)
-        except ValueError:
-            return False
-    return value.strip() == str(default)
+    # The engine passes booleans as "true"/"false".
+    return value.strip() == (str(default).lower() if isinstance(default, bool) else str(default))
 
 
 def _unused_keys(values: Mapping[str, str], declared: Mapping[str, Any], read: set[str]) -> tuple[str, ...]:

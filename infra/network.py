@@ -21,6 +21,7 @@ ANYWHERE_V4 = "0.0.0.0/0"
 INGRESS = aws.vpc.SecurityGroupIngressRule
 EGRESS = aws.vpc.SecurityGroupEgressRule
 SUBNET_TYPE = "aws:ec2/subnet:Subnet"
+PATH_HOP_TAG = "PathHop"
 
 # What each hop of the chain is, for the rule descriptions (EC2 allows letters, digits, spaces
 # and ._-:/()#,@[]+=;{}!$* in them, so no arrows).
@@ -167,7 +168,9 @@ class Network(pulumi.ComponentResource):
             f"{name}-{role}-sg",
             vpc_id=self.vpc_id,
             description=description,
-            tags={"Name": f"{name}-{role}"},
+            # PathHop names the group's place in the path where its users live in another stack (a network
+            # layer): the policy pack knows the load balancer's group by it (policy/tca_policies.py).
+            tags={"Name": f"{name}-{role}", PATH_HOP_TAG: role},
             opts=pulumi.ResourceOptions(parent=self),
         )
 

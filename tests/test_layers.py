@@ -12,9 +12,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from pulumi_policy import PolicyResource
 
 from infra.config import ConfigError, load_config
 from infra.refs import DatabaseRefs, NetworkRefs
+from policy import tca_policies as pack
 from tests.conftest import shared_run, stack_run
 from tests.helpers import ALB, ECS_SERVICE, RDS, SECRET, SG, VPC, environment, plain
 from tests.layered import LAYERS, layer_overrides, layered, qualified, stack_name
@@ -30,6 +32,9 @@ from tests.mocks import (
     run_program,
     stack_config,
 )
+from tests.policy_resources import policy_resources, resource
+from tests.test_policy import stack_config as policy_config
+from tests.test_policy import violations
 
 KEYS = {"tca:infra:Keys", "aws:kms/key:Key", "aws:kms/alias:Alias"}
 APP_OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
@@ -278,7 +283,16 @@ def test_a_layers_stack_file_needs_only_that_layers_keys(layer: str):
     assert cfg.layers.layer == layer and cfg.unused_keys == ()
 
 
-def test_a_network_stack_file_without_a_database_key_it_needs_is_refused_naming_it():
+def test_a_network_layer_in_an_existing_vpc_needs_no_vpc_or_key_settings():
+    keys = tuple(k for k in LAYER_KEYS["network"] if k not in ("natGateways", "keyDeletionWindowDays"))
+    values = {**_defaults_only("network", keys), **EXISTING}
+    values.pop("tca:natGateways", None)
+    values.pop("tca:keyDeletionWindowDays", None)
+    cfg = load_config(stack="prod-network", values=values, offered=rds_offers_like_aws, vpc_check=lambda *_: [])
+    assert cfg.network.existing_vpc and "keys" not in cfg.sections
+
+
+def test_a_network_stack_file_without_a_key_it_needs_is_refused_naming_it():
     values = _defaults_only("network", tuple(k for k in LAYER_KEYS["network"] if k != "natGateways"))
     with pytest.raises(ConfigError, match=r"tca:natGateways is not set"):
         load_config(stack="prod-network", values=values, offered=rds_offers_like_aws)
@@ -433,3 +447,44 @@ def test_a_created_vpc_is_never_looked_up():
 @pytest.mark.parametrize("layer", LAYERS)
 def test_every_layer_renders_for_dev_too(layer: str):
     assert layered("dev")[layer].error is None
+
+
+# -- the policy pack, per layer -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_the_policy_pack_passes_on_each_layer_of_prod(layer: str):
+    resources = policy_resources(layered("prod")[layer])
+    config = policy_config("prod")
+    found = {p.name: violations(p, resources, config.get(p.name)) for p in pack.POLICIES}
+    assert {name: v for name, v in found.items() if v} == {}
+
+
+def test_the_policy_pack_passes_on_prod_in_an_existing_vpc():
+    resources = policy_resources(existing_vpc_run())
+    config = policy_config("prod")
+    found = {p.name: violations(p, resources, config.get(p.name)) for p in pack.POLICIES}
+    assert {name: v for name, v in found.items() if v} == {}
+
+
+def _anywhere_https_to(group: PolicyResource) -> PolicyResource:
+    return resource("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "anywhere-https", {
+        "securityGroupId": group.props["id"], "cidrIpv4": "0.0.0.0/0", "ipProtocol": "tcp", "fromPort": 443,
+        "toPort": 443, "description": "Internet to ALB (HTTPS)"})
+
+
+def _group(resources: list[PolicyResource], role: str) -> PolicyResource:
+    return next(r for r in resources if r.resource_type == SG and r.name.endswith(f"-{role}-sg"))
+
+
+def test_a_network_layer_may_open_only_the_load_balancers_tagged_group_to_the_internet_ec2_18():
+    resources = policy_resources(layered("prod")["network"])
+    policy = next(p for p in pack.POLICIES if p.name == "sg-no-public-ingress")
+    assert violations(policy, [*resources, _anywhere_https_to(_group(resources, "svc"))]) != []
+
+
+def test_in_a_stack_with_a_load_balancer_the_tag_admits_no_other_group_ec2_18():
+    resources = policy_resources(stack_run("prod"))
+    svc = _group(resources, "svc")
+    tagged = resource(SG, svc.name, {**svc.props, "tags": {**svc.props["tags"], "PathHop": "lb"}}, svc.urn)
+    policy = next(p for p in pack.POLICIES if p.name == "sg-no-public-ingress")
+    assert violations(policy, [*[r for r in resources if r is not svc], tagged, _anywhere_https_to(tagged)]) != []

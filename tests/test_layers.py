@@ -266,6 +266,12 @@ LAYER_KEYS = {
     "database": ("dbInstanceClass", "dbMaxAllocatedStorage", "dbMultiAz", "dbBackupRetentionDays",
                  "deletionProtection", "logRetentionDays", "secretRecoveryDays", "dbProxy", "dbMaintenanceWindow",
                  "dbBackupWindow", "dbMonitoringIntervalSeconds", "dbSlowStatementMs", "keyDeletionWindowDays"),
+    "app": ("deletionProtection", "logRetentionDays", "taskCpu", "taskMemory", "minTasks", "maxTasks", "fargateSpot",
+            "alarmTarget5xxCount", "alarmAlb5xxCount", "alarmResponseTimeMs", "alarmServiceCpuPercent",
+            "alarmServiceMemoryPercent", "alarmDbCpuPercent", "alarmDbFreeStorageGib", "alarmDbConnections",
+            "alarmDbFreeMemoryMib", "alarmProxyBorrowLatencyMs", "alarmProxyClientConnections",
+            "keyDeletionWindowDays", "deploymentStrategy", "deploymentBakeMinutes", "rollback5xxCount",
+            "rollbackResponseTimeMs", "waf", "albAccessLogs", "albAccessLogDays"),
 }
 
 
@@ -276,7 +282,7 @@ def _defaults_only(layer: str, keys: tuple[str, ...]) -> dict[str, str]:
     return {**values, "aws:region": "ap-southeast-2"}
 
 
-@pytest.mark.parametrize("layer", ["network", "database"])
+@pytest.mark.parametrize("layer", LAYERS)
 def test_a_layers_stack_file_needs_only_that_layers_keys(layer: str):
     cfg = load_config(stack=f"prod-{layer}", values=_defaults_only(layer, LAYER_KEYS[layer]),
                       offered=rds_offers_like_aws)
@@ -488,3 +494,11 @@ def test_in_a_stack_with_a_load_balancer_the_tag_admits_no_other_group_ec2_18():
     tagged = resource(SG, svc.name, {**svc.props, "tags": {**svc.props["tags"], "PathHop": "lb"}}, svc.urn)
     policy = next(p for p in pack.POLICIES if p.name == "sg-no-public-ingress")
     assert violations(policy, [*[r for r in resources if r is not svc], tagged, _anywhere_https_to(tagged)]) != []
+
+
+def test_in_an_existing_vpc_the_nat_setting_has_no_effect_and_is_named_in_a_warning():
+    with mock.patch("pulumi.log.warn") as warn:
+        cfg = load_config(stack="prod", values=stack_config("prod", EXISTING), offered=rds_offers_like_aws,
+                          vpc_check=lambda *_: [])
+    assert cfg.unused_keys == ("tca:natGateways",)
+    assert warn.call_args.args[0].startswith("stack 'prod' does not use tca:natGateways: they have no effect")

@@ -1118,11 +1118,11 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
     assert not unset, f"config parsed to None without an error: {unset}"
     unused = _unused_keys(values, declared, r.read)
     if unused and layers["layer"] != "all":
-        pulumi.log.warn(f"the {layers['layer']} layer does not use {', '.join(unused)}; they belong to other "
-                        f"layers and have no effect in stack {stack!r} (remove them from Pulumi.{stack}.yaml)")
+        pulumi.log.warn(f"the {layers['layer']} layer does not use {', '.join(unused)} (other layers read them), "
+                        f"so setting them in stack {stack!r} has no effect; remove them from Pulumi.{stack}.yaml")
     elif unused:
-        pulumi.log.warn(f"stack {stack!r} does not use {', '.join(unused)}: they have no effect with its other "
-                        f"settings (remove them from Pulumi.{stack}.yaml)")
+        pulumi.log.warn(f"stack {stack!r} does not use {', '.join(unused)} with its other settings, so setting them "
+                        f"has no effect; remove them from Pulumi.{stack}.yaml")
     built: dict[str, Any] = {}
     for name, fields in sections.items():
         if name == "stack":

@@ -501,4 +501,5 @@ def test_in_an_existing_vpc_the_nat_setting_has_no_effect_and_is_named_in_a_warn
         cfg = load_config(stack="prod", values=stack_config("prod", EXISTING), offered=rds_offers_like_aws,
                           vpc_check=lambda *_: [])
     assert cfg.unused_keys == ("tca:natGateways",)
-    assert warn.call_args.args[0].startswith("stack 'prod' does not use tca:natGateways: they have no effect")
+    assert warn.call_args.args[0] == ("stack 'prod' does not use tca:natGateways with its other settings, so setting "
+                                      "them has no effect; remove them from Pulumi.prod.yaml")

@@ -768,10 +768,14 @@ def vpc_subnets_usable(vpc_id: str, public: tuple[str, ...], private: tuple[str,
     subnet's AZ needs a public one: the load balancer only sends traffic to targets in its own AZs.
     """
     try:
-        aws.ec2.get_vpc(id=vpc_id)
+        vpc = aws.ec2.get_vpc(id=vpc_id)
     except Exception as exc:  # noqa: BLE001 - invokes raise plain Exception; the text says why
         return [("vpcId", vpc_id, f"no such VPC in the stack's region ({exc})")]
     problems: list[tuple[str, str, str]] = []
+    if not vpc.enable_dns_support:
+        # Without the Amazon-provided resolver, tasks cannot look up the registry, Secrets Manager or the database.
+        problems.append(("vpcId", vpc_id, "has DNS resolution (enableDnsSupport) turned off; tasks find the image "
+                                          "registry, Secrets Manager and the database by name through it"))
     zones: dict[str, dict[str, str]] = {"publicSubnetIds": {}, "privateSubnetIds": {}}
     for key, ids in (("publicSubnetIds", public), ("privateSubnetIds", private)):
         for subnet_id in ids:

@@ -123,7 +123,9 @@ _NO_ROUTE_TABLE = "query returned no results. Please change your search criteria
 def _get_vpc(query: dict) -> dict | tuple[dict, list[tuple[str, str]]]:
     if query.get("id") not in _VPCS:
         return {}, [("id", "no matching EC2 VPC found")]
-    return {"id": query["id"], "cidrBlock": "10.20.0.0/16", "state": "available"}
+    # The platform team's VPC resolves names; the other one has DNS resolution turned off.
+    return {"id": query["id"], "cidrBlock": "10.20.0.0/16", "state": "available",
+            "enableDnsSupport": query["id"] == EXISTING_VPC, "enableDnsHostnames": query["id"] == EXISTING_VPC}
 
 
 def _get_subnet(query: dict) -> dict | tuple[dict, list[tuple[str, str]]]:

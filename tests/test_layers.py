@@ -26,6 +26,7 @@ from tests.mocks import (
     EXISTING_PUBLIC,
     EXISTING_VPC,
     FOREIGN_SUBNET,
+    OTHER_VPC,
     Registration,
     Run,
     rds_offers_like_aws,
@@ -503,3 +504,8 @@ def test_in_an_existing_vpc_the_nat_setting_has_no_effect_and_is_named_in_a_warn
     assert cfg.unused_keys == ("tca:natGateways",)
     assert warn.call_args.args[0] == ("stack 'prod' does not use tca:natGateways with its other settings, so setting "
                                       "them has no effect; remove them from Pulumi.prod.yaml")
+
+
+def test_a_vpc_without_dns_resolution_is_refused_through_the_lookup():
+    assert (f"tca:vpcId = '{OTHER_VPC}': has DNS resolution (enableDnsSupport) turned off"
+            in _looked_up({"tca:vpcId": OTHER_VPC}))

@@ -242,7 +242,7 @@ class Database(pulumi.ComponentResource):
             client_host=self.client_host, port=self.port, name=self.db_name, username=self.username,
             endpoint=self.endpoint, secret_arn=self.secret.arn, key_arn=keys.arn,
             instance_identifier=self.instance.identifier, resource_id=self.instance.resource_id,
-            proxy_name=self.proxy.name if self.proxy is not None else None,
+            proxy_name=self.proxy.name if self.proxy is not None else None, vpc_id=network.vpc_id,
             ready=(self.instance, self.secret_version, *([self.proxy_ready] if self.proxy_ready else [])))
         self.register_outputs({
             "address": self.address,

@@ -27,7 +27,7 @@ from infra.refs import DatabaseRefs, NetworkRefs, RefsType, exports, from_output
 _LAYER_OF = {NetworkRefs: "network", DatabaseRefs: "database"}
 
 
-def _referenced(kind: type[RefsType], key: str, stack_name: str, layer: str) -> RefsType:
+def _referenced(kind: type[RefsType], key: str, stack_name: str, layer: str) -> tuple[RefsType, dict[str, Any]]:
     """The refs another stack exported, read before this stack declares anything.
 
     The outputs are awaited here, at the start of the program, so a stack missing one is refused before any
@@ -41,7 +41,7 @@ def _referenced(kind: type[RefsType], key: str, stack_name: str, layer: str) -> 
             f"tca:{key} = {stack_name!r}: that stack has no output {', '.join(missing)}, which the {layer} layer "
             f"needs; is it a {_LAYER_OF[kind]} layer, and has `pulumi up` run on it since it was set up? "
             "Nothing was created.")
-    return from_outputs(kind, outputs, reference.require_output)
+    return from_outputs(kind, outputs, reference.require_output), outputs
 
 
 def _check_proxy_path(cfg: AppConfig, network: NetworkRefs) -> None:
@@ -66,10 +66,19 @@ class Layer:
     def __init__(self, cfg: AppConfig):
         self.cfg = cfg
         self.name = cfg.layers.layer
-        self._network_ref = (_referenced(NetworkRefs, "networkStack", cfg.layers.network_stack, self.name)
-                             if cfg.layers.network_stack else None)
-        self._database_ref = (_referenced(DatabaseRefs, "databaseStack", cfg.layers.database_stack, self.name)
-                              if cfg.layers.database_stack else None)
+        self._network_ref: NetworkRefs | None = None
+        self._database_ref: DatabaseRefs | None = None
+        if cfg.layers.network_stack:
+            self._network_ref, network = _referenced(NetworkRefs, "networkStack", cfg.layers.network_stack, self.name)
+        if cfg.layers.database_stack:
+            self._database_ref, database = _referenced(DatabaseRefs, "databaseStack", cfg.layers.database_stack,
+                                                       self.name)
+            if database["dbVpcId"] != network["vpcId"]:
+                raise ConfigError(
+                    f"tca:databaseStack = {cfg.layers.database_stack!r} runs its database in {database['dbVpcId']}, "
+                    f"but tca:networkStack = {cfg.layers.network_stack!r} is {network['vpcId']}: the app reaches "
+                    "the database only inside one VPC; name the network stack the database stack uses. "
+                    "Nothing was created.")
         if self.name == "database":
             assert self._network_ref is not None
             _check_proxy_path(cfg, self._network_ref)

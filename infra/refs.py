@@ -55,6 +55,8 @@ class DatabaseRefs:
     # DbiResourceId changes only when the instance is replaced: a new, empty database.
     resource_id: pulumi.Input[str]
     proxy_name: pulumi.Input[str] | None
+    # The VPC the database is reachable in: an app must run in the same one.
+    vpc_id: pulumi.Input[str]
     # Resources of this stack that clients wait for (password stored, proxy target AVAILABLE). Not exported:
     # a referenced database was finished by its own stack's update.
     ready: tuple[pulumi.Resource, ...] = ()
@@ -63,6 +65,7 @@ class DatabaseRefs:
         "client_host": "dbClientHost", "port": "dbPort", "name": "dbName", "username": "dbUsername",
         "endpoint": "dbEndpoint", "secret_arn": "dbSecretArn", "key_arn": "dbKeyArn",
         "instance_identifier": "dbInstanceId", "resource_id": "dbResourceId", "proxy_name": "dbProxyName",
+        "vpc_id": "dbVpcId",
     }
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"proxy_name"})
 

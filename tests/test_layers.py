@@ -251,6 +251,20 @@ def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_t
     assert f"tca:{key} = '{qualified('prod', referenced)}': that stack has no output {output}," in message
 
 
+def test_an_app_whose_database_is_in_another_vpc_than_its_network_is_refused():
+    outputs = _outputs()
+    outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbVpcId": OTHER_VPC}
+    message = _refused("prod-app", layer_overrides("prod", "app", moved=False), outputs)
+    network_vpc = outputs[qualified("prod", "network")]["vpcId"]
+    assert (f"tca:databaseStack = '{qualified('prod', 'database')}' runs its database in {OTHER_VPC}, but "
+            f"tca:networkStack = '{qualified('prod', 'network')}' is {network_vpc}") in message
+
+
+def test_the_database_stack_names_the_vpc_it_runs_in():
+    runs = layered("prod")
+    assert runs["database"].outputs["dbVpcId"] == runs["network"].outputs["vpcId"]
+
+
 def test_a_database_with_rds_proxy_on_a_network_without_the_proxys_hop_is_refused():
     outputs = _outputs()
     del outputs[qualified("prod", "network")]["proxySecurityGroupId"]

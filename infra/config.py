@@ -74,7 +74,7 @@ LAYER_SECTIONS = {
     "database": ("database", "keys"),
     "app": ("service", "domain", "monitoring", "images", "keys", "release", "edge"),
 }
-# The stacks each layer reads through stack references (config key -> layer whose outputs it reads).
+# The keys naming the stacks each layer reads through stack references.
 LAYER_REFERENCES = {
     "all": (),
     "network": (),

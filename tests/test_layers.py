@@ -192,16 +192,12 @@ def test_a_layered_stack_creates_nothing_that_another_layer_owns():
 
 
 def test_layers_without_rds_proxy_leave_out_the_proxys_group_output_and_alarms():
-    runs = render_dev_layers()
+    runs = layered("dev")
     assert "proxySecurityGroupId" not in runs["network"].outputs
     assert "dbProxyName" not in runs["database"].outputs
     assert not runs["database"].of_type("aws:rds/proxy:Proxy")
     assert environment(runs["app"])["VTT_DBHOST"] == runs["database"].one(RDS).outputs["address"]
     assert all("ProxyName" not in plain(a.inputs.get("dimensions") or {}) for a in runs["app"].of_type(ALARM))
-
-
-def render_dev_layers() -> dict[str, Run]:
-    return layered("dev")
 
 
 # -- mistakes refused by name before anything exists ---------------------------------------------------------------
@@ -463,11 +459,6 @@ def test_an_unknown_vpc_is_refused_through_the_lookup():
 
 def test_a_created_vpc_is_never_looked_up():
     assert not any(token.startswith("aws:ec2/get") for token in stack_run("prod").invoked)
-
-
-@pytest.mark.parametrize("layer", LAYERS)
-def test_every_layer_renders_for_dev_too(layer: str):
-    assert layered("dev")[layer].error is None
 
 
 # -- the policy pack, per layer -------------------------------------------------------------------------------------

@@ -1,56 +1,62 @@
-"""TechChallengeApp on AWS: compose the components and export what operators need."""
+"""TechChallengeApp on AWS: compose this stack's layer and export what operators and the next layer need."""
 
 import pulumi
 
 from infra.alerts import AlarmTopic
 from infra.config import load_config
-from infra.database import Database
 from infra.domain import Domain
 from infra.edge import Edge
 from infra.iam import bound_every_role
 from infra.images import Images
-from infra.keys import Keys
+from infra.layers import Layer
 from infra.monitoring import Monitoring
-from infra.network import Network
 from infra.release_check import ReleaseCheck
 from infra.service import HEALTHCHECK_PATH, Service
 
 cfg = load_config()
 stack = cfg.stack
-# Every AWS name starts with the stack's prefix, so two stacks in one account stay apart.
+# Every AWS name starts with the deployment's prefix, so two deployments in one account stay apart.
 prefix = stack.name_prefix
 
+# Every role this stack creates, awsx's included, carries the stack's permissions boundary.
 bound_every_role(prefix)
-keys = Keys(prefix, stack, cfg.keys)
-network = Network(prefix, stack, cfg.network, app_port=cfg.service.app_port, with_proxy=cfg.database.proxy,
-                  keys=keys)
-database = Database(prefix, stack, cfg.database, network, keys=keys)
-domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
-images = Images(prefix, stack, cfg.images, cfg.service.app_image)
-# Before the service: its deployment alarms notify this topic, and the load balancer logs to edge's bucket.
-alerts = AlarmTopic(prefix, stack, cfg.monitoring, keys=keys)
-edge = Edge(prefix, stack, cfg.edge, alarm_topic_arn=alerts.topic.arn, kms_key_arn=keys.arn)
-service = Service(prefix, stack, cfg.service, network, database, images=images, keys=keys,
-                  release=cfg.release, alarm_topic_arn=alerts.topic.arn,
-                  certificate_arn=domain.certificate_arn if domain else None,
-                  access_logs=edge.access_logs)
-edge.protect(service.alb.load_balancer.arn)
-url = service.url
-if domain is not None:
-    domain.point_at(service.alb.load_balancer)
-    url = pulumi.Output.from_input(domain.url)
-monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
-                        topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
-# `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
-ReleaseCheck(prefix, stack, cfg.release, service)
+# The whole deployment (tca:layer all), or one layer of it; see infra/layers.py.
+layer = Layer(cfg)
+network = layer.network()
+database = layer.database(network)
 
-pulumi.export("url", url)
-pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))
-pulumi.export("clusterName", service.cluster_name)
-pulumi.export("serviceName", service.service_name)
-pulumi.export("logGroupName", service.log_group.name)
-pulumi.export("dbEndpoint", database.endpoint)
-pulumi.export("dbSecretArn", database.secret.arn)
-pulumi.export("reseedCommand", service.seed.reseed_command)
-pulumi.export("dashboardUrl", monitoring.dashboard_url)
-pulumi.export("alarmTopicArn", alerts.topic.arn)
+if layer.builds_app and database is not None and layer.keys is not None:
+    keys = layer.keys
+    domain = Domain(prefix, cfg.domain) if cfg.domain.https else None
+    images = Images(prefix, stack, cfg.images, cfg.service.app_image)
+    # Before the service: its deployment alarms notify this topic, and the load balancer logs to edge's bucket.
+    alerts = AlarmTopic(prefix, stack, cfg.monitoring, keys=keys)
+    edge = Edge(prefix, stack, cfg.edge, alarm_topic_arn=alerts.topic.arn, kms_key_arn=keys.arn)
+    service = Service(prefix, stack, cfg.service, network, database, images=images, keys=keys,
+                      release=cfg.release, alarm_topic_arn=alerts.topic.arn,
+                      certificate_arn=domain.certificate_arn if domain else None,
+                      access_logs=edge.access_logs)
+    edge.protect(service.alb.load_balancer.arn)
+    url = service.url
+    if domain is not None:
+        domain.point_at(service.alb.load_balancer)
+        url = pulumi.Output.from_input(domain.url)
+    monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
+                            topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
+    # `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
+    ReleaseCheck(prefix, stack, cfg.release, service)
+
+    pulumi.export("url", url)
+    pulumi.export("healthcheckUrl", pulumi.Output.concat(url, HEALTHCHECK_PATH))
+    pulumi.export("clusterName", service.cluster_name)
+    pulumi.export("serviceName", service.service_name)
+    pulumi.export("logGroupName", service.log_group.name)
+    pulumi.export("dbEndpoint", database.endpoint)
+    pulumi.export("dbSecretArn", database.secret_arn)
+    pulumi.export("reseedCommand", service.seed.reseed_command)
+    pulumi.export("dashboardUrl", monitoring.dashboard_url)
+    pulumi.export("alarmTopicArn", alerts.topic.arn)
+
+# A network or database layer exports its refs, which the layers after it read.
+for name, value in layer.exports().items():
+    pulumi.export(name, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -64,6 +65,29 @@ DEPLOYMENT_STRATEGIES = ("ROLLING", "CANARY")
 MAX_BAKE_MINUTES = 1440
 # AWS WAF rate-based rules: "The lowest limit setting allowed is 10" (2,000,000,000 at most).
 WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+
+# What a stack holds: the whole deployment, or one layer of it in its own stack (infra/layers.py).
+LAYERS = ("all", "network", "database", "app")
+# The settings each layer reads. A key only other layers read has no effect in this layer's stack file and is
+# named in a warning; a key a layer does not read is not required in its stack file.
+LAYER_SECTIONS = {
+    "all": ("network", "database", "service", "domain", "monitoring", "images", "keys", "release", "edge"),
+    "network": ("network", "keys"),
+    "database": ("database", "keys"),
+    "app": ("service", "domain", "monitoring", "images", "keys", "release", "edge"),
+}
+# The keys naming the stacks each layer reads through stack references.
+LAYER_REFERENCES = {
+    "all": (),
+    "network": (),
+    "database": ("networkStack",),
+    "app": ("networkStack", "databaseStack"),
+}
+# Pulumi's fully qualified stack name: organization (or "organization" on a self-managed backend)/project/stack.
+_STACK_REFERENCE = r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+# EC2 resource IDs: a prefix and 8 (older) or 17 hexadecimal digits.
+_VPC_ID = r"vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})"
+_SUBNET_ID = r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})"
 
 _T = TypeVar("_T")
 
@@ -204,19 +228,47 @@ class StackSettings:
     aws_profile: str
     deletion_protection: bool
     log_retention_days: int
+    # What names the resources: the stack's name, or (tca:deploymentName) the deployment this stack is a
+    # layer of, so a layer keeps the names its resources had in a one-stack deployment.
+    deployment: str = ""
 
     @property
     def name_prefix(self) -> str:
+        return f"{NAMESPACE}-{self.deployment or self.stack}"
+
+    @property
+    def stack_prefix(self) -> str:
+        """Unique per stack even where layers share a deployment name (the KMS alias)."""
         return f"{NAMESPACE}-{self.stack}"
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """What this stack holds and which stacks it reads the rest from (infra/layers.py)."""
+    layer: str
+    network_stack: str
+    database_stack: str
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
     az_count: int
+    # Empty with an existing VPC: nothing of the VPC is created.
     vpc_cidr: str
     nat_gateways: str
     private_subnet_cidrs: tuple[str, ...]
     public_subnet_cidrs: tuple[str, ...]
+    # The path's shape: the app's port (load balancer to tasks) and whether RDS Proxy sits before the database.
+    app_port: int
+    proxy: bool
+    # An existing VPC (tca:vpcId) and its subnets, one per AZ; empty when the stack creates its VPC.
+    vpc_id: str = ""
+    public_subnet_ids: tuple[str, ...] = ()
+    private_subnet_ids: tuple[str, ...] = ()
+
+    @property
+    def existing_vpc(self) -> bool:
+        return bool(self.vpc_id)
 
 
 @dataclass(frozen=True)
@@ -312,17 +364,56 @@ class EdgeConfig:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """One frozen section per concern; `__main__.py` hands each component only its own."""
+    """One frozen section per concern; each component receives only its own.
+
+    A layer reads only its own sections (LAYER_SECTIONS); asking for another raises.
+    """
     stack: StackSettings
-    network: NetworkConfig
-    database: DatabaseConfig
-    service: ServiceConfig
-    domain: DomainConfig
-    monitoring: MonitoringConfig
-    images: ImagesConfig
-    keys: KeysConfig
-    release: ReleaseConfig
-    edge: EdgeConfig
+    layers: LayerConfig
+    sections: Mapping[str, Any]
+    # Keys set for this stack that its layer does not read (they have no effect here).
+    unused_keys: tuple[str, ...] = ()
+
+    def _section(self, name: str) -> Any:
+        if name not in self.sections:
+            raise KeyError(f"the {self.layers.layer} layer reads no {name} settings")
+        return self.sections[name]
+
+    @property
+    def network(self) -> NetworkConfig:
+        return self._section("network")
+
+    @property
+    def database(self) -> DatabaseConfig:
+        return self._section("database")
+
+    @property
+    def service(self) -> ServiceConfig:
+        return self._section("service")
+
+    @property
+    def domain(self) -> DomainConfig:
+        return self._section("domain")
+
+    @property
+    def monitoring(self) -> MonitoringConfig:
+        return self._section("monitoring")
+
+    @property
+    def images(self) -> ImagesConfig:
+        return self._section("images")
+
+    @property
+    def keys(self) -> KeysConfig:
+        return self._section("keys")
+
+    @property
+    def release(self) -> ReleaseConfig:
+        return self._section("release")
+
+    @property
+    def edge(self) -> EdgeConfig:
+        return self._section("edge")
 
 
 class ConfigError(pulumi.RunError):
@@ -374,12 +465,19 @@ class _Reader:
         self._declared = declared
         self._stack = stack
         self.errors: list[str] = []
+        # Every key a parser looked at: the rest are another layer's (or unset).
+        self.read: set[str] = set()
 
     @staticmethod
     def key(name: str) -> str:
         return f"{NAMESPACE}:{name}"
 
     def raw(self, name: str) -> str | None:
+        self.read.add(name)
+        return self._values.get(self.key(name))
+
+    def peek(self, name: str) -> str | None:
+        """The value, without counting the key as used by this stack's layer."""
         return self._values.get(self.key(name))
 
     def fail(self, name: str, value: object, allowed: str) -> None:
@@ -508,16 +606,25 @@ def _validate_vpc_cidr(r: _Reader, az_count: int | None) -> tuple[str | None, tu
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
 
 
+def _names_resources(name: str) -> bool:
+    return bool(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", name)) and "--" not in name \
+        and len(f"{NAMESPACE}-{name}") <= MAX_NAME_PREFIX
+
+
 def _stack_settings(r: _Reader, stack: str, region: str | None, profile: str) -> dict[str, Any]:
-    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", stack) or "--" in stack \
-            or len(f"{NAMESPACE}-{stack}") > MAX_NAME_PREFIX:
-        r.errors.append(
-            f"stack name {stack!r}: must be lowercase letters, digits and single hyphens, at most "
-            f"{MAX_NAME_PREFIX - len(NAMESPACE) - 1} characters, because it names the load balancer")
+    rule = (f"must be lowercase letters, digits and single hyphens, at most {MAX_NAME_PREFIX - len(NAMESPACE) - 1} "
+            "characters, because it names the load balancer")
+    if not _names_resources(stack):
+        r.errors.append(f"stack name {stack!r}: {rule}")
+    deployment = (r.raw("deploymentName") or "").strip()
+    if deployment and not _names_resources(deployment):
+        r.fail("deploymentName", deployment, rule + " (or empty: the stack's name)")
+        deployment = ""
     if not region or not _REGION.fullmatch(region):
         r.errors.append(f"aws:region = {region!r}: must be an AWS region such as ap-southeast-2")
     return dict(
         stack=stack,
+        deployment=deployment,
         region=region,
         # The seed provider calls ECS with the deployer's credentials; empty means the default chain.
         aws_profile=profile,
@@ -526,8 +633,97 @@ def _stack_settings(r: _Reader, stack: str, region: str | None, profile: str) ->
     )
 
 
-def _network(r: _Reader) -> dict[str, Any]:
+def _layers(r: _Reader) -> dict[str, Any]:
+    layer = (r.raw("layer") or "all").strip()
+    if layer not in LAYERS:
+        r.fail("layer", layer, f"must be one of {', '.join(LAYERS)} (all: one stack holds everything)")
+        return dict(layer=None, network_stack="", database_stack="")
+    names: dict[str, str] = {}
+    for key, needed in (("networkStack", "the network layer's stack"), ("databaseStack", "the database layer's stack")):
+        used = key in LAYER_REFERENCES[layer]
+        # Checked wherever it is set; only the layers that reference the stack count it as read (else a warning).
+        value = ((r.raw(key) if used else r.peek(key)) or "").strip()
+        if value and not re.fullmatch(_STACK_REFERENCE, value):
+            r.fail(key, value, "must name a stack as organization/project/stack")
+        elif used and not value:
+            r.errors.append(f"tca:{key} is not set: the {layer} layer reads {needed} through a stack reference; "
+                            "set it to that stack's name, organization/project/stack")
+        elif used:
+            names[key] = value
+    return dict(layer=layer, network_stack=names.get("networkStack", ""),
+                database_stack=names.get("databaseStack", ""))
+
+
+def _subnet_list(r: _Reader, key: str, az_count: int | None) -> tuple[str, ...] | None:
+    """A JSON list of subnet IDs, one per AZ; () when unset."""
+    raw = (r.raw(key) or "").strip()
+    allowed = (f"must be a JSON list of {az_count or 'tca:azCount'} subnet IDs (subnet-0123456789abcdef0), "
+               "one per availability zone")
+    try:
+        ids = json.loads(raw) if raw else []
+    except ValueError:
+        ids = None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        r.fail(key, raw, allowed)
+        return None
+    bad = [i for i in ids if not re.fullmatch(_SUBNET_ID, i)]
+    if bad:
+        r.fail(key, raw, f"{allowed}; not a subnet ID: {', '.join(bad)}")
+        return None
+    if len(set(ids)) != len(ids):
+        r.fail(key, raw, f"{allowed}; a subnet is listed twice")
+        return None
+    if ids and az_count is not None and len(ids) != az_count:
+        r.fail(key, raw, f"{allowed}; it lists {len(ids)}, and tca:azCount is {az_count}")
+        return None
+    return tuple(ids)
+
+
+# Answers "can this stack put its load balancer, tasks and database in these subnets of this VPC?":
+# (key, value, reason) for each problem found.
+VpcCheck = Callable[[str, tuple[str, ...], tuple[str, ...]], list[tuple[str, str, str]]]
+
+
+def _existing_vpc(r: _Reader, az_count: int | None, check: VpcCheck | None) -> dict[str, Any] | None:
+    """tca:vpcId and its subnets, validated; None when the stack creates its own VPC."""
+    vpc_id = r.optional_text("vpcId", _VPC_ID, "must be a VPC ID such as vpc-0123456789abcdef0, or empty "
+                                               "to create the VPC")
+    public = _subnet_list(r, "publicSubnetIds", az_count)
+    private = _subnet_list(r, "privateSubnetIds", az_count)
+    if vpc_id == "":
+        listed = [f"tca:{k}" for k, v in (("publicSubnetIds", public), ("privateSubnetIds", private)) if v]
+        if listed:
+            r.errors.append(f"{' and '.join(listed)} name subnets of an existing VPC: set tca:vpcId too "
+                            "(or remove them to create the VPC)")
+        return None if public is not None and private is not None and not listed else dict(vpc_id=None)
+    if vpc_id is None:
+        return dict(vpc_id=None)
+    for key, ids in (("publicSubnetIds", public), ("privateSubnetIds", private)):
+        if ids == ():
+            r.errors.append(f"tca:{key} is not set: with tca:vpcId the stack creates no subnets, so it needs "
+                            f"{az_count or 'tca:azCount'} existing ones, one per availability zone, as a JSON list")
+    if not public or not private:
+        return dict(vpc_id=None)
+    if set(public) & set(private):
+        r.fail("privateSubnetIds", json.dumps(list(private)), "must not list a subnet of tca:publicSubnetIds")
+        return dict(vpc_id=None)
+    for key, value, reason in (check(vpc_id, public, private) if check is not None else []):
+        r.fail(key, value, reason)
+    return dict(vpc_id=vpc_id, public_subnet_ids=public, private_subnet_ids=private)
+
+
+def _network(r: _Reader, check: VpcCheck | None) -> dict[str, Any]:
     az_count = r.integer("azCount", 2, 6)
+    shape = dict(
+        # The hops of the only open path (infra/network.py); the service and database read the same keys.
+        app_port=_app_port(r),
+        proxy=r.boolean("dbProxy"),
+    )
+    existing = _existing_vpc(r, az_count, check)
+    if existing is not None:
+        # Nothing of the VPC is created, so its CIDR and NAT settings are not read (a warning names them).
+        return dict(az_count=az_count, vpc_cidr="", nat_gateways="", private_subnet_cidrs=(), public_subnet_cidrs=(),
+                    **shape, **existing)
     vpc_cidr, private_cidrs, public_cidrs = _validate_vpc_cidr(r, az_count)
     nat = r.text("natGateways", r".*", "must be Single or OnePerAz")
     if nat is not None and nat not in NAT_STRATEGIES:
@@ -536,7 +732,83 @@ def _network(r: _Reader) -> dict[str, Any]:
         r.fail("natGateways", nat, "must be Single or OnePerAz" + hint)
         nat = None
     return dict(az_count=az_count, vpc_cidr=vpc_cidr, nat_gateways=nat,
-                private_subnet_cidrs=private_cidrs, public_subnet_cidrs=public_cidrs)
+                private_subnet_cidrs=private_cidrs, public_subnet_cidrs=public_cidrs, **shape)
+
+
+def _app_port(r: _Reader) -> int | None:
+    # The app runs as a non-root user with every capability dropped (ECS.5), so it cannot
+    # bind a privileged port below 1024.
+    return r.integer("appPort", 1024, 65535,
+                     "must be a whole number from 1024 to 65535 (the app runs as a non-root user, "
+                     "which cannot bind ports below 1024)")
+
+
+_NO_ROUTE_TABLE = "query returned no results"  # the provider's error when no route table matches
+
+
+def _route_table(vpc_id: str, subnet_id: str) -> Any:
+    """The subnet's route table: its explicit association, else the VPC's main route table.
+
+    The lookup by subnet filters on `association.subnet-id`, which only explicit associations carry.
+    """
+    try:
+        return aws.ec2.get_route_table(subnet_id=subnet_id)
+    except Exception as exc:
+        if _NO_ROUTE_TABLE not in str(exc):
+            raise
+    return aws.ec2.get_route_table(vpc_id=vpc_id, filters=[
+        aws.ec2.GetRouteTableFilterArgs(name="association.main", values=["true"])])
+
+
+def _default_route(table: Any) -> Any:
+    return next((route for route in table.routes if route.cidr_block == "0.0.0.0/0"), None)
+
+
+def vpc_subnets_usable(vpc_id: str, public: tuple[str, ...], private: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Ask EC2 (during preview, before anything exists) whether the given subnets can carry this stack.
+
+    Each subnet must be in the VPC, in an AZ of its own. Public ones route 0.0.0.0/0 to an internet gateway
+    (the load balancer is internet-facing); private ones to a NAT gateway, because tasks pull the image and
+    read the database secret through it, and RDS Proxy reaches Secrets Manager the same way. Every private
+    subnet's AZ needs a public one: the load balancer only sends traffic to targets in its own AZs.
+    """
+    try:
+        vpc = aws.ec2.get_vpc(id=vpc_id)
+    except Exception as exc:  # noqa: BLE001 - invokes raise plain Exception; the text says why
+        return [("vpcId", vpc_id, f"no such VPC in the stack's region ({exc})")]
+    problems: list[tuple[str, str, str]] = []
+    if not vpc.enable_dns_support:
+        # Without the Amazon-provided resolver, tasks cannot look up the registry, Secrets Manager or the database.
+        problems.append(("vpcId", vpc_id, "has DNS resolution (enableDnsSupport) turned off; tasks find the image "
+                                          "registry, Secrets Manager and the database by name through it"))
+    zones: dict[str, dict[str, str]] = {"publicSubnetIds": {}, "privateSubnetIds": {}}
+    for key, ids in (("publicSubnetIds", public), ("privateSubnetIds", private)):
+        for subnet_id in ids:
+            try:
+                subnet = aws.ec2.get_subnet(id=subnet_id)
+            except Exception as exc:  # noqa: BLE001
+                problems.append((key, subnet_id, f"no such subnet in the stack's region ({exc})"))
+                continue
+            if subnet.vpc_id != vpc_id:
+                problems.append((key, subnet_id, f"is in {subnet.vpc_id}, not in tca:vpcId ({vpc_id})"))
+                continue
+            zone = subnet.availability_zone
+            if zone in zones[key]:
+                problems.append((key, subnet_id, f"is in {zone} like {zones[key][zone]}: list one subnet per "
+                                                 "availability zone"))
+            zones[key][zone] = subnet_id
+            route = _default_route(_route_table(vpc_id, subnet_id))
+            if key == "publicSubnetIds" and not (route and (route.gateway_id or "").startswith("igw-")):
+                problems.append((key, subnet_id, "has no default route (0.0.0.0/0) to an internet gateway; the "
+                                                 "internet-facing load balancer goes in these subnets"))
+            if key == "privateSubnetIds" and not (route and route.nat_gateway_id):
+                problems.append((key, subnet_id, "has no default route (0.0.0.0/0) to a NAT gateway; tasks pull "
+                                                 "the image and read the database secret through it"))
+    for zone, subnet_id in zones["privateSubnetIds"].items():
+        if zones["publicSubnetIds"] and zone not in zones["publicSubnetIds"]:
+            problems.append(("privateSubnetIds", subnet_id, f"is in {zone}, where tca:publicSubnetIds has no subnet; "
+                                                            "the load balancer reaches tasks only in its own zones"))
+    return problems
 
 
 # Answers "does RDS offer this class for this PostgreSQL major here?": None if yes, else the reason.
@@ -693,11 +965,7 @@ def _service(r: _Reader) -> dict[str, Any]:
     return dict(
         app_image=r.text("appImage", _IMAGE_PATTERN,
                          "must be a container image reference such as servian/techchallengeapp:0.11.0"),
-        # The app runs as a non-root user with every capability dropped (ECS.5), so it cannot
-        # bind a privileged port below 1024.
-        app_port=r.integer("appPort", 1024, 65535,
-                           "must be a whole number from 1024 to 65535 (the app runs as a non-root user, "
-                           "which cannot bind ports below 1024)"),
+        app_port=_app_port(r),
         task_cpu=cpu,
         task_memory=memory,
         min_tasks=min_tasks,
@@ -789,54 +1057,93 @@ def _unset(section: str, values: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _same_as_default(value: str, spec: Mapping[str, Any]) -> bool:
+    if "default" not in spec:
+        return False
+    default = spec["default"]
+    # The engine passes booleans as "true"/"false".
+    return value.strip() == (str(default).lower() if isinstance(default, bool) else str(default))
+
+
+def _unused_keys(values: Mapping[str, str], declared: Mapping[str, Any], read: set[str]) -> tuple[str, ...]:
+    """Declared keys this stack sets (other than to their default) that its layer never read."""
+    return tuple(sorted(
+        full for full, value in values.items()
+        if full.partition(":")[0] == NAMESPACE and (name := full.partition(":")[2]) in declared
+        and name not in read and not _same_as_default(value, declared[name])))
+
+
+_SECTION_TYPES: dict[str, type] = {
+    "network": NetworkConfig, "database": DatabaseConfig, "service": ServiceConfig, "domain": DomainConfig,
+    "monitoring": MonitoringConfig, "images": ImagesConfig, "keys": KeysConfig, "release": ReleaseConfig,
+    "edge": EdgeConfig,
+}
+
+
 def load_config(stack: str | None = None, values: Mapping[str, str] | None = None,
-                project_file: Path = PROJECT_FILE, offered: OfferedCheck = rds_offers_instance_class) -> AppConfig:
-    """Read and validate every `tca:` key; raise ConfigError naming each bad, unknown or missing one.
+                project_file: Path = PROJECT_FILE, offered: OfferedCheck = rds_offers_instance_class,
+                vpc_check: VpcCheck = vpc_subnets_usable) -> AppConfig:
+    """Read and validate the `tca:` keys this stack's layer uses; raise ConfigError naming each bad, unknown or
+    missing one, and warn about keys set here that only other layers use.
 
     `values` is the whole config map as the engine passes it (`tca:azCount` -> "2", declared
     defaults filled in); by default it is read from the running program. `offered` asks AWS whether
-    the database class exists for the engine; it is asked only when every static check before it passed.
+    the database class exists for the engine, `vpc_check` whether an existing VPC's subnets can carry the
+    stack; each is asked only when every static check before it passed.
     """
     stack = stack if stack is not None else pulumi.get_stack()
     values = dict(values) if values is not None else runtime_config()
     declared = declared_keys(project_file)
     r = _Reader(values, declared, stack)
     r.errors += _undeclared_key_errors(values, declared)
+    # The lookups run in the stack's region, so they are only worth asking in a valid one.
+    in_region = bool(_REGION.fullmatch(values.get("aws:region") or ""))
 
+    layers = _layers(r)
+    uses = LAYER_SECTIONS.get(layers["layer"], ())
     sections: dict[str, dict[str, Any]] = {
         "stack": _stack_settings(r, stack, values.get("aws:region"), values.get("aws:profile") or ""),
-        "network": _network(r),
-        # The lookup runs in the stack's region, so it is only worth asking in a valid one.
-        "database": _database(r, offered if _REGION.fullmatch(values.get("aws:region") or "") else None),
     }
-    sections |= {
-        "service": _service(r),
-        "domain": _domain(r),
-        "monitoring": _monitoring(r),
-        "images": _images(r, values.get("aws:region")),
-        "keys": _keys(r, sections["database"]["secret_recovery_days"]),
-        "release": _release(r),
-        "edge": _edge(r),
+    if "network" in uses:
+        sections["network"] = _network(r, vpc_check if in_region else None)
+    if "database" in uses:
+        sections["database"] = _database(r, offered if in_region else None)
+    parsers: dict[str, Callable[[], dict[str, Any]]] = {
+        "service": lambda: _service(r),
+        "domain": lambda: _domain(r),
+        "monitoring": lambda: _monitoring(r),
+        "images": lambda: _images(r, values.get("aws:region")),
+        "keys": lambda: _keys(r, sections["database"]["secret_recovery_days"] if "database" in sections else None),
+        "release": lambda: _release(r),
+        "edge": lambda: _edge(r),
     }
+    # A network layer in an existing VPC creates no log group, so it has no key to configure.
+    skip_keys = layers["layer"] == "network" and bool(sections["network"].get("vpc_id"))
+    for name, parse in parsers.items():
+        if name in uses and not (name == "keys" and skip_keys):
+            sections[name] = parse()
 
-    if r.errors:
+    # Keys read by two sections (the path's port and proxy) report a bad value once.
+    errors = list(dict.fromkeys(r.errors))
+    if errors:
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}; nothing was created. Fix these settings:\n  - "
-            + "\n  - ".join(r.errors))
+            + "\n  - ".join(errors))
     # Every parser either returned a value or recorded an error, so nothing here is None.
     unset = [name for section, fields in sections.items() for name in _unset(section, fields)]
     assert not unset, f"config parsed to None without an error: {unset}"
-    monitoring = dict(sections["monitoring"])
-    monitoring["alarms"] = AlarmThresholds(**monitoring["alarms"])
-    return AppConfig(
-        stack=StackSettings(**sections["stack"]),
-        network=NetworkConfig(**sections["network"]),
-        database=DatabaseConfig(**sections["database"]),
-        service=ServiceConfig(**sections["service"]),
-        domain=DomainConfig(**sections["domain"]),
-        monitoring=MonitoringConfig(**monitoring),
-        images=ImagesConfig(**sections["images"]),
-        keys=KeysConfig(**sections["keys"]),
-        release=ReleaseConfig(**sections["release"]),
-        edge=EdgeConfig(**sections["edge"]),
-    )
+    unused = _unused_keys(values, declared, r.read)
+    if unused and layers["layer"] != "all":
+        pulumi.log.warn(f"the {layers['layer']} layer does not use {', '.join(unused)} (other layers read them), "
+                        f"so setting them in stack {stack!r} has no effect; remove them from Pulumi.{stack}.yaml")
+    elif unused:
+        pulumi.log.warn(f"stack {stack!r} does not use {', '.join(unused)} with its other settings, so setting them "
+                        f"has no effect; remove them from Pulumi.{stack}.yaml")
+    built: dict[str, Any] = {}
+    for name, fields in sections.items():
+        if name == "stack":
+            continue
+        extra = {"alarms": AlarmThresholds(**fields["alarms"])} if name == "monitoring" else {}
+        built[name] = _SECTION_TYPES[name](**{**fields, **extra})
+    return AppConfig(stack=StackSettings(**sections["stack"]), layers=LayerConfig(**layers), sections=built,
+                     unused_keys=unused)

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from infra.config import ServiceConfig, StackSettings
-from infra.database import Database
+from infra.refs import DatabaseRefs
 
 CONTAINER_NAME = "app"
 # Alpine's `nobody` (uid/gid 65534 in the image's /etc/passwd). The image's files are root-owned
@@ -23,7 +23,7 @@ CONTAINER_NAME = "app"
 APP_USER = "65534:65534"
 
 
-def app_environment(cfg: ServiceConfig, db: Database) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
+def app_environment(cfg: ServiceConfig, db: DatabaseRefs) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
     """Plain settings for the app; the password travels separately as an ECS secret."""
     values: dict[str, pulumi.Input[str]] = {
         # Left unset, the app silently uses an embedded BoltDB file inside each task.
@@ -33,23 +33,24 @@ def app_environment(cfg: ServiceConfig, db: Database) -> list[awsx.ecs.TaskDefin
         "VTT_LISTENPORT": str(cfg.app_port),
         # The proxy endpoint when RDS Proxy is on, else the instance address (never host:port).
         "VTT_DBHOST": db.client_host,
-        "VTT_DBPORT": db.port.apply(str),
-        "VTT_DBNAME": db.db_name,
+        # A port read from another stack's outputs arrives as a float (5432.0), which lib/pq refuses.
+        "VTT_DBPORT": pulumi.Output.from_input(db.port).apply(lambda port: str(int(port))),
+        "VTT_DBNAME": db.name,
         "VTT_DBUSER": db.username,
     }
     return [awsx.ecs.TaskDefinitionKeyValuePairArgs(name=k, value=v) for k, v in values.items()]
 
 
-def app_secrets(db: Database) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
+def app_secrets(db: DatabaseRefs) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
     # valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret, current version.
     return [awsx.ecs.TaskDefinitionSecretArgs(
-        name="VTT_DBPASSWORD", value_from=pulumi.Output.concat(db.secret.arn, ":password::"))]
+        name="VTT_DBPASSWORD", value_from=pulumi.Output.concat(db.secret_arn, ":password::"))]
 
 
 def app_container(
     stack: StackSettings,
     cfg: ServiceConfig,
-    db: Database,
+    db: DatabaseRefs,
     log_group: aws.cloudwatch.LogGroup,
     *,
     image: pulumi.Input[str],

@@ -14,8 +14,9 @@ from infra.config import DatabaseConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.logs import stack_log_group
-from infra.network import POSTGRES_PORT, Network
+from infra.network import POSTGRES_PORT
 from infra.proxy_ready_provider import ProxyReadyProvider
+from infra.refs import DatabaseRefs, NetworkRefs
 
 DB_NAME = "tca"
 DB_USERNAME = "tcaadmin"
@@ -51,7 +52,7 @@ class Database(pulumi.ComponentResource):
     instance: aws.rds.Instance
     log_group: aws.cloudwatch.LogGroup
 
-    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: Network, *,
+    def __init__(self, name: str, stack: StackSettings, cfg: DatabaseConfig, network: NetworkRefs, *,
                  keys: Keys, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -153,7 +154,7 @@ class Database(pulumi.ComponentResource):
             port=POSTGRES_PORT,
             parameter_group_name=parameter_group.name,
             db_subnet_group_name=subnet_group.name,
-            vpc_security_group_ids=[network.db_security_group.id],
+            vpc_security_group_ids=[network.db_security_group_id],
             publicly_accessible=False,
             storage_type="gp3",
             storage_encrypted=True,
@@ -190,7 +191,7 @@ class Database(pulumi.ComponentResource):
         # Auto-named: an explicit name would collide with a deleted secret still in its recovery window.
         self.secret = aws.secretsmanager.Secret(
             f"{name}-credentials",
-            description=f"TechChallengeApp database master credentials ({stack.stack})",
+            description=f"TechChallengeApp database master credentials ({stack.deployment or stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
             kms_key_id=keys.arn,
             opts=child,
@@ -215,9 +216,11 @@ class Database(pulumi.ComponentResource):
         # What tasks must wait for before they connect: the proxy's readiness gate, when there is one.
         self.proxy_ready: ProxyReady | None = None
         self.client_host: pulumi.Output[str] = self.address
-        if network.proxy_security_group is not None:
+        if cfg.proxy:
+            # The network opens the proxy's hop whenever tca:dbProxy is on (checked across stacks in infra/layers.py).
+            assert network.proxy_security_group_id is not None, "tca:dbProxy needs the network's proxy group"
             self.proxy, self.proxy_target = self._add_proxy(
-                name, cfg, network.private_subnet_ids, network.proxy_security_group,
+                name, cfg, network.private_subnet_ids, network.proxy_security_group_id,
                 region=stack.region, key_arn=keys.arn)
             self.proxy_ready = ProxyReady(
                 f"{name}-proxy-ready",
@@ -235,6 +238,12 @@ class Database(pulumi.ComponentResource):
             )
             self.client_host = self.proxy.endpoint
 
+        self.refs = DatabaseRefs(
+            client_host=self.client_host, port=self.port, name=self.db_name, username=self.username,
+            endpoint=self.endpoint, secret_arn=self.secret.arn, key_arn=keys.arn,
+            instance_identifier=self.instance.identifier, resource_id=self.instance.resource_id,
+            proxy_name=self.proxy.name if self.proxy is not None else None, vpc_id=network.vpc_id,
+            ready=(self.instance, self.secret_version, *([self.proxy_ready] if self.proxy_ready else [])))
         self.register_outputs({
             "address": self.address,
             "clientHost": self.client_host,
@@ -259,7 +268,7 @@ class Database(pulumi.ComponentResource):
         return role, grant
 
     def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
-                   security_group: aws.ec2.SecurityGroup, *, region: str,
+                   security_group_id: pulumi.Input[str], *, region: str,
                    key_arn: pulumi.Output[str]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -283,7 +292,7 @@ class Database(pulumi.ComponentResource):
             engine_family="POSTGRESQL",
             role_arn=role.arn,
             vpc_subnet_ids=subnet_ids,
-            vpc_security_group_ids=[security_group.id],
+            vpc_security_group_ids=[security_group_id],
             # The app cannot speak TLS (sslmode=disable), so the proxy must accept plaintext clients;
             # only the service security group can reach it.
             require_tls=False,

@@ -147,7 +147,8 @@ class Keys(pulumi.ComponentResource):
         )
         # Alias names: "alias/" plus up to 250 letters, digits, "/", "_" and "-", never "alias/aws/";
         # the stack prefix is at most 24 characters. Deleting an alias is immediate, so a re-created
-        # stack can take the same name even while the old key waits for deletion.
-        aws.kms.Alias(f"{name}-key", name=f"alias/{stack.name_prefix}", target_key_id=self.key.key_id, opts=child)
+        # stack can take the same name even while the old key waits for deletion. Named after the stack, not the
+        # deployment: each layer of a deployment has its own key.
+        aws.kms.Alias(f"{name}-key", name=f"alias/{stack.stack_prefix}", target_key_id=self.key.key_id, opts=child)
         self.arn = self.key.arn
         self.register_outputs({"keyArn": self.arn})

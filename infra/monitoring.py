@@ -13,8 +13,8 @@ import pulumi_aws as aws
 
 from infra.alerts import notify
 from infra.config import MonitoringConfig, StackSettings
-from infra.database import Database
 from infra.edge import waf_dimensions
+from infra.refs import DatabaseRefs
 from infra.service import Service
 
 FIVE_MINUTES = 300
@@ -39,12 +39,12 @@ class AlarmSpec:
     period: int = FIVE_MINUTES  # seconds per evaluated datapoint, on the alarm and its graph
 
 
-def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[AlarmSpec]:
+def alarm_specs(cfg: MonitoringConfig, service: Service, db: DatabaseRefs) -> list[AlarmSpec]:
     a = cfg.alarms
     lb = {"LoadBalancer": service.alb.load_balancer.arn_suffix}
     tg = {**lb, "TargetGroup": service.alb.default_target_group.arn_suffix}
     ecs = {"ClusterName": service.cluster_name, "ServiceName": service.service_name}
-    rds = {"DBInstanceIdentifier": db.instance.identifier}
+    rds = {"DBInstanceIdentifier": db.instance_identifier}
     gt, lt = "GreaterThanThreshold", "LessThanThreshold"
     specs = [
         AlarmSpec("target-5xx", "App 5XX responses", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", tg,
@@ -81,8 +81,8 @@ def alarm_specs(cfg: MonitoringConfig, service: Service, db: Database) -> list[A
             dataclasses.replace(spec, key=f"{spec.key}-alt", title=f"{spec.title}, alternate group",
                                 dimensions=alternate)
             for spec in specs if spec.dimensions is tg]
-    if db.proxy is not None:
-        proxy = {"ProxyName": db.proxy.name}
+    if db.proxy_name is not None:
+        proxy = {"ProxyName": db.proxy_name}
         specs += [
             # Each proxy node publishes its own count every minute, so Maximum sees one node; AWS:
             # "The most useful statistic for this metric is Sum" (over the metric's 1-minute period).
@@ -138,7 +138,7 @@ class Monitoring(pulumi.ComponentResource):
     topic: aws.sns.Topic
     dashboard_url: pulumi.Output[str]
 
-    def __init__(self, name: str, stack: StackSettings, cfg: MonitoringConfig, service: Service, db: Database,
+    def __init__(self, name: str, stack: StackSettings, cfg: MonitoringConfig, service: Service, db: DatabaseRefs,
                  *, topic: aws.sns.Topic, waf_metric_name: str | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Monitoring", name, None, opts)

@@ -14,12 +14,14 @@ from infra.config import NetworkConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys
 from infra.logs import stack_log_group
+from infra.refs import NetworkRefs
 
 POSTGRES_PORT = 5432
 ANYWHERE_V4 = "0.0.0.0/0"
 INGRESS = aws.vpc.SecurityGroupIngressRule
 EGRESS = aws.vpc.SecurityGroupEgressRule
 SUBNET_TYPE = "aws:ec2/subnet:Subnet"
+PATH_HOP_TAG = "PathHop"
 
 # What each hop of the chain is, for the rule descriptions (EC2 allows letters, digits, spaces
 # and ._-:/()#,@[]+=;{}!$* in them, so no arrows).
@@ -61,18 +63,38 @@ def flow_log_policy(group_arn: str, region: str, account: str) -> dict:
 
 
 class Network(pulumi.ComponentResource):
-    vpc_id: pulumi.Output[str]
-    public_subnet_ids: pulumi.Output[Sequence[str]]
-    private_subnet_ids: pulumi.Output[Sequence[str]]
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
     lb_security_group: aws.ec2.SecurityGroup
     service_security_group: aws.ec2.SecurityGroup
     db_security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, stack: StackSettings, cfg: NetworkConfig, *, app_port: int, with_proxy: bool,
-                 keys: Keys, opts: pulumi.ResourceOptions | None = None):
+                 keys: Keys | None, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        if cfg.existing_vpc:
+            # Someone else's VPC: its subnets, routes, default group and flow logs stay theirs (checked in config).
+            self.vpc_id = cfg.vpc_id
+            self.public_subnet_ids = list(cfg.public_subnet_ids)
+            self.private_subnet_ids = list(cfg.private_subnet_ids)
+        else:
+            assert keys is not None, "a created VPC logs its flows with the stack's key"
+            self._vpc(name, stack, cfg, keys)
+        self._path(name, app_port, with_proxy)
+        self.refs = NetworkRefs(
+            vpc_id=self.vpc_id, public_subnet_ids=self.public_subnet_ids, private_subnet_ids=self.private_subnet_ids,
+            az_count=cfg.az_count, lb_security_group_id=self.lb_security_group.id,
+            service_security_group_id=self.service_security_group.id, db_security_group_id=self.db_security_group.id,
+            proxy_security_group_id=self.proxy_security_group.id if self.proxy_security_group is not None else None)
+        self.register_outputs({
+            "vpcId": self.vpc_id,
+            "publicSubnetIds": self.public_subnet_ids,
+            "privateSubnetIds": self.private_subnet_ids,
+        })
 
+    def _vpc(self, name: str, stack: StackSettings, cfg: NetworkConfig, keys: Keys) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         # Explicit CIDRs (validated in config) rather than awsx's computed layout, so the
         # layout is known before deploy and cannot drift between awsx versions.
         vpc = awsx.ec2.Vpc(
@@ -103,6 +125,7 @@ class Network(pulumi.ComponentResource):
                                      tags={"Name": f"{name}-default-unused"}, opts=child)
         self._flow_logs(name, stack, keys)
 
+    def _path(self, name: str, app_port: int, with_proxy: bool) -> None:
         # Groups carry no inline rules: every rule is its own resource so the groups can refer
         # to each other without a cycle, and the provider strips AWS's default allow-all egress.
         self.lb_security_group = self._group(name, "lb", "Load balancer: HTTP/HTTPS from the internet")
@@ -140,18 +163,14 @@ class Network(pulumi.ComponentResource):
             self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, path, peer=dst)
             self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, path, peer=src)
 
-        self.register_outputs({
-            "vpcId": self.vpc_id,
-            "publicSubnetIds": self.public_subnet_ids,
-            "privateSubnetIds": self.private_subnet_ids,
-        })
-
     def _group(self, name: str, role: str, description: str) -> aws.ec2.SecurityGroup:
         return aws.ec2.SecurityGroup(
             f"{name}-{role}-sg",
             vpc_id=self.vpc_id,
             description=description,
-            tags={"Name": f"{name}-{role}"},
+            # PathHop names the group's place in the path where its users live in another stack (a network
+            # layer): the policy pack knows the load balancer's group by it (policy/tca_policies.py).
+            tags={"Name": f"{name}-{role}", PATH_HOP_TAG: role},
             opts=pulumi.ResourceOptions(parent=self),
         )
 

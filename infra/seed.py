@@ -15,8 +15,7 @@ import pulumi_awsx as awsx
 
 from infra.config import ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
-from infra.database import Database
-from infra.network import Network
+from infra.refs import DatabaseRefs, NetworkRefs
 from infra.seed_provider import SeedProvider
 
 SEED_COMMAND = ["updatedb", "-s"]
@@ -41,7 +40,7 @@ class Seed(pulumi.ComponentResource):
     task_definition: awsx.ecs.FargateTaskDefinition
     seed: DatabaseSeed
 
-    def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
+    def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: NetworkRefs, db: DatabaseRefs, *,
                  cluster: aws.ecs.Cluster, log_group: aws.cloudwatch.LogGroup,
                  execution_role: aws.iam.Role, image: pulumi.Input[str], wait_for: Sequence[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
@@ -61,17 +60,17 @@ class Seed(pulumi.ComponentResource):
                 "cluster": cluster.arn,
                 "task_definition": self.task_definition.task_definition.apply(lambda td: td.arn),
                 "subnets": network.private_subnet_ids,
-                "security_groups": [network.service_security_group.id],
+                "security_groups": [network.service_security_group_id],
                 "region": stack.region,
                 "profile": stack.aws_profile,
                 "container_name": CONTAINER_NAME,
                 "log_group": log_group.name,
                 "log_stream_prefix": SEED_STREAM_PREFIX,
                 # DbiResourceId changes only when the instance is replaced: a new, empty database.
-                "db_instance_id": db.instance.resource_id,
+                "db_instance_id": db.resource_id,
                 "seed_revision": cfg.seed_revision,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.instance, *wait_for]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(wait_for)),
         )
         self.reseed_command = reseed_command(stack.stack, cfg.seed_revision)
         self.register_outputs({"task_arn": self.seed.task_arn})

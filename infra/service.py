@@ -12,12 +12,11 @@ import pulumi_random as random
 
 from infra.config import ReleaseConfig, ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
-from infra.database import Database
 from infra.iam import service_trust_policy
 from infra.images import Images
 from infra.keys import Keys, decrypt_secrets_statement
 from infra.logs import stack_log_group
-from infra.network import Network
+from infra.refs import DatabaseRefs, NetworkRefs
 from infra.release import Release, ignore_service_changes, metric_expression
 from infra.seed import Seed
 
@@ -152,7 +151,7 @@ class Service(pulumi.ComponentResource):
     fargate: awsx.ecs.FargateService
     seed: Seed
 
-    def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: Network, db: Database, *,
+    def __init__(self, name: str, stack: StackSettings, cfg: ServiceConfig, network: NetworkRefs, db: DatabaseRefs, *,
                  images: Images, keys: Keys,
                  release: ReleaseConfig,
                  alarm_topic_arn: pulumi.Input[str],
@@ -189,7 +188,7 @@ class Service(pulumi.ComponentResource):
         read_secret = aws.iam.RolePolicy(
             f"{name}-exec-secret",
             role=self.execution_role.id,
-            policy=pulumi.Output.all(db.secret.arn, keys.arn).apply(lambda arns: json.dumps({
+            policy=pulumi.Output.all(db.secret_arn, db.key_arn).apply(lambda arns: json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Effect": "Allow",
@@ -217,7 +216,7 @@ class Service(pulumi.ComponentResource):
             stack.name_prefix,
             subnet_ids=network.public_subnet_ids,
             # Without explicit groups awsx creates one open to every protocol from anywhere.
-            security_groups=[network.lb_security_group.id],
+            security_groups=[network.lb_security_group_id],
             drop_invalid_header_fields=True,
             idle_timeout=ALB_IDLE_TIMEOUT_SECONDS,
             enable_deletion_protection=stack.deletion_protection,
@@ -243,8 +242,8 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
-        # With RDS Proxy, neither the seed nor any serving task may start before its target is AVAILABLE.
-        proxy_ready = [db.proxy_ready] if db.proxy_ready is not None else []
+        # The password stored and, with RDS Proxy, its target AVAILABLE, before the seed or any serving task starts.
+        db_ready = list(db.ready)
 
         self.release = Release(
             name, stack, release,
@@ -262,7 +261,7 @@ class Service(pulumi.ComponentResource):
             name, stack, cfg, network, db,
             cluster=self.cluster, log_group=self.log_group, execution_role=self.execution_role,
             image=images.app_image,
-            wait_for=[db.secret_version, managed, read_secret, *pull_grants, *proxy_ready],
+            wait_for=[*db_ready, managed, read_secret, *pull_grants],
             opts=child,
         )
 
@@ -280,7 +279,7 @@ class Service(pulumi.ComponentResource):
             desired_count=cfg.min_tasks,
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=network.private_subnet_ids,
-                security_groups=[network.service_security_group.id],
+                security_groups=[network.service_security_group_id],
                 assign_public_ip=False,
             ),
             platform_version="LATEST",
@@ -324,8 +323,8 @@ class Service(pulumi.ComponentResource):
                 # Tasks must find the password, the role's permissions, a listener-attached target
                 # group (ECS refuses a target group without a load balancer), a seeded table and,
                 # with RDS Proxy, a proxy that can reach the database.
-                depends_on=[db.secret_version, managed, read_secret, self.alb, self.seed.seed, capacity,
-                            *pull_grants, *proxy_ready, *self.release.service_depends_on],
+                depends_on=[*db_ready, managed, read_secret, self.alb, self.seed.seed, capacity,
+                            *pull_grants, *self.release.service_depends_on],
             ),
         )
 

@@ -477,6 +477,11 @@ def _groups_named_by(resources: Sequence[PolicyResource], types: Sequence[str], 
               "group on TCP 80 and 443 (EC2.18, EC2.19).")
 def _sg_no_public_ingress(resources: Resources, config: Config) -> Violations:
     lb_groups = _groups_named_by(resources, LOAD_BALANCERS, "securityGroups")
+    if not _of_type(resources, *LOAD_BALANCERS):
+        # A network layer holds the load balancer's group while the load balancer is in the app layer's stack;
+        # there the group is known by its PathHop tag. A stack with a load balancer counts only the groups it names.
+        lb_groups |= {i for g in _of_type(resources, SECURITY_GROUP)
+                      if at(g.props, "tags", "PathHop") == "lb" for i in identities(g)}
     for rule in _ingress(resources):
         if not rule.from_anywhere or not rule.group:
             continue

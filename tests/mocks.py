@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "tca"
 ACCOUNT = "123456789012"
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
 _REF_KEY = "4dabf18193072939515e22adb298388d"
 _REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 
@@ -98,12 +100,85 @@ def zone_id_prefix(region: str) -> str:
     return area + "".join(_DIRECTIONS.get(word, word[:1]) for word in words) + number
 
 
+# An existing VPC, as EC2 describes it: subnet -> (VPC, AZ, its route table's default-route target or None).
+# The public subnets route 0.0.0.0/0 to an internet gateway, the private ones to a NAT gateway; the isolated
+# one has no association of its own (it uses the VPC's main route table, which has only the local route); the
+# foreign one is in another VPC.
+EXISTING_VPC = "vpc-0e1d2c3b4a5968778"
+OTHER_VPC = "vpc-0ffeeffeeffeeffee"
+EXISTING_PUBLIC = tuple(f"subnet-0a{i}{'0' * 14}" for i in range(3))
+EXISTING_PRIVATE = tuple(f"subnet-0b{i}{'0' * 14}" for i in range(3))
+EXISTING_ISOLATED = "subnet-0c0" + "0" * 14
+FOREIGN_SUBNET = "subnet-0d0" + "0" * 14
+# The zone is its letter: the mocks answer in the stack's region (availability_zones).
+EC2_SUBNETS: dict[str, tuple[str, str, str | None]] = {
+    **{s: (EXISTING_VPC, az, "igw-0123456789abcdef0") for s, az in zip(EXISTING_PUBLIC, "abc", strict=True)},
+    **{s: (EXISTING_VPC, az, f"nat-0{az * 16}") for s, az in zip(EXISTING_PRIVATE, "abc", strict=True)},
+    EXISTING_ISOLATED: (EXISTING_VPC, "a", None),
+    FOREIGN_SUBNET: (OTHER_VPC, "a", "igw-0fedcba9876543210"),
+}
+_ROUTE_FIELDS = ("carrierGatewayId", "cidrBlock", "coreNetworkArn", "destinationPrefixListId", "egressOnlyGatewayId",
+                 "gatewayId", "instanceId", "ipv6CidrBlock", "localGatewayId", "natGatewayId", "networkInterfaceId",
+                 "odbNetworkArn", "transitGatewayId", "vpcEndpointId", "vpcPeeringConnectionId")
+
+
+def _route_table(region: str, vpc_id: str, table_id: str, target: str | None) -> dict:
+    """A route table as the provider reads it: the local route is left out, unset fields are ""."""
+    routes = []
+    if target is not None:
+        kind = "natGatewayId" if target.startswith("nat-") else "gatewayId"
+        routes.append({**dict.fromkeys(_ROUTE_FIELDS, ""), "cidrBlock": "0.0.0.0/0", kind: target})
+    return {"id": table_id, "routeTableId": table_id, "vpcId": vpc_id, "routes": routes, "associations": [],
+            "tags": {}, "arn": f"arn:aws:ec2:{region}:{ACCOUNT}:route-table/{table_id}", "ownerId": ACCOUNT}
+
+
+_VPCS = {vpc for vpc, _, _ in EC2_SUBNETS.values()}
+_NO_ROUTE_TABLE = "query returned no results. Please change your search criteria and try again"
+
+
+def _get_vpc(query: dict, region: str) -> dict | tuple[dict, list[tuple[str, str]]]:
+    if query.get("id") not in _VPCS:
+        return {}, [("id", "no matching EC2 VPC found")]
+    # The platform team's VPC resolves names; the other one has DNS resolution turned off.
+    return {"id": query["id"], "cidrBlock": "10.20.0.0/16", "state": "available",
+            "enableDnsSupport": query["id"] == EXISTING_VPC, "enableDnsHostnames": query["id"] == EXISTING_VPC}
+
+
+def _get_subnet(query: dict, region: str) -> dict | tuple[dict, list[tuple[str, str]]]:
+    if query.get("id") not in EC2_SUBNETS:
+        return {}, [("id", "no matching EC2 Subnet found")]
+    vpc, letter, _ = EC2_SUBNETS[query["id"]]
+    return {"id": query["id"], "vpcId": vpc, "availabilityZone": f"{region}{letter}"}
+
+
+def _get_route_table(query: dict, region: str) -> dict | tuple[dict, list[tuple[str, str]]]:
+    subnet = query.get("subnetId")
+    if subnet:
+        # The filter is association.subnet-id: a subnet on the main route table matches nothing.
+        if subnet not in EC2_SUBNETS or EC2_SUBNETS[subnet][2] is None:
+            return {}, [("subnetId", _NO_ROUTE_TABLE)]
+        vpc, _, target = EC2_SUBNETS[subnet]
+        return _route_table(region, vpc, f"rtb-0{_short_hash(subnet, length=16)}", target)
+    main = {"name": "association.main", "values": ["true"]} in (query.get("filters") or [])
+    if not main or query.get("vpcId") not in _VPCS:
+        return {}, [("vpcId", _NO_ROUTE_TABLE)]
+    return _route_table(region, query["vpcId"], f"rtb-0{_short_hash(query['vpcId'], length=16)}", None)
+
+
+_Lookup = Callable[[dict, str], dict | tuple[dict, list[tuple[str, str]]]]
+_EC2_LOOKUPS: dict[str, _Lookup] = {
+    "aws:ec2/getVpc:getVpc": _get_vpc, "aws:ec2/getSubnet:getSubnet": _get_subnet,
+    "aws:ec2/getRouteTable:getRouteTable": _get_route_table}
+
+
 class AwsMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and calls with realistic AWS-shaped values."""
 
-    def __init__(self, stack: str, region: str):
+    def __init__(self, stack: str, region: str, stack_outputs: dict[str, dict[str, Any]] | None = None):
         self.stack = stack
         self.region = region
+        # Referenced stacks' outputs by fully qualified name, answered to `pulumi.StackReference`.
+        self.stack_outputs = stack_outputs or {}
         self.monitor: RecordingMonitor | None = None
         self.by_name: dict[tuple[str, str], Registration] = {}
         self.generated_secrets: list[str] = []
@@ -120,11 +195,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region}
-        if args.token == "aws:rds/getEngineVersion:getEngineVersion":
-            return _rds_engine_version(args.args)
-        if args.token == "aws:rds/getOrderableDbInstance:getOrderableDbInstance":
-            return _rds_orderable(args.args)
-        return {}
+        lookup = _LOOKUPS.get(args.token)
+        return lookup(args.args, self.region) if lookup is not None else {}
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{resource}"
@@ -132,6 +204,13 @@ class AwsMocks(pulumi.runtime.Mocks):
     # -- resource outputs -------------------------------------------------------------------
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == STACK_REFERENCE:
+            # The engine reads a stack reference as a resource whose ID is the stack's name.
+            name = args.inputs["name"]
+            if name not in self.stack_outputs:
+                raise Exception(f"unknown stack {name!r}")
+            outputs = self.stack_outputs[name]
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
         handler = _HANDLERS.get(args.typ, _generic)
         resource_id, extra = handler(self, args.name, dict(args.inputs))
         dropped = _COMPONENT_INPUTS_TO_DROP.get(args.typ, set())
@@ -167,6 +246,13 @@ def _rds_orderable(query: dict) -> dict | tuple[dict, list[tuple[str, str]]]:
                      "no RDS Orderable DB Instance Options found matching criteria; try different search")]
     return {"engine": "postgres", "engineVersion": version, "instanceClass": query["instanceClass"],
             "supportsMultiAz": True, "supportsStorageEncryption": True}
+
+
+_LOOKUPS: dict[str, _Lookup] = {
+    "aws:rds/getEngineVersion:getEngineVersion": lambda query, _region: _rds_engine_version(query),
+    "aws:rds/getOrderableDbInstance:getOrderableDbInstance": lambda query, _region: _rds_orderable(query),
+    **_EC2_LOOKUPS,
+}
 
 
 def _generic(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
@@ -536,15 +622,17 @@ class Run:
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None,
-                remove: tuple[str, ...] = (), *, stack_file: str | None = None) -> Run:
+                remove: tuple[str, ...] = (), *, stack_file: str | None = None,
+                stack_outputs: dict[str, dict[str, Any]] | None = None) -> Run:
     """Execute __main__.py under mocks with the stack's real config; collect everything it did.
 
     `stack_file` names the Pulumi.<stack_file>.yaml to read when the stack is named differently
-    (e.g. a new stack that starts from dev's settings).
+    (e.g. a new stack that starts from dev's settings). `stack_outputs` answers stack references:
+    fully qualified stack name -> that stack's outputs (e.g. another run's `outputs`).
     """
     pulumi_settings.ROOT.set(None)
     config = stack_config(stack_file or stack, overrides, remove)
-    mocks = AwsMocks(stack, config.get("aws:region", ""))
+    mocks = AwsMocks(stack, config.get("aws:region", ""), stack_outputs)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, [])

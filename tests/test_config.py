@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,16 @@ LOADED_AS: dict[str, tuple[str, str]] = {
     "tca:domainName": ("domain", "domain_name"),
     "tca:hostedZoneId": ("domain", "hosted_zone_id"),
     "tca:dockerHubCredentialsSecretArn": ("images", "docker_hub_credentials_secret_arn"),
+    "tca:layer": ("layers", "layer"),
+    "tca:networkStack": ("layers", "network_stack"),
+    "tca:databaseStack": ("layers", "database_stack"),
+    "tca:deploymentName": ("stack", "deployment"),
+    "tca:vpcId": ("network", "vpc_id"),
+}
+# Subnet lists are JSON lists in the stack file ("" for none) and tuples once loaded.
+LOADED_AS_LIST = {
+    "tca:publicSubnetIds": ("network", "public_subnet_ids"),
+    "tca:privateSubnetIds": ("network", "private_subnet_ids"),
 }
 
 
@@ -91,6 +102,8 @@ def test_each_stack_file_loads_to_the_values_it_states(stack):
     written, cfg = stack_file(stack), _load(stack)
     for key, (section, field) in LOADED_AS.items():
         assert getattr(getattr(cfg, section), field) == written[key], key
+    for key, (section, field) in LOADED_AS_LIST.items():
+        assert getattr(getattr(cfg, section), field) == tuple(json.loads(written[key] or "[]")), key
     for key, field, _, _ in ALARM_KEYS:
         assert getattr(cfg.monitoring.alarms, field) == written[f"tca:{key}"], key
     assert cfg.release.canary_percent == float(written["tca:canaryPercent"])
@@ -98,7 +111,7 @@ def test_each_stack_file_loads_to_the_values_it_states(stack):
 
 
 def test_every_declared_key_is_checked_against_what_it_loads_to():
-    checked = {*LOADED_AS, *(f"tca:{key}" for key, _, _, _ in ALARM_KEYS), "tca:canaryPercent"}
+    checked = {*LOADED_AS, *LOADED_AS_LIST, *(f"tca:{key}" for key, _, _, _ in ALARM_KEYS), "tca:canaryPercent"}
     assert checked == {"aws:region", *(f"tca:{key}" for key in _project_keys())}
 
 

@@ -439,6 +439,17 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
                                st.integers(1001, 10_000).map(lambda tenths: f"{tenths / 10:.1f}")),
     "waf": _BOOLEAN,
     "albAccessLogs": _BOOLEAN,
+    # Layers: an unknown layer, stack references not fully qualified (checked wherever they are set).
+    "layer": st.sampled_from(("kitchen", "All", "db", "networks")),
+    "networkStack": st.sampled_from(("prod-network", "acme/prod-network", "acme/tca/prod/network", "acme//x")),
+    "databaseStack": st.sampled_from(("prod-db", "acme/prod-db", "acme/tca/prod/db", "/tca/prod-db")),
+    "deploymentName": st.sampled_from(("Prod", "a--b", "-prod", "p" * 21)),
+    # Malformed IDs; a well-formed list without tca:vpcId is refused naming the list.
+    "vpcId": st.sampled_from(("vpc-123", "vpc-0123456789ABCDEF0", "subnet-0123456789abcdef0", "vpc")),
+    **{key: st.sampled_from(("subnet-0123456789abcdef0", '["subnet-1"]', '{"a": "subnet-0123456789abcdef0"}',
+                             '["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"]',
+                             '["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]'))
+       for key in ("publicSubnetIds", "privateSubnetIds")},
 }
 # 1 to 6 days are inside 0-30 but refused: Secrets Manager takes 0 (at once) or 7 to 30.
 BAD_VALUES["secretRecoveryDays"] = st.one_of(st.integers(1, 6), BAD_VALUES["secretRecoveryDays"])

@@ -395,7 +395,8 @@ def test_no_deployer_administers_keys_through_its_own_policies(stack):
     (alias,) = [s for s in _allows(stack) if "kms:CreateAlias" in s["Action"]]
     assert alias == {"Sid": "StackKeyAlias", "Effect": "Allow",
                      "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                     "Resource": f"arn:aws:kms:*:*:alias/tca-{stack}"}
+                     # The one-stack deployment's alias, and its layers' (alias/tca-<stack>-network, ...).
+                     "Resource": [f"arn:aws:kms:*:*:alias/tca-{stack}", f"arn:aws:kms:*:*:alias/tca-{stack}-*"]}
 
 
 # -- names: every name-scoped resource inside its own stack's policy, outside the other's ---------

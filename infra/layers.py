@@ -1,0 +1,117 @@
+"""Which components each layer builds, and where the values it does not own come from.
+
+`all` builds everything in one stack. `network`, `database` and `app` each build their own part and read
+the parts before them from those stacks' outputs (`tca:networkStack`, `tca:databaseStack`):
+
+    network   Keys (when it logs flows), Network (the VPC, or an existing one, and the path's security groups)
+    database  Keys, Database (secret, parameter and subnet groups, instance, proxy), in the network's subnets
+    app       Keys and what `__main__.py` composes when `builds_app`: cluster, load balancer, service, seed,
+              release safety, edge, domain, alarms and dashboard, on the network's and the database's refs
+
+A layer's stack exports exactly the refs it owns (infra/refs.py), so the next layer reads what it wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config import AppConfig, ConfigError
+from infra.database import Database
+from infra.keys import Keys
+from infra.network import Network
+from infra.refs import DatabaseRefs, NetworkRefs, RefsType, exports, from_outputs, missing_outputs
+
+_LAYER_OF = {NetworkRefs: "network", DatabaseRefs: "database"}
+
+
+def _referenced(kind: type[RefsType], key: str, stack_name: str, layer: str) -> tuple[RefsType, dict[str, Any]]:
+    """The refs another stack exported, read before this stack declares anything.
+
+    The outputs are awaited here, at the start of the program, so a stack missing one is refused before any
+    resource is registered (a resource registered earlier would already be created by `pulumi up`).
+    """
+    reference = pulumi.StackReference(f"{key}-{stack_name}", stack_name=stack_name)
+    outputs = _sync_await(reference.outputs.future()) or {}
+    missing = missing_outputs(kind, outputs)
+    if missing:
+        raise ConfigError(
+            f"tca:{key} = {stack_name!r}: that stack has no output {', '.join(missing)}, which the {layer} layer "
+            f"needs; is it a {_LAYER_OF[kind]} layer, and has `pulumi up` run on it since it was set up? "
+            "Nothing was created.")
+    return from_outputs(kind, outputs, reference.require_output), outputs
+
+
+def _check_proxy_path(cfg: AppConfig, network: NetworkRefs) -> None:
+    """The database's proxy needs the network to have opened the proxy's hop (tca:dbProxy in both stacks)."""
+    if cfg.database.proxy and network.proxy_security_group_id is None:
+        raise ConfigError(
+            f"tca:dbProxy = true, but the network stack {cfg.layers.network_stack!r} has no output "
+            "proxySecurityGroupId: set tca:dbProxy: true in that stack too and run `pulumi up` on it first. "
+            "Nothing was created.")
+    if not cfg.database.proxy and network.proxy_security_group_id is not None:
+        pulumi.log.warn(f"the network stack {cfg.layers.network_stack!r} opens a path through RDS Proxy, but "
+                        "tca:dbProxy is false here: set both stacks alike")
+
+
+class Layer:
+    """This stack's layer: builds the network and database it owns, reads the ones it does not.
+
+    Referenced stacks are read when the layer is made, before any resource: a missing output stops the
+    program before anything exists. Each layer's log groups, secret and topic use that layer's own key.
+    """
+
+    def __init__(self, cfg: AppConfig):
+        self.cfg = cfg
+        self.name = cfg.layers.layer
+        self._network_ref: NetworkRefs | None = None
+        self._database_ref: DatabaseRefs | None = None
+        if cfg.layers.network_stack:
+            self._network_ref, network = _referenced(NetworkRefs, "networkStack", cfg.layers.network_stack, self.name)
+        if cfg.layers.database_stack:
+            self._database_ref, database = _referenced(DatabaseRefs, "databaseStack", cfg.layers.database_stack,
+                                                       self.name)
+            if database["dbVpcId"] != network["vpcId"]:
+                raise ConfigError(
+                    f"tca:databaseStack = {cfg.layers.database_stack!r} runs its database in {database['dbVpcId']}, "
+                    f"but tca:networkStack = {cfg.layers.network_stack!r} is {network['vpcId']}: the app reaches "
+                    "the database only inside one VPC; name the network stack the database stack uses. "
+                    "Nothing was created.")
+        if self.name == "database":
+            assert self._network_ref is not None
+            _check_proxy_path(cfg, self._network_ref)
+        self._exports: dict[str, pulumi.Input[Any]] = {}
+        # A network in an existing VPC creates no log group, so it needs no key.
+        self.keys = (None if self.name == "network" and cfg.network.existing_vpc
+                     else Keys(cfg.stack.name_prefix, cfg.stack, cfg.keys))
+
+    @property
+    def builds_app(self) -> bool:
+        return self.name in ("all", "app")
+
+    def network(self) -> NetworkRefs:
+        """Built here (all, network), or read from tca:networkStack (database, app)."""
+        if self._network_ref is not None:
+            return self._network_ref
+        cfg = self.cfg
+        refs = Network(cfg.stack.name_prefix, cfg.stack, cfg.network, app_port=cfg.network.app_port,
+                       with_proxy=cfg.network.proxy, keys=self.keys).refs
+        if self.name == "network":
+            self._exports.update(exports(refs))
+        return refs
+
+    def database(self, network: NetworkRefs) -> DatabaseRefs | None:
+        """Built here (all, database), read from tca:databaseStack (app), or none (network)."""
+        if self._database_ref is not None or self.name == "network":
+            return self._database_ref
+        assert self.keys is not None
+        refs = Database(self.cfg.stack.name_prefix, self.cfg.stack, self.cfg.database, network, keys=self.keys).refs
+        if self.name == "database":
+            self._exports.update(exports(refs))
+        return refs
+
+    def exports(self) -> dict[str, pulumi.Input[Any]]:
+        """The refs this layer owns, for the layers after it (none for all and app)."""
+        return dict(self._exports)

@@ -15,10 +15,13 @@ import pytest
 
 from infra.keys import KEY_ADMIN_ACTIONS
 from tests.conftest import shared_run, stack_run
-from tests.mocks import ACCOUNT, ROOT, Run, stack_region
+from tests.layered import layered
+from tests.mocks import ACCOUNT, EXISTING_PRIVATE, EXISTING_PUBLIC, EXISTING_VPC, ROOT, Run, stack_region
 
 # Both stack files deploy to one region (tests/test_workflows.py); the policies must work in it.
 REGION = stack_region("dev")
+EXISTING_VPC_SETTINGS = {"tca:vpcId": EXISTING_VPC, "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC)),
+                         "tca:privateSubnetIds": json.dumps(list(EXISTING_PRIVATE))}
 
 STACKS = ("dev", "prod")
 OTHER = {"dev": "prod", "prod": "dev"}
@@ -229,6 +232,10 @@ INVOKES: dict[str, list[str]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": [],
     "aws:rds/getEngineVersion:getEngineVersion": ["rds:DescribeDBEngineVersions"],
     "aws:rds/getOrderableDbInstance:getOrderableDbInstance": ["rds:DescribeOrderableDBInstanceOptions"],
+    # An existing VPC is checked during preview (infra/config.py, vpc_subnets_usable).
+    "aws:ec2/getVpc:getVpc": ["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute"],
+    "aws:ec2/getSubnet:getSubnet": ["ec2:DescribeSubnets"],
+    "aws:ec2/getRouteTable:getRouteTable": ["ec2:DescribeRouteTables"],
 }
 
 
@@ -250,7 +257,12 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
 
 
 def _runs(stack: str) -> list[Run]:
-    return [stack_run(stack), *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
+    """The stack, its variants, and (prod) its three layers and a deployment into an existing VPC: one deployer
+    per stack deploys every layer of that stack's deployment (docs/layers.md)."""
+    runs = [stack_run(stack), *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
+    if stack == "prod":
+        runs += [*layered("prod", moved=True).values(), shared_run("prod", EXISTING_VPC_SETTINGS)]
+    return runs
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -466,6 +478,8 @@ def _other_stack_arns(run: Run) -> list[str]:
              for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
     arns += [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{r.outputs['dashboardName']}"
              for r in run.of_type("aws:cloudwatch/dashboard:Dashboard")]
+    if not run.of_type("aws:ecs/cluster:Cluster"):  # a network or database layer has no app
+        return arns
     cluster = run.of_type("aws:ecs/cluster:Cluster")[0].outputs["name"]
     service = run.one("awsx:ecs:FargateService").name
     alb = run.one("awsx:lb:ApplicationLoadBalancer").name
@@ -585,8 +599,13 @@ def test_alarm_subscriptions_are_granted_on_every_resource_as_aws_requires(stack
 # pulls and log writes on "*". AmazonRDSEnhancedMonitoringRole v1: log-group RDS*, its streams.
 # AmazonECSInfrastructureRolePolicyForLoadBalancers: ELB reads on "*", target registration, listener
 # and rule changes (GetLogEvents, also in the monitoring policy, is a read the boundary leaves out).
+def _name_prefix(run: Run) -> str:
+    """What the run's names start with: tca-<stack>, or tca-<deploymentName> for a layer of a deployment."""
+    return next(r.name for r in run.registrations if r.type.startswith("tca:infra:"))
+
+
 def _managed_needs(run: Run, policy_arn: str) -> list[tuple[str, str]]:
-    prefix = f"tca-{run.stack}"
+    prefix = _name_prefix(run)
     logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
     if policy_arn.endswith("AmazonECSTaskExecutionRolePolicy"):
         group = run.one("aws:cloudwatch/logGroup:LogGroup", f"{prefix}-logs").outputs["name"]

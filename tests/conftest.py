@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.mocks import ROOT, Run, _as_config_string, read_yaml, run_program, stack_config
+from tests.mocks import ROOT, Run, read_yaml, run_program, stack_config
 
 # Property tests (tests/test_config_properties.py). `ci` replays the same examples on every run
 # (derandomize) so a failure in CI fails again locally; `dev` explores new examples each run. Both print
@@ -30,31 +31,39 @@ else:
     hypothesis_settings.load_profile(os.getenv("HYPOTHESIS_PROFILE", "ci"))
 
 STACKS = ("dev", "prod")
-_runs: dict[str, Run] = {}
 
 
-def stack_run(stack: str) -> Run:
-    if stack not in _runs:
-        run = run_program(stack)
-        assert run.error is None, f"the {stack} program failed under mocks: {run.error!r}"
-        _runs[stack] = run
-    return _runs[stack]
+def pytest_collection_finish(session) -> None:
+    # Every render leaves hundreds of thousands of objects alive (the shared recordings), and the default GC
+    # thresholds rescan all of them again and again: it cost about a third of the suite's time. The objects
+    # alive after collection (modules, test items) are frozen out of every scan, and young collections run
+    # less often; cycles are still collected.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 _shared: dict[tuple[str, str], Run] = {}
 
 
 def shared_run(stack: str, overrides: dict[str, Any]) -> Run:
-    """One successful run per (stack, overrides), shared by every test module that asks for the same one.
+    """One successful run per effective configuration (the stack file's values under `overrides`), shared by
+    every test module that asks for it: overrides the file already says, or another module's override set
+    that comes to the same configuration, reuse the same render.
 
     Only for tests that read the recording; a test that needs a fresh run calls run_program itself.
     """
-    key = (stack, json.dumps(overrides, sort_keys=True))
+    key = (stack, json.dumps(stack_config(stack, overrides), sort_keys=True))
     if key not in _shared:
         run = run_program(stack, overrides=overrides)
         assert run.error is None, f"the {stack} program with {overrides} failed under mocks: {run.error!r}"
         _shared[key] = run
     return _shared[key]
+
+
+def stack_run(stack: str) -> Run:
+    """The stack's run with its committed file as it is."""
+    return shared_run(stack, {})
 
 
 def run_where(stack: str, settings: dict[str, Any]) -> Run:
@@ -63,9 +72,6 @@ def run_where(stack: str, settings: dict[str, Any]) -> Run:
 
     For tests of behaviour that needs a value (a proxy, no deletion protection) rather than of the file.
     """
-    written = stack_config(stack)
-    if all(written.get(key) == _as_config_string(value) for key, value in settings.items()):
-        return stack_run(stack)
     return shared_run(stack, settings)
 
 

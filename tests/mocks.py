@@ -7,6 +7,7 @@ an input checks what the program sent.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random as _random
@@ -20,9 +21,15 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _sync_await
+
+# The SDK walks the whole Python stack (pytest's frames included) for every resource to tell the engine which
+# line created it; the recording keeps no source positions and no test reads them, and the walk cost about a
+# tenth of every render. The mocks' engine gets an empty stack trace instead.
+pulumi_resource._get_stack_trace = source_pb2.StackTrace
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "tca"
@@ -544,9 +551,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 # -- configuration ----------------------------------------------------------------------------
 
+_parsed: dict[str, Any] = {}
+
+
 def _yaml(text: str) -> Any:
-    """Parse with libyaml when PyYAML has it: the suite reads the stack files hundreds of times."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """Parse with libyaml when PyYAML has it: the suite reads the stack files thousands of times, so each
+    distinct text is parsed once and every caller gets its own deep copy (nobody shares a mutable value).
+    Keyed by the text itself, so an edited file is parsed afresh."""
+    if text not in _parsed:
+        _parsed[text] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return copy.deepcopy(_parsed[text])
 
 
 def stack_region(stack: str) -> str:

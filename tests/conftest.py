@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.mocks import ROOT, Run, read_yaml, run_program, stack_config
+from tests.mocks import ACCOUNT, ROOT, Run, read_yaml, run_program, stack_config, stack_region
 
 # Property tests (tests/test_config_properties.py). `ci` replays the same examples on every run
 # (derandomize) so a failure in CI fails again locally; `dev` explores new examples each run. Both print
@@ -31,6 +31,32 @@ else:
     hypothesis_settings.load_profile(os.getenv("HYPOTHESIS_PROFILE", "ci"))
 
 STACKS = ("dev", "prod")
+
+DOMAIN = {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+DOCKER_HUB_SECRET = (f"arn:aws:secretsmanager:{stack_region('dev')}:{ACCOUNT}:secret:"
+                     "ecr-pullthroughcache/docker-hub-AbC123")
+
+# Two changed configurations that many modules read, so that each is rendered once (shared_run): every key is
+# one that some test needs changed, and no test reads a key it does not name. Each render costs a third of a
+# second; one render per behaviour would cost several seconds.
+DEV_ALL_ON: dict[str, Any] = {
+    "tca:alarmEmail": "ops@example.com",          # the alarm topic's email subscription
+    "tca:albAccessLogs": True, "tca:waf": True,   # the edge: access-log bucket and web ACL
+    "tca:deletionProtection": False,              # an unprotected stack's bucket is emptied on destroy
+    "tca:dbProxy": True,                          # switching the proxy on
+    "tca:dbMonitoringIntervalSeconds": 60,        # enhanced monitoring's role
+    "tca:deploymentStrategy": "CANARY",           # dev with prod's canary wiring
+    "tca:dockerHubCredentialsSecretArn": DOCKER_HUB_SECRET,  # the pull-through cache
+    "tca:appImage": "nginx:1.27",                 # an official image, from the cache's library/ path
+    "tca:dbEngineVersion": 14,                    # the oldest supported major
+}
+PROD_CHANGED: dict[str, Any] = {
+    **DOMAIN,                                     # HTTPS on a custom domain
+    "tca:dbProxy": True, "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256",  # the proxy's client auth
+    "tca:dbSlowStatementMs": -1,                  # slow-statement logging off
+    "tca:dbEngineVersion": 18,                    # the newest supported major
+    "tca:canaryBakeMinutes": 1440, "tca:deploymentBakeMinutes": 10,  # a day-long canary bake
+}
 
 
 def pytest_collection_finish(session) -> None:

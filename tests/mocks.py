@@ -518,6 +518,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         mocks.monitor = self
         self.mocks_ref = mocks
         self.registrations: list[Registration] = []
+        # Each stack transform the program registers, with how many resources were registered before it.
+        self.stack_transforms: list[tuple[Any, int]] = []
+
+    def RegisterStackTransform(self, request):
+        response = super().RegisterStackTransform(request)
+        self.stack_transforms += [(transform, len(self.registrations))
+                                  for transform in pulumi_mocks._resolve_callbacks([request])]
+        return response
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -615,6 +623,8 @@ class Run:
     invoked: list[str] = field(default_factory=list)
     # The run's aws:region, which every regional ARN and endpoint the mocks answer carries.
     region: str = ""
+    # Stack transforms as the engine received them: (transform, resources registered before it).
+    stack_transforms: list[tuple[Any, int]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -674,4 +684,4 @@ def run_program(stack: str, overrides: dict[str, Any] | None = None,
     pulumi.runtime.set_all_config({}, [])
     states = {urn: dict(reg.state) for urn, reg in monitor.resources.items()}
     return Run(stack, monitor.registrations, outputs, secret_outputs, mocks.generated_secrets, states, error,
-               mocks.invoked, mocks.region)
+               mocks.invoked, mocks.region, monitor.stack_transforms)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import shared_run
+from tests.conftest import DEV_ALL_ON, shared_run
 
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
@@ -21,7 +21,7 @@ def test_topic_keeps_its_identity_from_when_monitoring_owned_it(run):
 
 
 def test_email_subscription_keeps_its_identity_too():
-    run = shared_run("dev", {"tca:alarmEmail": "ops@example.com"})
+    run = shared_run("dev", DEV_ALL_ON)  # with an alarm email
     old_parent = "urn:pulumi:dev::tca::tca:infra:Monitoring::tca-dev"
     assert run.one(SUBSCRIPTION).aliases == [{"spec": {"parentUrn": old_parent}}]
     assert run.one(SUBSCRIPTION).parent == run.one("tca:infra:AlarmTopic").urn

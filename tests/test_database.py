@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.database import PASSWORD_SPECIALS
-from tests.conftest import run_where, stack_file
+from tests.conftest import DEV_ALL_ON, PROD_CHANGED, run_where, shared_run, stack_file
 from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
 from tests.mocks import ACCOUNT, ROOT
 
@@ -164,8 +164,9 @@ def test_parameter_group_sets_only_the_tls_waiver_and_slow_statement_logging(run
 # The committed stacks cover 16; the oldest and newest supported majors cover the rest of the mapping.
 @pytest.mark.parametrize("major", [14, 18])
 def test_parameter_group_family_follows_a_changed_major(major):
-    from tests.mocks import run_program
-    run = run_program("dev", overrides={"tca:dbEngineVersion": major})
+    stack, changed = {14: ("dev", DEV_ALL_ON), 18: ("prod", PROD_CHANGED)}[major]
+    assert changed["tca:dbEngineVersion"] == major
+    run = shared_run(stack, changed)
     assert run.one(PARAMS).inputs["family"] == f"postgres{major}"
     assert run.one(RDS).inputs["engineVersion"] == str(major)
 
@@ -263,8 +264,9 @@ def test_proxy_authenticates_with_the_database_secret_and_configured_client_auth
 
 
 def test_proxy_client_auth_follows_config():
-    from tests.mocks import run_program
-    run = run_program("prod", overrides={"tca:dbProxy": True, "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256"})
+    assert PROD_CHANGED["tca:dbProxy"] is True
+    assert PROD_CHANGED["tca:dbProxyClientAuth"] == "POSTGRES_SCRAM_SHA_256"
+    run = shared_run("prod", PROD_CHANGED)
     assert run.one(PROXY).inputs["auths"][0]["clientPasswordAuthType"] == "POSTGRES_SCRAM_SHA_256"
 
 
@@ -336,8 +338,8 @@ def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_or_the_instance_
 def test_switching_the_proxy_on_for_a_running_stack_makes_service_and_seed_wait_for_it():
     # On the `up` that turns dbProxy on, the step is new, so it is created (and waits) before
     # the service rolls to tasks that use the proxy endpoint.
-    from tests.mocks import run_program
-    run = run_program("dev", overrides={"tca:dbProxy": True})
+    assert DEV_ALL_ON["tca:dbProxy"] is True
+    run = shared_run("dev", DEV_ALL_ON)
     ready = run.one(PROXY_READY).urn
     assert ready in run.one("awsx:ecs:FargateService").dependencies
     assert ready in run.one("pulumi-python:dynamic/seed:DatabaseSeed").dependencies
@@ -357,10 +359,8 @@ def test_slow_statements_are_logged_above_the_configured_threshold(run, settings
 @pytest.fixture(scope="module")
 def prod_variant():
     """prod with slow-statement logging off."""
-    from tests.mocks import run_program
-    run = run_program("prod", overrides={"tca:dbSlowStatementMs": -1})
-    assert run.error is None, run.error
-    return run
+    assert PROD_CHANGED["tca:dbSlowStatementMs"] == -1
+    return shared_run("prod", PROD_CHANGED)
 
 
 def test_slow_statement_logging_can_be_turned_off(prod_variant):

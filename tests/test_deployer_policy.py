@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from infra.keys import KEY_ADMIN_ACTIONS
-from tests.conftest import shared_run, stack_run
+from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, shared_run, stack_run
 from tests.layered import layered
 from tests.mocks import ACCOUNT, EXISTING_PRIVATE, EXISTING_PUBLIC, EXISTING_VPC, ROOT, Run, stack_region
 
@@ -247,12 +247,11 @@ def _granted(stack: str) -> set[str]:
     return actions
 
 
-# Extra renders per stack: HTTPS, an alarm email, the pull-through cache (each stack's own variant).
+# Extra renders per stack: dev with every option on, and with only the pull-through cache; prod with HTTPS and
+# its other changed values (tests/conftest.py).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
-    "dev": [{"tca:alarmEmail": "ops@example.com", "tca:albAccessLogs": True, "tca:waf": True},
-            {"tca:dockerHubCredentialsSecretArn": (
-                f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbC123")}],
-    "prod": [{"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}],
+    "dev": [DEV_ALL_ON, {"tca:dockerHubCredentialsSecretArn": DOCKER_HUB_SECRET}],
+    "prod": [PROD_CHANGED],
 }
 
 
@@ -642,8 +641,9 @@ def _inline_needs(run: Run) -> list[tuple[str, str]]:
 
 def _boundary_runs(stack: str) -> list[Run]:
     # The pull-through cache and the canary's load-balancer role and the proxy and enhanced monitoring.
-    return [*_runs(stack), shared_run(stack, {"tca:dbProxy": True, "tca:dbMonitoringIntervalSeconds": 60,
-                                              "tca:deploymentStrategy": "CANARY"})]
+    # On top of the first variant: dev's already has them all, prod's file the last two (no extra render while so).
+    wanted = {"tca:dbProxy": True, "tca:dbMonitoringIntervalSeconds": 60, "tca:deploymentStrategy": "CANARY"}
+    return [*_runs(stack), shared_run(stack, {**VARIANTS[stack][0], **wanted})]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -6,7 +6,7 @@ import pytest
 
 from infra.config import ConfigError
 from infra.service import TLS_POLICY
-from tests.conftest import run_where, shared_run
+from tests.conftest import DOMAIN, PROD_CHANGED, run_where, shared_run
 from tests.helpers import ALB
 from tests.mocks import run_program
 
@@ -14,12 +14,11 @@ CERT = "aws:acm/certificate:Certificate"
 VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 RECORD = "aws:route53/record:Record"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
-DOMAIN = {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}
 
 
 @pytest.fixture(scope="module")
 def https():
-    return shared_run("prod", DOMAIN)
+    return shared_run("prod", PROD_CHANGED)  # with DOMAIN
 
 
 def test_without_a_domain_there_is_no_certificate_and_only_http(run):

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from infra.edge import ACCESS_LOG_PREFIX, COUNTED_COMMON_RULES, access_log_bucket_policy, elb_log_delivery_principal
-from tests.conftest import stack_file
+from tests.conftest import DEV_ALL_ON, shared_run, stack_file
 from tests.helpers import ALB, int_of
-from tests.mocks import ACCOUNT, run_program
+from tests.mocks import ACCOUNT
 
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
@@ -175,7 +175,8 @@ def test_protected_stacks_keep_the_bucket_on_destroy(prod):
 
 
 def test_unprotected_stacks_empty_and_remove_the_bucket_on_destroy():
-    run = run_program("dev", overrides={"tca:albAccessLogs": True, "tca:deletionProtection": False})
+    run = shared_run("dev", DEV_ALL_ON)
+    assert DEV_ALL_ON["tca:albAccessLogs"] is True and DEV_ALL_ON["tca:deletionProtection"] is False
     bucket = run.one(BUCKET)
     assert bucket.protect is False
     assert bucket.inputs["forceDestroy"] is True

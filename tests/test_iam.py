@@ -4,13 +4,12 @@ with the stack's permissions boundary."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pulumi
 import pytest
 
 from infra.iam import boundary_transform, service_trust_policy, workload_boundary_arn
-from tests.mocks import ACCOUNT, run_program
+from tests.mocks import ACCOUNT
 
 
 def test_a_service_role_is_assumable_by_that_service_alone():
@@ -63,24 +62,12 @@ def test_each_stacks_boundary_is_named_after_the_stack():
         "arn:aws:iam::123456789012:policy/tca-prod-workload-boundary"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_program_registers_the_stacks_boundary_transform_before_any_resource(stack, monkeypatch):
+def test_the_program_registers_the_stacks_boundary_transform_before_any_resource(run):
     # Mocks record a stack transform but never run it, so the registration itself is what is checked:
     # one transform, registered before the first resource, that bounds roles with this stack's policy.
-    registered: list[tuple[Any, int]] = []
-    real = pulumi.runtime.register_resource_transform
-
-    def record(transform):
-        monitor = pulumi.runtime.settings.SETTINGS.monitor
-        registered.append((transform, len(monitor.registrations)))
-        real(transform)
-
-    monkeypatch.setattr(pulumi.runtime, "register_resource_transform", record)
-    run = run_program(stack)
-    assert run.error is None, run.error
-    (transform, resources_before), = registered
+    (transform, resources_before), = run.stack_transforms
     assert resources_before == 0
     result = transform(_args("aws:iam/role:Role", {}))
-    boundary = f"arn:aws:iam::{ACCOUNT}:policy/tca-{stack}-workload-boundary"
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/tca-{run.stack}-workload-boundary"
     assert result is not None and result.props == {"permissionsBoundary": boundary}
     assert run.of_type("aws:iam/role:Role"), "the stack creates roles for the boundary to cap"

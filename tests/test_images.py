@@ -7,13 +7,13 @@ import json
 import pytest
 
 from infra.images import PULL_ACTIONS, cached_image, docker_hub_repository
-from tests.conftest import run_where, shared_run
+from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, run_where, shared_run
 from tests.helpers import ECS_SERVICE, plain
-from tests.mocks import ACCOUNT, run_program, stack_region
+from tests.mocks import ACCOUNT, stack_region
 
 # The cache's secret must be in the stack's region; these tests run dev.
 REGION = stack_region("dev")
-SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbC123"
+SECRET_ARN = DOCKER_HUB_SECRET
 RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SEED_TASK = "awsx:ecs:FargateTaskDefinition"
@@ -76,7 +76,8 @@ def test_service_and_seed_pull_the_app_through_the_cache(cached):
 
 
 def test_an_official_image_is_pulled_from_the_caches_library_path():
-    run = run_program("dev", overrides={"tca:dockerHubCredentialsSecretArn": SECRET_ARN, "tca:appImage": "nginx:1.27"})
+    run = shared_run("dev", DEV_ALL_ON)
+    assert (DEV_ALL_ON["tca:dockerHubCredentialsSecretArn"], DEV_ALL_ON["tca:appImage"]) == (SECRET_ARN, "nginx:1.27")
     expected = f"{REGISTRY}/tca-dev-hub/library/nginx:1.27"
     assert _images(run) == (expected, expected)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_where, shared_run, stack_file
+from tests.conftest import DEV_ALL_ON, run_where, shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, RDS
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -159,7 +159,8 @@ def test_no_email_subscription_without_an_address(run):
 
 
 def test_email_subscription_when_an_address_is_configured():
-    run = shared_run("dev", {"tca:alarmEmail": "ops@example.com"})
+    run = shared_run("dev", DEV_ALL_ON)
+    assert DEV_ALL_ON["tca:alarmEmail"] == "ops@example.com"
     sub = run.one(SUBSCRIPTION).inputs
     assert sub == {"topic": run.one(TOPIC).outputs["arn"], "protocol": "email", "endpoint": "ops@example.com"}
 

@@ -25,7 +25,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import tca_policies as pack
-from tests.conftest import shared_run, stack_file, stack_run
+from tests.conftest import PROD_CHANGED, shared_run, stack_file, stack_run
 from tests.mocks import ROOT, Run
 from tests.policy_resources import options, policy_resources, resource
 
@@ -44,7 +44,7 @@ POLICY_IDS = [case_id(name) for name in pack.POLICY_NAMES]
 VARIANTS = {
     "dev": ("dev", {}),
     "prod": ("prod", {}),
-    "prod-https": ("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"}),
+    "prod-https": ("prod", PROD_CHANGED),
 }
 
 

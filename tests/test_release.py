@@ -15,7 +15,7 @@ from infra.release import (
     metric_expression,
 )
 from infra.service import BLOCKED_PATHS
-from tests.conftest import run_where, shared_run, stack_file
+from tests.conftest import DEV_ALL_ON, PROD_CHANGED, run_where, shared_run, stack_file
 from tests.helpers import ALB, ECS_SERVICE, VPC, int_of
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -211,14 +211,15 @@ def test_canary_role_is_assumable_only_by_ecs_and_holds_only_awss_load_balancer_
 
 
 def test_canary_rule_sits_on_the_https_listener_with_a_domain():
-    run = shared_run("prod", {"tca:domainName": "todo.example.com", "tca:hostedZoneId": "Z0123456789ABCDEFGHIJ"})
+    run = shared_run("prod", PROD_CHANGED)  # with a domain
     https = run.referenced(run.one(ALB).outputs["listeners"][1])
     assert run.one(LISTENER_RULE, "-production").inputs["listenerArn"] == https["arn"]
 
 
 def test_both_strategies_scale_on_cpu_and_on_requests_per_task():
-    for strategy in ("ROLLING", "CANARY"):
-        run = shared_run("dev", {"tca:deploymentStrategy": strategy})
+    assert DEV_ALL_ON["tca:deploymentStrategy"] == "CANARY"
+    for strategy, run in (("ROLLING", run_where("dev", {"tca:deploymentStrategy": "ROLLING"})),
+                          ("CANARY", shared_run("dev", DEV_ALL_ON))):
         configs = {p.name.rsplit("-", 1)[-1]: p.inputs["targetTrackingScalingPolicyConfiguration"]
                    for p in run.of_type(SCALING_POLICY)}
         assert sorted(configs) == ["cpu", "requests"], strategy
@@ -237,7 +238,7 @@ def test_both_strategies_scale_on_cpu_and_on_requests_per_task():
 
 def test_a_canary_dev_differs_only_by_config():
     # No stack name anywhere: dev's file with CANARY gets the whole canary wiring prod has.
-    run = shared_run("dev", {"tca:deploymentStrategy": "CANARY"})
+    run = shared_run("dev", DEV_ALL_ON)
     assert run.one(ECS_SERVICE).inputs["deploymentConfiguration"]["strategy"] == "CANARY"
     assert len(run.one(ECS_SERVICE).inputs["loadBalancers"]) == 1
     assert run.one(TARGET_GROUP).parent == run.one("tca:infra:Release").urn

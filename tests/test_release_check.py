@@ -38,6 +38,7 @@ def test_rollout_check_waits_through_the_canarys_bakes_and_at_least_half_an_hour
 
 
 def test_a_day_long_canary_bake_gives_the_rollout_check_a_day_and_more():
-    from tests.mocks import run_program
-    run = run_program("prod", overrides={"tca:canaryBakeMinutes": 1440, "tca:deploymentBakeMinutes": 10})
+    from tests.conftest import PROD_CHANGED, shared_run
+    assert (PROD_CHANGED["tca:canaryBakeMinutes"], PROD_CHANGED["tca:deploymentBakeMinutes"]) == (1440, 10)
+    run = shared_run("prod", PROD_CHANGED)
     assert int(plain(run.one(CHECK).inputs)["wait_minutes"]) == 20 + 1440 + 10

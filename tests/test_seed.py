@@ -120,6 +120,6 @@ def test_seed_revision_must_be_a_positive_whole_number():
 
 def test_seed_uses_the_stacks_aws_profile_when_one_is_set(run):
     assert plain(run.one(SEED).inputs)["profile"] == ""
-    from tests.mocks import run_program
-    with_profile = run_program("dev", overrides={"aws:profile": "deployer"})
+    from tests.conftest import shared_run
+    with_profile = shared_run("dev", {"aws:profile": "deployer"})
     assert plain(with_profile.one(SEED).inputs)["profile"] == "deployer"

@@ -508,8 +508,7 @@ def test_the_other_aws_limits_config_enforces_are_awss():
 
 
 def test_waf_rate_limit_range_matches_awss_api_model():
-    import botocore.session
-
     from infra.config import WAF_RATE_LIMIT_RANGE
-    shape = botocore.session.get_session().get_service_model("wafv2").shape_for("RateLimit").metadata
+    from tests.helpers import aws_service_model
+    shape = aws_service_model("wafv2").shape_for("RateLimit").metadata
     assert (shape["min"], shape["max"]) == WAF_RATE_LIMIT_RANGE

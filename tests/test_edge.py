@@ -8,7 +8,7 @@ import pytest
 
 from infra.edge import ACCESS_LOG_PREFIX, COUNTED_COMMON_RULES, access_log_bucket_policy, elb_log_delivery_principal
 from tests.conftest import DEV_ALL_ON, shared_run, stack_file
-from tests.helpers import ALB, int_of
+from tests.helpers import ALB, aws_service_model, int_of
 from tests.mocks import ACCOUNT
 
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
@@ -192,9 +192,7 @@ def test_edge_children_belong_to_the_edge_component(prod):
 # -- names WAF accepts, checked against AWS's own API model (botocore's wafv2 service model) --------
 
 def _waf_shape(name: str) -> dict:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("wafv2").shape_for(name).metadata
+    return aws_service_model("wafv2").shape_for(name).metadata
 
 
 def _fits(value: str, shape: str) -> bool:

@@ -278,9 +278,8 @@ def test_the_rollback_image_the_readme_commits_is_one_the_config_accepts():
 
 def _output_members(operation: str) -> set[str]:
     """Every member name anywhere in an ECS operation's output, from botocore's model of the API."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("ecs")
+    from tests.helpers import aws_service_model
+    model = aws_service_model("ecs")
     names: set[str] = set()
     todo, seen = [model.operation_model(operation).output_shape], set()
     while todo:

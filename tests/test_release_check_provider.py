@@ -208,16 +208,16 @@ def test_a_missing_service_fails_at_once(ecs):
 
 
 def test_status_sets_cover_every_ecs_service_deployment_status_once():
-    import botocore.session
-    model = botocore.session.get_session().get_service_model("ecs")
+    from tests.helpers import aws_service_model
+    model = aws_service_model("ecs")
     statuses = set(model.shape_for("ServiceDeploymentStatus").enum)
     assert PASSED | FAILED | WAITING == statuses
     assert len(PASSED) + len(FAILED) + len(WAITING) == len(statuses)
 
 
 def test_the_operations_the_check_calls_are_in_ecs_api():
-    import botocore.session
-    model = botocore.session.get_session().get_service_model("ecs")
+    from tests.helpers import aws_service_model
+    model = aws_service_model("ecs")
     assert {"DescribeServices", "ListServiceDeployments", "DescribeServiceDeployments"} <= set(model.operation_names)
 
 

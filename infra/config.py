@@ -611,15 +611,23 @@ def _names_resources(name: str) -> bool:
         and len(f"{NAMESPACE}-{name}") <= MAX_NAME_PREFIX
 
 
-def _stack_settings(r: _Reader, stack: str, region: str | None, profile: str) -> dict[str, Any]:
+def _stack_settings(r: _Reader, stack: str, region: str | None, profile: str, layer: str | None) -> dict[str, Any]:
     rule = (f"must be lowercase letters, digits and single hyphens, at most {MAX_NAME_PREFIX - len(NAMESPACE) - 1} "
             "characters, because it names the load balancer")
     if not _names_resources(stack):
         r.errors.append(f"stack name {stack!r}: {rule}")
     deployment = (r.raw("deploymentName") or "").strip()
+    one_layer = layer is not None and layer != "all"
     if deployment and not _names_resources(deployment):
-        r.fail("deploymentName", deployment, rule + " (or empty: the stack's name)")
+        r.fail("deploymentName", deployment, rule + ("" if one_layer else " (or empty: the stack's name)"))
         deployment = ""
+    elif one_layer and not deployment:
+        # Named after its own stack, a layer's roles would carry a boundary that admits only that stack's
+        # secrets and keys, so the app could not read the database stack's secret.
+        r.errors.append(
+            f"tca:deploymentName is not set: the {layer} layer is one layer of a deployment, and the layers of one "
+            "deployment share its name prefix (tca-<deploymentName>), its roles' permissions boundary and its "
+            "deployer; set it to the same name in the network, database and app stacks")
     if not region or not _REGION.fullmatch(region):
         r.errors.append(f"aws:region = {region!r}: must be an AWS region such as ap-southeast-2")
     return dict(
@@ -1102,7 +1110,8 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
     layers = _layers(r)
     uses = LAYER_SECTIONS.get(layers["layer"], ())
     sections: dict[str, dict[str, Any]] = {
-        "stack": _stack_settings(r, stack, values.get("aws:region"), values.get("aws:profile") or ""),
+        "stack": _stack_settings(r, stack, values.get("aws:region"), values.get("aws:profile") or "",
+                                 layers["layer"]),
     }
     if "network" in uses:
         sections["network"] = _network(r, vpc_check if in_region else None)

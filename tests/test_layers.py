@@ -65,7 +65,7 @@ def _owners(runs: dict[str, Run]) -> dict[tuple[str, str], list[str]]:
 # -- equivalence with the one-stack deployment -----------------------------------------------------------------
 
 def test_the_three_layers_together_declare_exactly_the_one_stack_deployments_resources_plus_a_key_each():
-    runs, one = layered("prod", moved=True), stack_run("prod")
+    runs, one = layered("prod"), stack_run("prod")
     together = Counter(_key(r) for run in runs.values() for r in run.registrations if r.type not in KEYS)
     assert together == Counter(_key(r) for r in one.registrations if r.type not in KEYS)
     for run in runs.values():
@@ -75,14 +75,14 @@ def test_the_three_layers_together_declare_exactly_the_one_stack_deployments_res
 def test_every_layered_resource_receives_the_inputs_its_one_stack_counterpart_receives():
     """Wired the same way: what each resource is given, IDs and ARNs of other layers' resources included."""
     one = {_key(r): r for r in stack_run("prod").registrations}
-    for layer, run in layered("prod", moved=True).items():
+    for layer, run in layered("prod").items():
         differing = [r.name for r in run.registrations
                      if r.type not in KEYS and plain(r.inputs) != plain(one[_key(r)].inputs)]
         assert differing == [], layer
 
 
 def test_each_layers_key_is_named_after_its_own_stack():
-    for layer, run in layered("prod", moved=True).items():
+    for layer, run in layered("prod").items():
         assert run.one("aws:kms/alias:Alias").inputs["name"] == f"alias/tca-{stack_name('prod', layer)}"
 
 
@@ -94,12 +94,12 @@ def test_each_layers_key_is_named_after_its_own_stack():
     ("aws:cloudwatch/dashboard:Dashboard", "app"), ("aws:sns/topic:Topic", "app"),
 ])
 def test_each_single_instance_resource_lives_in_exactly_one_layer(type_: str, owner: str):
-    owners = {k: v for k, v in _owners(layered("prod", moved=True)).items() if k[0] == type_}
+    owners = {k: v for k, v in _owners(layered("prod")).items() if k[0] == type_}
     assert owners and all(layers == [owner] for layers in owners.values()), owners
 
 
 def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_same_resources():
-    app, one = layered("prod", moved=True)["app"], stack_run("prod")
+    app, one = layered("prod")["app"], stack_run("prod")
     assert set(app.outputs) == APP_OUTPUTS
     assert {k: v for k, v in app.outputs.items() if k != "reseedCommand"} == \
         {k: v for k, v in one.outputs.items() if k != "reseedCommand"}
@@ -150,14 +150,17 @@ def test_the_app_connects_through_the_database_stacks_proxy_with_its_secret_and_
 
 
 def test_the_apps_execution_role_may_decrypt_with_the_database_stacks_key_not_its_own():
-    runs = layered("prod")
-    database, app = runs["database"], runs["app"]
+    """The layers share a name, so the mocks would give both keys one ARN: the database stack names another."""
+    outputs = _outputs()
+    db_key = "arn:aws:kms:ap-southeast-2:123456789012:key/0d0d0d0d-1234-4567-89ab-0d0d0d0d0d0d"
+    outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbKeyArn": db_key}
+    app = run_program("prod-app", layer_overrides("prod", "app"), stack_file="prod", stack_outputs=outputs)
+    assert app.error is None, app.error
     policy = json.loads(app.one(EXEC_SECRET_POLICY, "-exec-secret").inputs["policy"])
     decrypt = [s for s in policy["Statement"] if s["Action"] == "kms:Decrypt"]
-    db_key = database.one("aws:kms/key:Key").outputs["arn"]
     assert [s["Resource"] for s in decrypt] == [db_key] != [app.one("aws:kms/key:Key").outputs["arn"]]
     assert [s["Resource"] for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"] == \
-        [database.one(SECRET).outputs["arn"]]
+        [layered("prod")["database"].one(SECRET).outputs["arn"]]
 
 
 def test_the_database_key_lets_secrets_manager_decrypt_for_any_principal_the_account_allows():
@@ -242,7 +245,7 @@ def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_t
     outputs = _outputs()
     outputs[qualified("prod", referenced)] = {k: v for k, v in outputs[qualified("prod", referenced)].items()
                                               if k != output}
-    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer, moved=False), outputs)
+    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
     key = "networkStack" if referenced == "network" else "databaseStack"
     assert f"tca:{key} = '{qualified('prod', referenced)}': that stack has no output {output}," in message
 
@@ -250,7 +253,7 @@ def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_t
 def test_an_app_whose_database_is_in_another_vpc_than_its_network_is_refused():
     outputs = _outputs()
     outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbVpcId": OTHER_VPC}
-    message = _refused("prod-app", layer_overrides("prod", "app", moved=False), outputs)
+    message = _refused("prod-app", layer_overrides("prod", "app"), outputs)
     network_vpc = outputs[qualified("prod", "network")]["vpcId"]
     assert (f"tca:databaseStack = '{qualified('prod', 'database')}' runs its database in {OTHER_VPC}, but "
             f"tca:networkStack = '{qualified('prod', 'network')}' is {network_vpc}") in message
@@ -264,7 +267,7 @@ def test_the_database_stack_names_the_vpc_it_runs_in():
 def test_a_database_with_rds_proxy_on_a_network_without_the_proxys_hop_is_refused():
     outputs = _outputs()
     del outputs[qualified("prod", "network")]["proxySecurityGroupId"]
-    message = _refused("prod-database", layer_overrides("prod", "database", moved=False), outputs)
+    message = _refused("prod-database", layer_overrides("prod", "database"), outputs)
     assert "has no output proxySecurityGroupId" in message and "tca:dbProxy = true" in message
 
 
@@ -287,8 +290,8 @@ LAYER_KEYS = {
 
 
 def _defaults_only(layer: str, keys: tuple[str, ...]) -> dict[str, str]:
-    full = stack_config("prod", layer_overrides("prod", layer, moved=False))
-    values = stack_config("no-such-stack-file", layer_overrides("prod", layer, moved=False))
+    full = stack_config("prod", layer_overrides("prod", layer))
+    values = stack_config("no-such-stack-file", layer_overrides("prod", layer))
     values.update({k: full[k] for k in (f"tca:{key}" for key in keys)})
     return {**values, "aws:region": "ap-southeast-2"}
 
@@ -317,7 +320,7 @@ def test_a_network_stack_file_without_a_key_it_needs_is_refused_naming_it():
 
 def test_keys_only_other_layers_use_are_named_in_a_warning_and_have_no_effect():
     with mock.patch("pulumi.log.warn") as warn:
-        cfg = load_config(stack="prod-network", values=stack_config("prod", {"tca:layer": "network"}),
+        cfg = load_config(stack="prod-network", values=stack_config("prod", layer_overrides("prod", "network")),
                           offered=rds_offers_like_aws)
     assert {"tca:taskCpu", "tca:dbInstanceClass", "tca:waf"} <= set(cfg.unused_keys)
     assert not {"tca:azCount", "tca:natGateways", "tca:dbProxy", "tca:keyDeletionWindowDays"} & set(cfg.unused_keys)
@@ -332,6 +335,33 @@ def test_the_one_stack_files_warn_about_nothing():
         with mock.patch("pulumi.log.warn") as warn:
             cfg = load_config(stack=stack, values=stack_config(stack), offered=rds_offers_like_aws)
         assert cfg.unused_keys == () and warn.call_count == 0
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_layer_without_a_deployment_name_is_refused_because_the_layers_share_its_prefix(layer: str):
+    """Named after its own stack, the app's roles' boundary would not admit the database stack's secret."""
+    values = stack_config("prod", {**layer_overrides("prod", layer), "tca:deploymentName": ""})
+    with pytest.raises(ConfigError) as refused:
+        load_config(stack=stack_name("prod", layer), values=values, offered=rds_offers_like_aws)
+    assert (f"tca:deploymentName is not set: the {layer} layer is one layer of a deployment, and the layers of one "
+            "deployment share its name prefix (tca-<deploymentName>), its roles' permissions boundary and its "
+            "deployer; set it to the same name in the network, database and app stacks") in str(refused.value)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_layers_deployment_name_fits_the_load_balancers_name_prefix(layer: str):
+    values = stack_config("prod", {**layer_overrides("prod", layer), "tca:deploymentName": "p" * 21})
+    with pytest.raises(ConfigError) as refused:
+        load_config(stack=stack_name("prod", layer), values=values, offered=rds_offers_like_aws)
+    assert (f"tca:deploymentName = '{'p' * 21}': must be lowercase letters, digits and single hyphens, at most 20 "
+            "characters, because it names the load balancer\n") in f"{refused.value}\n"
+
+
+def test_the_layers_name_their_resources_after_the_deployment_not_their_stacks():
+    for layer, run in layered("prod").items():
+        components = {r.name for r in run.registrations if r.type.startswith("tca:infra:")}
+        assert components and all(name == "tca-prod" or name.startswith("tca-prod-") for name in components), layer
+        assert not any(name.startswith(f"tca-{stack_name('prod', layer)}") for name in components), layer
 
 
 def test_a_stack_reference_must_name_organization_project_and_stack():
@@ -369,7 +399,7 @@ def test_in_an_existing_vpc_the_load_balancer_takes_the_public_subnets_and_tasks
 
 
 def test_a_network_layer_in_an_existing_vpc_creates_only_the_groups_and_exports_the_given_ids():
-    run = run_program("prod-network", {**EXISTING, "tca:layer": "network"}, stack_file="prod")
+    run = run_program("prod-network", {**EXISTING, **layer_overrides("prod", "network")}, stack_file="prod")
     assert run.error is None, run.error
     assert {r.type for r in run.registrations} == {"tca:infra:Network", SG,
                                                    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",

@@ -8,25 +8,31 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
+from unittest.mock import call
 
 import pytest
+from pulumi_aws.ec2.outputs import GetRouteTableRouteResult
 from pulumi_policy import PolicyResource
 
-from infra.config import ConfigError, load_config
+from infra.config import ConfigError, _egress_problem, load_config
 from infra.refs import DatabaseRefs, NetworkRefs
 from policy import tca_policies as pack
+from tests import mocks
 from tests.conftest import shared_run, stack_run
 from tests.helpers import ALB, ECS_SERVICE, RDS, SECRET, SG, VPC, environment, plain
 from tests.layered import LAYERS, layer_overrides, layered, qualified, stack_name
 from tests.mocks import (
+    EXISTING_CENTRAL_EGRESS,
     EXISTING_ISOLATED,
     EXISTING_PRIVATE,
     EXISTING_PUBLIC,
     EXISTING_VPC,
     FOREIGN_SUBNET,
     OTHER_VPC,
+    TRANSIT_GATEWAY,
     Registration,
     Run,
     rds_offers_like_aws,
@@ -446,20 +452,134 @@ def test_a_subnet_of_another_vpc_is_refused_through_the_lookup():
             f"({EXISTING_VPC})") in _looked_up({"tca:privateSubnetIds": private})
 
 
-def test_a_private_subnet_without_a_route_to_a_nat_gateway_is_refused_through_the_lookup():
+def test_a_private_subnet_without_a_default_route_is_refused_through_the_lookup():
     """The isolated subnet has no association of its own: the VPC's main route table, with no default route."""
     private = json.dumps([EXISTING_ISOLATED, *EXISTING_PRIVATE[1:]])
-    assert (f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': has no default route (0.0.0.0/0) to a NAT gateway"
-            in _looked_up({"tca:privateSubnetIds": private}))
+    assert (f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': has no default route (0.0.0.0/0); tasks pull the image "
+            "and read the database secret through it" in _looked_up({"tca:privateSubnetIds": private}))
 
 
-def test_public_subnets_must_route_to_an_internet_gateway():
+def test_public_subnets_must_route_to_an_internet_gateway_and_private_ones_must_not():
     swapped = {"tca:publicSubnetIds": EXISTING["tca:privateSubnetIds"],
                "tca:privateSubnetIds": EXISTING["tca:publicSubnetIds"]}
     message = _looked_up(swapped)
-    assert f"tca:publicSubnetIds = '{EXISTING_PRIVATE[0]}': has no default route (0.0.0.0/0) to an internet" \
-        in message
-    assert f"tca:privateSubnetIds = '{EXISTING_PUBLIC[0]}': has no default route (0.0.0.0/0) to a NAT" in message
+    assert (f"tca:publicSubnetIds = '{EXISTING_PRIVATE[0]}': routes 0.0.0.0/0 to NAT gateway nat-0{'a' * 16}, not "
+            "to an internet gateway (or a firewall endpoint in front of one)") in message
+    assert (f"tca:privateSubnetIds = '{EXISTING_PUBLIC[0]}': routes 0.0.0.0/0 to internet gateway "
+            "igw-0123456789abcdef0, so it is a public subnet") in message
+
+
+def test_a_private_subnet_with_central_egress_through_a_transit_gateway_passes_with_a_warning():
+    private = json.dumps([EXISTING_CENTRAL_EGRESS, *EXISTING_PRIVATE[1:]])
+    with mock.patch("pulumi.log.warn") as warn:
+        cfg = load_config(stack="prod", values=stack_config("prod", {**EXISTING, "tca:privateSubnetIds": private}),
+                          offered=rds_offers_like_aws)
+    assert cfg.network.private_subnet_ids == (EXISTING_CENTRAL_EGRESS, *EXISTING_PRIVATE[1:])
+    assert call(f"tca:privateSubnetIds: {EXISTING_CENTRAL_EGRESS} routes 0.0.0.0/0 to transit gateway "
+                f"{TRANSIT_GATEWAY}, not to a NAT gateway; reaching Docker Hub, Secrets Manager and CloudWatch Logs "
+                "through it is not verified; tasks pull the image, read the database secret and write logs that "
+                "way") in warn.call_args_list
+
+
+def _route(**target: str) -> GetRouteTableRouteResult:
+    """A default route as the route-table lookup reports it: every other target field empty."""
+    fields = dict.fromkeys(("carrier_gateway_id", "core_network_arn", "destination_prefix_list_id",
+                            "egress_only_gateway_id", "gateway_id", "instance_id", "ipv6_cidr_block",
+                            "local_gateway_id", "nat_gateway_id", "network_interface_id", "odb_network_arn",
+                            "transit_gateway_id", "vpc_endpoint_id", "vpc_peering_connection_id"), "")
+    return GetRouteTableRouteResult(**{**fields, "cidr_block": "0.0.0.0/0", **target})
+
+
+@pytest.mark.parametrize(("target", "described"), [
+    ({"transit_gateway_id": "tgw-0123456789abcdef0"}, "transit gateway tgw-0123456789abcdef0"),
+    ({"core_network_arn": "arn:aws:networkmanager::123456789012:core-network/core-network-0123456789abcdef0"},
+     "core network arn:aws:networkmanager::123456789012:core-network/core-network-0123456789abcdef0"),
+    ({"instance_id": "i-0123456789abcdef0", "network_interface_id": "eni-0123456789abcdef0"},
+     "instance i-0123456789abcdef0"),
+    ({"network_interface_id": "eni-0123456789abcdef0"}, "network interface eni-0123456789abcdef0"),
+    ({"vpc_endpoint_id": "vpce-0123456789abcdef0"}, "VPC endpoint vpce-0123456789abcdef0"),
+])
+def test_a_private_subnets_egress_other_than_a_nat_gateway_passes_with_a_warning_naming_it(
+        target: dict[str, str], described: str):
+    subnet = EXISTING_PRIVATE[0]
+    with mock.patch("pulumi.log.warn") as warn:
+        assert _egress_problem("privateSubnetIds", subnet, _route(**target)) is None
+    warn.assert_called_once_with(
+        f"tca:privateSubnetIds: {subnet} routes 0.0.0.0/0 to {described}, not to a NAT gateway; reaching Docker Hub, "
+        "Secrets Manager and CloudWatch Logs through it is not verified; tasks pull the image, read the database "
+        "secret and write logs that way")
+
+
+def test_a_private_subnet_routed_to_a_nat_gateway_passes_without_a_warning():
+    with mock.patch("pulumi.log.warn") as warn:
+        assert _egress_problem("privateSubnetIds", EXISTING_PRIVATE[0], _route(nat_gateway_id="nat-0a")) is None
+    warn.assert_not_called()
+
+
+def test_a_public_subnet_routed_through_a_firewall_endpoint_passes_with_a_warning():
+    subnet = EXISTING_PUBLIC[0]
+    with mock.patch("pulumi.log.warn") as warn:
+        assert _egress_problem("publicSubnetIds", subnet, _route(vpc_endpoint_id="vpce-0123456789abcdef0")) is None
+    warn.assert_called_once_with(
+        f"tca:publicSubnetIds: {subnet} routes 0.0.0.0/0 to VPC endpoint vpce-0123456789abcdef0, not to an "
+        "internet gateway; that the internet-facing load balancer is reached through it is not verified")
+
+
+@pytest.mark.parametrize(("target", "described"), [
+    ({"transit_gateway_id": "tgw-0123456789abcdef0"}, "transit gateway tgw-0123456789abcdef0"),
+    ({"instance_id": "i-0123456789abcdef0"}, "instance i-0123456789abcdef0"),
+])
+def test_a_public_subnet_routed_elsewhere_than_an_internet_gateway_or_firewall_endpoint_is_refused(
+        target: dict[str, str], described: str):
+    assert _egress_problem("publicSubnetIds", EXISTING_PUBLIC[0], _route(**target)) == (
+        f"routes 0.0.0.0/0 to {described}, not to an internet gateway (or a firewall endpoint in front of one); the "
+        "internet-facing load balancer goes in these subnets")
+
+
+def test_a_public_subnet_without_a_default_route_is_refused():
+    assert _egress_problem("publicSubnetIds", EXISTING_PUBLIC[0], None) == (
+        "has no default route (0.0.0.0/0); the internet-facing load balancer goes in these subnets")
+
+
+def _denied(token: str, action: str, when: Callable[[dict], bool] = lambda _query: True) -> Any:
+    """The EC2 lookup `token` fails the way a role without `action` sees it (when `when` holds for the query)."""
+    answer = mocks._LOOKUPS[token]
+    reason = (f"reading EC2 resource: operation error EC2: {action}, https response error StatusCode: 403, "
+              "api error UnauthorizedOperation: You are not authorized to perform this operation.")
+    return mock.patch.dict(mocks._LOOKUPS, {
+        token: lambda query, region: ({}, [("id", reason)]) if when(query) else answer(query, region)})
+
+
+def test_a_vpc_that_cannot_be_read_is_refused_by_key_with_the_providers_message_not_as_missing():
+    with _denied("aws:ec2/getVpc:getVpc", "DescribeVpcs"):
+        message = _looked_up({})
+    assert f"tca:vpcId = '{EXISTING_VPC}': could not be read (" in message
+    assert "DescribeVpcs" in message and "UnauthorizedOperation" in message and "no such VPC" not in message
+
+
+def test_a_subnet_that_cannot_be_read_is_refused_by_key_with_the_providers_message_not_as_missing():
+    with _denied("aws:ec2/getSubnet:getSubnet", "DescribeSubnets", lambda q: q.get("id") == EXISTING_PUBLIC[1]):
+        message = _looked_up({})
+    assert f"tca:publicSubnetIds = '{EXISTING_PUBLIC[1]}': could not be read (" in message
+    assert "DescribeSubnets" in message and "no such subnet" not in message
+
+
+def test_a_subnets_route_table_that_cannot_be_read_is_refused_naming_the_subnet():
+    with _denied("aws:ec2/getRouteTable:getRouteTable", "DescribeRouteTables",
+                 lambda q: q.get("subnetId") == EXISTING_PRIVATE[2]):
+        message = _looked_up({})
+    assert (f"tca:privateSubnetIds = '{EXISTING_PRIVATE[2]}': its route table could not be read (invoke of "
+            "aws:ec2/getRouteTable:getRouteTable failed") in message
+    assert "DescribeRouteTables" in message
+
+
+def test_a_vpcs_main_route_table_that_cannot_be_read_is_refused_naming_the_subnet_that_uses_it():
+    """The isolated subnet has no route table of its own, so its routes are the main table's."""
+    private = json.dumps([EXISTING_ISOLATED, *EXISTING_PRIVATE[1:]])
+    with _denied("aws:ec2/getRouteTable:getRouteTable", "DescribeRouteTables", lambda q: not q.get("subnetId")):
+        message = _looked_up({"tca:privateSubnetIds": private})
+    assert f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': its route table could not be read (" in message
+    assert "DescribeRouteTables" in message
 
 
 def test_a_subnet_listed_twice_is_refused():

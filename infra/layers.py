@@ -56,6 +56,18 @@ def _check_proxy_path(cfg: AppConfig, network: NetworkRefs) -> None:
                         "tca:dbProxy is false here: set both stacks alike")
 
 
+def _check_app_port(cfg: AppConfig, network: dict[str, Any]) -> None:
+    """The network's load balancer reaches the tasks on its tca:appPort; the app must listen on the same port."""
+    # Stack outputs carry numbers as floats (8000.0).
+    network_port = int(float(network["appPort"]))
+    if network_port != cfg.service.app_port:
+        raise ConfigError(
+            f"tca:appPort = {cfg.service.app_port}, but the network stack {cfg.layers.network_stack!r} lets the load "
+            f"balancer reach the tasks only on port {network_port} (its tca:appPort): the tasks would be unreachable. "
+            "Set tca:appPort alike in both stacks, and run `pulumi up` on the network stack first when changing it. "
+            "Nothing was created.")
+
+
 class Layer:
     """This stack's layer: builds the network and database it owns, reads the ones it does not.
 
@@ -82,6 +94,8 @@ class Layer:
         if self.name == "database":
             assert self._network_ref is not None
             _check_proxy_path(cfg, self._network_ref)
+        if self.name == "app":
+            _check_app_port(cfg, network)
         self._exports: dict[str, pulumi.Input[Any]] = {}
         # A network in an existing VPC creates no log group, so it needs no key.
         self.keys = (None if self.name == "network" and cfg.network.existing_vpc

@@ -32,6 +32,15 @@ def layer_overrides(deployment: str, layer: str) -> dict[str, Any]:
     return overrides
 
 
+def as_referenced(value: Any) -> Any:
+    """A stack output as a stack reference reads it: numbers arrive as floats (an appPort of 8000 as 8000.0)."""
+    if isinstance(value, dict):
+        return {k: as_referenced(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_referenced(v) for v in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def render_layers(base: str, overrides: dict[str, Any] | None = None) -> dict[str, Run]:
     """Render network, then database and app, from `base`'s stack file (plus `overrides`) in order."""
     runs: dict[str, Run] = {}
@@ -41,7 +50,7 @@ def render_layers(base: str, overrides: dict[str, Any] | None = None) -> dict[st
                           stack_file=base, stack_outputs=outputs)
         assert run.error is None, f"the {layer} layer of {base} failed under mocks: {run.error!r}"
         runs[layer] = run
-        outputs[qualified(base, layer)] = run.outputs
+        outputs[qualified(base, layer)] = as_referenced(run.outputs)
     return runs
 
 

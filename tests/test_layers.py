@@ -23,7 +23,7 @@ from policy import tca_policies as pack
 from tests import mocks
 from tests.conftest import shared_run, stack_run
 from tests.helpers import ALB, ECS_SERVICE, RDS, SECRET, SG, VPC, environment, plain
-from tests.layered import LAYERS, layer_overrides, layered, qualified, stack_name
+from tests.layered import LAYERS, as_referenced, layer_overrides, layered, qualified, stack_name
 from tests.mocks import (
     EXISTING_CENTRAL_EGRESS,
     EXISTING_ISOLATED,
@@ -221,7 +221,7 @@ def _refused(stack: str, overrides: dict[str, Any], outputs: dict[str, dict[str,
 
 def _outputs() -> dict[str, dict[str, Any]]:
     runs = layered("prod")
-    return {qualified("prod", layer): runs[layer].outputs for layer in ("network", "database")}
+    return {qualified("prod", layer): as_referenced(runs[layer].outputs) for layer in ("network", "database")}
 
 
 def test_an_unknown_layer_is_refused_by_name():
@@ -244,6 +244,7 @@ def test_an_app_without_a_database_stack_is_refused_by_name():
 @pytest.mark.parametrize(("layer", "referenced", "output"), [
     ("database", "network", "dbSecurityGroupId"),
     ("app", "network", "publicSubnetIds"),
+    ("app", "network", "appPort"),
     ("app", "database", "dbResourceId"),
 ])
 def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_the_stack(
@@ -275,6 +276,26 @@ def test_a_database_with_rds_proxy_on_a_network_without_the_proxys_hop_is_refuse
     del outputs[qualified("prod", "network")]["proxySecurityGroupId"]
     message = _refused("prod-database", layer_overrides("prod", "database"), outputs)
     assert "has no output proxySecurityGroupId" in message and "tca:dbProxy = true" in message
+
+
+def test_the_network_stack_exports_the_port_its_load_balancer_reaches_the_tasks_on():
+    network = layered("prod")["network"]
+    rule = network.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "-lb-to-svc-in").inputs
+    assert network.outputs["appPort"] == rule["fromPort"] == rule["toPort"]
+
+
+def test_an_app_on_another_port_than_its_network_stack_opened_is_refused_by_name():
+    """The port arrives as the float a stack reference reads; the message names it as a whole number."""
+    outputs = _outputs()
+    port = load_config(stack="prod-app", values=stack_config("prod", layer_overrides("prod", "app")),
+                       offered=rds_offers_like_aws).service.app_port
+    other = port + 1 if port < 65535 else port - 1
+    outputs[qualified("prod", "network")] = {**outputs[qualified("prod", "network")], "appPort": float(other)}
+    message = _refused("prod-app", layer_overrides("prod", "app"), outputs)
+    assert message == (
+        f"tca:appPort = {port}, but the network stack '{qualified('prod', 'network')}' lets the load balancer reach "
+        f"the tasks only on port {other} (its tca:appPort): the tasks would be unreachable. Set tca:appPort alike "
+        "in both stacks, and run `pulumi up` on the network stack first when changing it. Nothing was created.")
 
 
 # -- config per layer -------------------------------------------------------------------------------------------------

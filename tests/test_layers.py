@@ -18,6 +18,7 @@ from pulumi_aws.ec2.outputs import GetRouteTableRouteResult
 from pulumi_policy import PolicyResource
 
 from infra.config import ConfigError, _egress_problem, load_config
+from infra.layers import DEPLOYMENT_OUTPUT
 from infra.refs import DatabaseRefs, NetworkRefs
 from policy import tca_policies as pack
 from tests import mocks
@@ -114,10 +115,11 @@ def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_sam
 
 # -- what joins the layers ---------------------------------------------------------------------------------------
 
-def test_the_network_and_database_stacks_export_exactly_their_refs():
+def test_the_network_and_database_stacks_export_exactly_their_refs_and_their_deployment():
     runs = layered("prod")
-    assert set(runs["network"].outputs) == set(NetworkRefs.EXPORTS.values())
-    assert set(runs["database"].outputs) == set(DatabaseRefs.EXPORTS.values())
+    assert set(runs["network"].outputs) == {*NetworkRefs.EXPORTS.values(), DEPLOYMENT_OUTPUT}
+    assert set(runs["database"].outputs) == {*DatabaseRefs.EXPORTS.values(), DEPLOYMENT_OUTPUT}
+    assert runs["network"].outputs[DEPLOYMENT_OUTPUT] == runs["database"].outputs[DEPLOYMENT_OUTPUT] == "prod"
 
 
 def test_the_database_goes_in_the_network_stacks_private_subnets_and_database_group():
@@ -245,6 +247,7 @@ def test_an_app_without_a_database_stack_is_refused_by_name():
     ("database", "network", "dbSecurityGroupId"),
     ("app", "network", "publicSubnetIds"),
     ("app", "network", "appPort"),
+    ("app", "database", DEPLOYMENT_OUTPUT),
     ("app", "database", "dbResourceId"),
 ])
 def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_the_stack(
@@ -255,6 +258,19 @@ def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_t
     message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
     key = "networkStack" if referenced == "network" else "databaseStack"
     assert f"tca:{key} = '{qualified('prod', referenced)}': that stack has no output {output}," in message
+
+
+@pytest.mark.parametrize(("layer", "referenced"), [("database", "network"), ("app", "network"), ("app", "database")])
+def test_a_layer_referencing_a_layer_of_another_deployment_is_refused_by_name(layer: str, referenced: str):
+    """The app's roles' boundary would not admit a secret or key named after another deployment."""
+    outputs = _outputs()
+    outputs[qualified("prod", referenced)] = {**outputs[qualified("prod", referenced)], DEPLOYMENT_OUTPUT: "staging"}
+    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
+    key = "networkStack" if referenced == "network" else "databaseStack"
+    assert message == (
+        f"tca:deploymentName = 'prod', but tca:{key} = '{qualified('prod', referenced)}' is a layer of 'staging': "
+        "the layers of one deployment share its name prefix, permissions boundary and deployer; set the same "
+        "tca:deploymentName in every layer. Nothing was created.")
 
 
 def test_an_app_whose_database_is_in_another_vpc_than_its_network_is_refused():

@@ -8,7 +8,8 @@ the parts before them from those stacks' outputs (`tca:networkStack`, `tca:datab
     app       Keys and what `__main__.py` composes when `builds_app`: cluster, load balancer, service, seed,
               release safety, edge, domain, alarms and dashboard, on the network's and the database's refs
 
-A layer's stack exports exactly the refs it owns (infra/refs.py), so the next layer reads what it wrote.
+A layer's stack exports exactly the refs it owns (infra/refs.py), so the next layer reads what it wrote, and
+its deployment name, so a layer of another deployment is refused.
 """
 
 from __future__ import annotations
@@ -25,22 +26,33 @@ from infra.network import Network
 from infra.refs import DatabaseRefs, NetworkRefs, RefsType, exports, from_outputs, missing_outputs
 
 _LAYER_OF = {NetworkRefs: "network", DatabaseRefs: "database"}
+# The output naming the deployment a network or database layer belongs to (its tca:deploymentName).
+DEPLOYMENT_OUTPUT = "deploymentName"
 
 
-def _referenced(kind: type[RefsType], key: str, stack_name: str, layer: str) -> tuple[RefsType, dict[str, Any]]:
+def _referenced(kind: type[RefsType], key: str, stack_name: str, cfg: AppConfig) -> tuple[RefsType, dict[str, Any]]:
     """The refs another stack exported, read before this stack declares anything.
 
     The outputs are awaited here, at the start of the program, so a stack missing one is refused before any
     resource is registered (a resource registered earlier would already be created by `pulumi up`).
     """
+    layer = cfg.layers.layer
     reference = pulumi.StackReference(f"{key}-{stack_name}", stack_name=stack_name)
     outputs = _sync_await(reference.outputs.future()) or {}
     missing = missing_outputs(kind, outputs)
+    if DEPLOYMENT_OUTPUT not in outputs:
+        missing.append(DEPLOYMENT_OUTPUT)
     if missing:
         raise ConfigError(
             f"tca:{key} = {stack_name!r}: that stack has no output {', '.join(missing)}, which the {layer} layer "
             f"needs; is it a {_LAYER_OF[kind]} layer, and has `pulumi up` run on it since it was set up? "
             "Nothing was created.")
+    if outputs[DEPLOYMENT_OUTPUT] != cfg.stack.deployment:
+        # The roles' boundary admits only secrets and keys named after this stack's deployment.
+        raise ConfigError(
+            f"tca:deploymentName = {cfg.stack.deployment!r}, but tca:{key} = {stack_name!r} is a layer of "
+            f"{outputs[DEPLOYMENT_OUTPUT]!r}: the layers of one deployment share its name prefix, permissions "
+            "boundary and deployer; set the same tca:deploymentName in every layer. Nothing was created.")
     return from_outputs(kind, outputs, reference.require_output), outputs
 
 
@@ -56,6 +68,18 @@ def _check_proxy_path(cfg: AppConfig, network: NetworkRefs) -> None:
                         "tca:dbProxy is false here: set both stacks alike")
 
 
+def _check_app_port(cfg: AppConfig, network: dict[str, Any]) -> None:
+    """The network's load balancer reaches the tasks on its tca:appPort; the app must listen on the same port."""
+    # Stack outputs carry numbers as floats (8000.0).
+    network_port = int(float(network["appPort"]))
+    if network_port != cfg.service.app_port:
+        raise ConfigError(
+            f"tca:appPort = {cfg.service.app_port}, but the network stack {cfg.layers.network_stack!r} lets the load "
+            f"balancer reach the tasks only on port {network_port} (its tca:appPort): the tasks would be unreachable. "
+            "Set tca:appPort alike in both stacks, and run `pulumi up` on the network stack first when changing it. "
+            "Nothing was created.")
+
+
 class Layer:
     """This stack's layer: builds the network and database it owns, reads the ones it does not.
 
@@ -69,10 +93,9 @@ class Layer:
         self._network_ref: NetworkRefs | None = None
         self._database_ref: DatabaseRefs | None = None
         if cfg.layers.network_stack:
-            self._network_ref, network = _referenced(NetworkRefs, "networkStack", cfg.layers.network_stack, self.name)
+            self._network_ref, network = _referenced(NetworkRefs, "networkStack", cfg.layers.network_stack, cfg)
         if cfg.layers.database_stack:
-            self._database_ref, database = _referenced(DatabaseRefs, "databaseStack", cfg.layers.database_stack,
-                                                       self.name)
+            self._database_ref, database = _referenced(DatabaseRefs, "databaseStack", cfg.layers.database_stack, cfg)
             if database["dbVpcId"] != network["vpcId"]:
                 raise ConfigError(
                     f"tca:databaseStack = {cfg.layers.database_stack!r} runs its database in {database['dbVpcId']}, "
@@ -82,7 +105,11 @@ class Layer:
         if self.name == "database":
             assert self._network_ref is not None
             _check_proxy_path(cfg, self._network_ref)
-        self._exports: dict[str, pulumi.Input[Any]] = {}
+        if self.name == "app":
+            _check_app_port(cfg, network)
+        # A network or database layer names its deployment, so the layers after it can check they share it.
+        self._exports: dict[str, pulumi.Input[Any]] = (
+            {DEPLOYMENT_OUTPUT: cfg.stack.deployment} if self.name in ("network", "database") else {})
         # A network in an existing VPC creates no log group, so it needs no key.
         self.keys = (None if self.name == "network" and cfg.network.existing_vpc
                      else Keys(cfg.stack.name_prefix, cfg.stack, cfg.keys))

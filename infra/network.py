@@ -86,6 +86,7 @@ class Network(pulumi.ComponentResource):
             vpc_id=self.vpc_id, public_subnet_ids=self.public_subnet_ids, private_subnet_ids=self.private_subnet_ids,
             az_count=cfg.az_count, lb_security_group_id=self.lb_security_group.id,
             service_security_group_id=self.service_security_group.id, db_security_group_id=self.db_security_group.id,
+            app_port=app_port,
             proxy_security_group_id=self.proxy_security_group.id if self.proxy_security_group is not None else None)
         self.register_outputs({
             "vpcId": self.vpc_id,

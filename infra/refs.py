@@ -26,6 +26,8 @@ class NetworkRefs:
     lb_security_group_id: pulumi.Input[str]
     service_security_group_id: pulumi.Input[str]
     db_security_group_id: pulumi.Input[str]
+    # The port the load balancer reaches the tasks on: an app layer must listen on the same one.
+    app_port: pulumi.Input[int]
     # Only when the network opens the path through RDS Proxy (tca:dbProxy).
     proxy_security_group_id: pulumi.Input[str] | None
 
@@ -34,7 +36,7 @@ class NetworkRefs:
         "vpc_id": "vpcId", "public_subnet_ids": "publicSubnetIds", "private_subnet_ids": "privateSubnetIds",
         "az_count": "azCount", "lb_security_group_id": "lbSecurityGroupId",
         "service_security_group_id": "serviceSecurityGroupId", "db_security_group_id": "dbSecurityGroupId",
-        "proxy_security_group_id": "proxySecurityGroupId",
+        "app_port": "appPort", "proxy_security_group_id": "proxySecurityGroupId",
     }
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"proxy_security_group_id"})
 

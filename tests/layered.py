@@ -20,37 +20,45 @@ def qualified(deployment: str, layer: str) -> str:
     return f"{ORG}/tca/{stack_name(deployment, layer)}"
 
 
-def layer_overrides(deployment: str, layer: str, *, moved: bool) -> dict[str, Any]:
+def layer_overrides(deployment: str, layer: str) -> dict[str, Any]:
     """What a layer's stack file sets beyond the deployment's settings."""
-    overrides: dict[str, Any] = {"tca:layer": layer}
+    # Every layer names its resources after the deployment (tca-<deployment>-...), as a one-stack deployment
+    # of that name would: the layers share the name prefix their roles' boundary admits.
+    overrides: dict[str, Any] = {"tca:layer": layer, "tca:deploymentName": deployment}
     if layer in ("database", "app"):
         overrides["tca:networkStack"] = qualified(deployment, "network")
     if layer == "app":
         overrides["tca:databaseStack"] = qualified(deployment, "database")
-    if moved:
-        # Moved out of the one-stack deployment: every resource keeps the name it had there.
-        overrides["tca:deploymentName"] = deployment
     return overrides
 
 
-def render_layers(base: str, overrides: dict[str, Any] | None = None, *, moved: bool = False) -> dict[str, Run]:
+def as_referenced(value: Any) -> Any:
+    """A stack output as a stack reference reads it: numbers arrive as floats (an appPort of 8000 as 8000.0)."""
+    if isinstance(value, dict):
+        return {k: as_referenced(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_referenced(v) for v in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def render_layers(base: str, overrides: dict[str, Any] | None = None) -> dict[str, Run]:
     """Render network, then database and app, from `base`'s stack file (plus `overrides`) in order."""
     runs: dict[str, Run] = {}
     outputs: dict[str, dict[str, Any]] = {}
     for layer in LAYERS:
-        run = run_program(stack_name(base, layer), {**(overrides or {}), **layer_overrides(base, layer, moved=moved)},
+        run = run_program(stack_name(base, layer), {**(overrides or {}), **layer_overrides(base, layer)},
                           stack_file=base, stack_outputs=outputs)
         assert run.error is None, f"the {layer} layer of {base} failed under mocks: {run.error!r}"
         runs[layer] = run
-        outputs[qualified(base, layer)] = run.outputs
+        outputs[qualified(base, layer)] = as_referenced(run.outputs)
     return runs
 
 
-_layered: dict[tuple[str, bool], dict[str, Run]] = {}
+_layered: dict[str, dict[str, Run]] = {}
 
 
-def layered(base: str = "prod", *, moved: bool = False) -> dict[str, Run]:
-    """One shared rendering per (stack file, naming): `moved` layers keep the one-stack deployment's names."""
-    if (base, moved) not in _layered:
-        _layered[(base, moved)] = render_layers(base, moved=moved)
-    return _layered[(base, moved)]
+def layered(base: str = "prod") -> dict[str, Run]:
+    """One shared rendering per stack file; the layers keep the one-stack deployment's names."""
+    if base not in _layered:
+        _layered[base] = render_layers(base)
+    return _layered[base]

@@ -110,20 +110,25 @@ def zone_id_prefix(region: str) -> str:
 # An existing VPC, as EC2 describes it: subnet -> (VPC, AZ, its route table's default-route target or None).
 # The public subnets route 0.0.0.0/0 to an internet gateway, the private ones to a NAT gateway; the isolated
 # one has no association of its own (it uses the VPC's main route table, which has only the local route); the
-# foreign one is in another VPC.
+# foreign one is in another VPC; the central-egress one routes 0.0.0.0/0 to a transit gateway.
 EXISTING_VPC = "vpc-0e1d2c3b4a5968778"
 OTHER_VPC = "vpc-0ffeeffeeffeeffee"
 EXISTING_PUBLIC = tuple(f"subnet-0a{i}{'0' * 14}" for i in range(3))
 EXISTING_PRIVATE = tuple(f"subnet-0b{i}{'0' * 14}" for i in range(3))
 EXISTING_ISOLATED = "subnet-0c0" + "0" * 14
 FOREIGN_SUBNET = "subnet-0d0" + "0" * 14
+EXISTING_CENTRAL_EGRESS = "subnet-0e0" + "0" * 14
+TRANSIT_GATEWAY = "tgw-0123456789abcdef0"
 # The zone is its letter: the mocks answer in the stack's region (availability_zones).
 EC2_SUBNETS: dict[str, tuple[str, str, str | None]] = {
     **{s: (EXISTING_VPC, az, "igw-0123456789abcdef0") for s, az in zip(EXISTING_PUBLIC, "abc", strict=True)},
     **{s: (EXISTING_VPC, az, f"nat-0{az * 16}") for s, az in zip(EXISTING_PRIVATE, "abc", strict=True)},
     EXISTING_ISOLATED: (EXISTING_VPC, "a", None),
     FOREIGN_SUBNET: (OTHER_VPC, "a", "igw-0fedcba9876543210"),
+    EXISTING_CENTRAL_EGRESS: (EXISTING_VPC, "a", TRANSIT_GATEWAY),
 }
+# The route field each default-route target's ID is reported in (by its prefix); the rest are gateways.
+_TARGET_FIELDS = {"nat-": "natGatewayId", "tgw-": "transitGatewayId"}
 _ROUTE_FIELDS = ("carrierGatewayId", "cidrBlock", "coreNetworkArn", "destinationPrefixListId", "egressOnlyGatewayId",
                  "gatewayId", "instanceId", "ipv6CidrBlock", "localGatewayId", "natGatewayId", "networkInterfaceId",
                  "odbNetworkArn", "transitGatewayId", "vpcEndpointId", "vpcPeeringConnectionId")
@@ -133,7 +138,7 @@ def _route_table(region: str, vpc_id: str, table_id: str, target: str | None) ->
     """A route table as the provider reads it: the local route is left out, unset fields are ""."""
     routes = []
     if target is not None:
-        kind = "natGatewayId" if target.startswith("nat-") else "gatewayId"
+        kind = next((f for prefix, f in _TARGET_FIELDS.items() if target.startswith(prefix)), "gatewayId")
         routes.append({**dict.fromkeys(_ROUTE_FIELDS, ""), "cidrBlock": "0.0.0.0/0", kind: target})
     return {"id": table_id, "routeTableId": table_id, "vpcId": vpc_id, "routes": routes, "associations": [],
             "tags": {}, "arn": f"arn:aws:ec2:{region}:{ACCOUNT}:route-table/{table_id}", "ownerId": ACCOUNT}

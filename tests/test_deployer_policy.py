@@ -260,7 +260,7 @@ def _runs(stack: str) -> list[Run]:
     per stack deploys every layer of that stack's deployment (docs/layers.md)."""
     runs = [stack_run(stack), *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
     if stack == "prod":
-        runs += [*layered("prod", moved=True).values(), shared_run("prod", EXISTING_VPC_SETTINGS)]
+        runs += [*layered("prod").values(), shared_run("prod", EXISTING_VPC_SETTINGS)]
     return runs
 
 

@@ -8,25 +8,32 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
+from unittest.mock import call
 
 import pytest
+from pulumi_aws.ec2.outputs import GetRouteTableRouteResult
 from pulumi_policy import PolicyResource
 
-from infra.config import ConfigError, load_config
+from infra.config import ConfigError, _egress_problem, load_config
+from infra.layers import DEPLOYMENT_OUTPUT
 from infra.refs import DatabaseRefs, NetworkRefs
 from policy import tca_policies as pack
+from tests import mocks
 from tests.conftest import shared_run, stack_run
 from tests.helpers import ALB, ECS_SERVICE, RDS, SECRET, SG, VPC, environment, plain
-from tests.layered import LAYERS, layer_overrides, layered, qualified, stack_name
+from tests.layered import LAYERS, as_referenced, layer_overrides, layered, qualified, stack_name
 from tests.mocks import (
+    EXISTING_CENTRAL_EGRESS,
     EXISTING_ISOLATED,
     EXISTING_PRIVATE,
     EXISTING_PUBLIC,
     EXISTING_VPC,
     FOREIGN_SUBNET,
     OTHER_VPC,
+    TRANSIT_GATEWAY,
     Registration,
     Run,
     rds_offers_like_aws,
@@ -65,7 +72,7 @@ def _owners(runs: dict[str, Run]) -> dict[tuple[str, str], list[str]]:
 # -- equivalence with the one-stack deployment -----------------------------------------------------------------
 
 def test_the_three_layers_together_declare_exactly_the_one_stack_deployments_resources_plus_a_key_each():
-    runs, one = layered("prod", moved=True), stack_run("prod")
+    runs, one = layered("prod"), stack_run("prod")
     together = Counter(_key(r) for run in runs.values() for r in run.registrations if r.type not in KEYS)
     assert together == Counter(_key(r) for r in one.registrations if r.type not in KEYS)
     for run in runs.values():
@@ -75,14 +82,14 @@ def test_the_three_layers_together_declare_exactly_the_one_stack_deployments_res
 def test_every_layered_resource_receives_the_inputs_its_one_stack_counterpart_receives():
     """Wired the same way: what each resource is given, IDs and ARNs of other layers' resources included."""
     one = {_key(r): r for r in stack_run("prod").registrations}
-    for layer, run in layered("prod", moved=True).items():
+    for layer, run in layered("prod").items():
         differing = [r.name for r in run.registrations
                      if r.type not in KEYS and plain(r.inputs) != plain(one[_key(r)].inputs)]
         assert differing == [], layer
 
 
 def test_each_layers_key_is_named_after_its_own_stack():
-    for layer, run in layered("prod", moved=True).items():
+    for layer, run in layered("prod").items():
         assert run.one("aws:kms/alias:Alias").inputs["name"] == f"alias/tca-{stack_name('prod', layer)}"
 
 
@@ -94,12 +101,12 @@ def test_each_layers_key_is_named_after_its_own_stack():
     ("aws:cloudwatch/dashboard:Dashboard", "app"), ("aws:sns/topic:Topic", "app"),
 ])
 def test_each_single_instance_resource_lives_in_exactly_one_layer(type_: str, owner: str):
-    owners = {k: v for k, v in _owners(layered("prod", moved=True)).items() if k[0] == type_}
+    owners = {k: v for k, v in _owners(layered("prod")).items() if k[0] == type_}
     assert owners and all(layers == [owner] for layers in owners.values()), owners
 
 
 def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_same_resources():
-    app, one = layered("prod", moved=True)["app"], stack_run("prod")
+    app, one = layered("prod")["app"], stack_run("prod")
     assert set(app.outputs) == APP_OUTPUTS
     assert {k: v for k, v in app.outputs.items() if k != "reseedCommand"} == \
         {k: v for k, v in one.outputs.items() if k != "reseedCommand"}
@@ -108,10 +115,11 @@ def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_sam
 
 # -- what joins the layers ---------------------------------------------------------------------------------------
 
-def test_the_network_and_database_stacks_export_exactly_their_refs():
+def test_the_network_and_database_stacks_export_exactly_their_refs_and_their_deployment():
     runs = layered("prod")
-    assert set(runs["network"].outputs) == set(NetworkRefs.EXPORTS.values())
-    assert set(runs["database"].outputs) == set(DatabaseRefs.EXPORTS.values())
+    assert set(runs["network"].outputs) == {*NetworkRefs.EXPORTS.values(), DEPLOYMENT_OUTPUT}
+    assert set(runs["database"].outputs) == {*DatabaseRefs.EXPORTS.values(), DEPLOYMENT_OUTPUT}
+    assert runs["network"].outputs[DEPLOYMENT_OUTPUT] == runs["database"].outputs[DEPLOYMENT_OUTPUT] == "prod"
 
 
 def test_the_database_goes_in_the_network_stacks_private_subnets_and_database_group():
@@ -150,14 +158,17 @@ def test_the_app_connects_through_the_database_stacks_proxy_with_its_secret_and_
 
 
 def test_the_apps_execution_role_may_decrypt_with_the_database_stacks_key_not_its_own():
-    runs = layered("prod")
-    database, app = runs["database"], runs["app"]
+    """The layers share a name, so the mocks would give both keys one ARN: the database stack names another."""
+    outputs = _outputs()
+    db_key = "arn:aws:kms:ap-southeast-2:123456789012:key/0d0d0d0d-1234-4567-89ab-0d0d0d0d0d0d"
+    outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbKeyArn": db_key}
+    app = run_program("prod-app", layer_overrides("prod", "app"), stack_file="prod", stack_outputs=outputs)
+    assert app.error is None, app.error
     policy = json.loads(app.one(EXEC_SECRET_POLICY, "-exec-secret").inputs["policy"])
     decrypt = [s for s in policy["Statement"] if s["Action"] == "kms:Decrypt"]
-    db_key = database.one("aws:kms/key:Key").outputs["arn"]
     assert [s["Resource"] for s in decrypt] == [db_key] != [app.one("aws:kms/key:Key").outputs["arn"]]
     assert [s["Resource"] for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"] == \
-        [database.one(SECRET).outputs["arn"]]
+        [layered("prod")["database"].one(SECRET).outputs["arn"]]
 
 
 def test_the_database_key_lets_secrets_manager_decrypt_for_any_principal_the_account_allows():
@@ -212,7 +223,7 @@ def _refused(stack: str, overrides: dict[str, Any], outputs: dict[str, dict[str,
 
 def _outputs() -> dict[str, dict[str, Any]]:
     runs = layered("prod")
-    return {qualified("prod", layer): runs[layer].outputs for layer in ("network", "database")}
+    return {qualified("prod", layer): as_referenced(runs[layer].outputs) for layer in ("network", "database")}
 
 
 def test_an_unknown_layer_is_refused_by_name():
@@ -235,6 +246,8 @@ def test_an_app_without_a_database_stack_is_refused_by_name():
 @pytest.mark.parametrize(("layer", "referenced", "output"), [
     ("database", "network", "dbSecurityGroupId"),
     ("app", "network", "publicSubnetIds"),
+    ("app", "network", "appPort"),
+    ("app", "database", DEPLOYMENT_OUTPUT),
     ("app", "database", "dbResourceId"),
 ])
 def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_the_stack(
@@ -242,15 +255,28 @@ def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_t
     outputs = _outputs()
     outputs[qualified("prod", referenced)] = {k: v for k, v in outputs[qualified("prod", referenced)].items()
                                               if k != output}
-    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer, moved=False), outputs)
+    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
     key = "networkStack" if referenced == "network" else "databaseStack"
     assert f"tca:{key} = '{qualified('prod', referenced)}': that stack has no output {output}," in message
+
+
+@pytest.mark.parametrize(("layer", "referenced"), [("database", "network"), ("app", "network"), ("app", "database")])
+def test_a_layer_referencing_a_layer_of_another_deployment_is_refused_by_name(layer: str, referenced: str):
+    """The app's roles' boundary would not admit a secret or key named after another deployment."""
+    outputs = _outputs()
+    outputs[qualified("prod", referenced)] = {**outputs[qualified("prod", referenced)], DEPLOYMENT_OUTPUT: "staging"}
+    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
+    key = "networkStack" if referenced == "network" else "databaseStack"
+    assert message == (
+        f"tca:deploymentName = 'prod', but tca:{key} = '{qualified('prod', referenced)}' is a layer of 'staging': "
+        "the layers of one deployment share its name prefix, permissions boundary and deployer; set the same "
+        "tca:deploymentName in every layer. Nothing was created.")
 
 
 def test_an_app_whose_database_is_in_another_vpc_than_its_network_is_refused():
     outputs = _outputs()
     outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbVpcId": OTHER_VPC}
-    message = _refused("prod-app", layer_overrides("prod", "app", moved=False), outputs)
+    message = _refused("prod-app", layer_overrides("prod", "app"), outputs)
     network_vpc = outputs[qualified("prod", "network")]["vpcId"]
     assert (f"tca:databaseStack = '{qualified('prod', 'database')}' runs its database in {OTHER_VPC}, but "
             f"tca:networkStack = '{qualified('prod', 'network')}' is {network_vpc}") in message
@@ -264,8 +290,28 @@ def test_the_database_stack_names_the_vpc_it_runs_in():
 def test_a_database_with_rds_proxy_on_a_network_without_the_proxys_hop_is_refused():
     outputs = _outputs()
     del outputs[qualified("prod", "network")]["proxySecurityGroupId"]
-    message = _refused("prod-database", layer_overrides("prod", "database", moved=False), outputs)
+    message = _refused("prod-database", layer_overrides("prod", "database"), outputs)
     assert "has no output proxySecurityGroupId" in message and "tca:dbProxy = true" in message
+
+
+def test_the_network_stack_exports_the_port_its_load_balancer_reaches_the_tasks_on():
+    network = layered("prod")["network"]
+    rule = network.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "-lb-to-svc-in").inputs
+    assert network.outputs["appPort"] == rule["fromPort"] == rule["toPort"]
+
+
+def test_an_app_on_another_port_than_its_network_stack_opened_is_refused_by_name():
+    """The port arrives as the float a stack reference reads; the message names it as a whole number."""
+    outputs = _outputs()
+    port = load_config(stack="prod-app", values=stack_config("prod", layer_overrides("prod", "app")),
+                       offered=rds_offers_like_aws).service.app_port
+    other = port + 1 if port < 65535 else port - 1
+    outputs[qualified("prod", "network")] = {**outputs[qualified("prod", "network")], "appPort": float(other)}
+    message = _refused("prod-app", layer_overrides("prod", "app"), outputs)
+    assert message == (
+        f"tca:appPort = {port}, but the network stack '{qualified('prod', 'network')}' lets the load balancer reach "
+        f"the tasks only on port {other} (its tca:appPort): the tasks would be unreachable. Set tca:appPort alike "
+        "in both stacks, and run `pulumi up` on the network stack first when changing it. Nothing was created.")
 
 
 # -- config per layer -------------------------------------------------------------------------------------------------
@@ -287,8 +333,8 @@ LAYER_KEYS = {
 
 
 def _defaults_only(layer: str, keys: tuple[str, ...]) -> dict[str, str]:
-    full = stack_config("prod", layer_overrides("prod", layer, moved=False))
-    values = stack_config("no-such-stack-file", layer_overrides("prod", layer, moved=False))
+    full = stack_config("prod", layer_overrides("prod", layer))
+    values = stack_config("no-such-stack-file", layer_overrides("prod", layer))
     values.update({k: full[k] for k in (f"tca:{key}" for key in keys)})
     return {**values, "aws:region": "ap-southeast-2"}
 
@@ -317,7 +363,7 @@ def test_a_network_stack_file_without_a_key_it_needs_is_refused_naming_it():
 
 def test_keys_only_other_layers_use_are_named_in_a_warning_and_have_no_effect():
     with mock.patch("pulumi.log.warn") as warn:
-        cfg = load_config(stack="prod-network", values=stack_config("prod", {"tca:layer": "network"}),
+        cfg = load_config(stack="prod-network", values=stack_config("prod", layer_overrides("prod", "network")),
                           offered=rds_offers_like_aws)
     assert {"tca:taskCpu", "tca:dbInstanceClass", "tca:waf"} <= set(cfg.unused_keys)
     assert not {"tca:azCount", "tca:natGateways", "tca:dbProxy", "tca:keyDeletionWindowDays"} & set(cfg.unused_keys)
@@ -332,6 +378,33 @@ def test_the_one_stack_files_warn_about_nothing():
         with mock.patch("pulumi.log.warn") as warn:
             cfg = load_config(stack=stack, values=stack_config(stack), offered=rds_offers_like_aws)
         assert cfg.unused_keys == () and warn.call_count == 0
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_layer_without_a_deployment_name_is_refused_because_the_layers_share_its_prefix(layer: str):
+    """Named after its own stack, the app's roles' boundary would not admit the database stack's secret."""
+    values = stack_config("prod", {**layer_overrides("prod", layer), "tca:deploymentName": ""})
+    with pytest.raises(ConfigError) as refused:
+        load_config(stack=stack_name("prod", layer), values=values, offered=rds_offers_like_aws)
+    assert (f"tca:deploymentName is not set: the {layer} layer is one layer of a deployment, and the layers of one "
+            "deployment share its name prefix (tca-<deploymentName>), its roles' permissions boundary and its "
+            "deployer; set it to the same name in the network, database and app stacks") in str(refused.value)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_layers_deployment_name_fits_the_load_balancers_name_prefix(layer: str):
+    values = stack_config("prod", {**layer_overrides("prod", layer), "tca:deploymentName": "p" * 21})
+    with pytest.raises(ConfigError) as refused:
+        load_config(stack=stack_name("prod", layer), values=values, offered=rds_offers_like_aws)
+    assert (f"tca:deploymentName = '{'p' * 21}': must be lowercase letters, digits and single hyphens, at most 20 "
+            "characters, because it names the load balancer\n") in f"{refused.value}\n"
+
+
+def test_the_layers_name_their_resources_after_the_deployment_not_their_stacks():
+    for layer, run in layered("prod").items():
+        components = {r.name for r in run.registrations if r.type.startswith("tca:infra:")}
+        assert components and all(name == "tca-prod" or name.startswith("tca-prod-") for name in components), layer
+        assert not any(name.startswith(f"tca-{stack_name('prod', layer)}") for name in components), layer
 
 
 def test_a_stack_reference_must_name_organization_project_and_stack():
@@ -369,7 +442,7 @@ def test_in_an_existing_vpc_the_load_balancer_takes_the_public_subnets_and_tasks
 
 
 def test_a_network_layer_in_an_existing_vpc_creates_only_the_groups_and_exports_the_given_ids():
-    run = run_program("prod-network", {**EXISTING, "tca:layer": "network"}, stack_file="prod")
+    run = run_program("prod-network", {**EXISTING, **layer_overrides("prod", "network")}, stack_file="prod")
     assert run.error is None, run.error
     assert {r.type for r in run.registrations} == {"tca:infra:Network", SG,
                                                    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
@@ -416,20 +489,134 @@ def test_a_subnet_of_another_vpc_is_refused_through_the_lookup():
             f"({EXISTING_VPC})") in _looked_up({"tca:privateSubnetIds": private})
 
 
-def test_a_private_subnet_without_a_route_to_a_nat_gateway_is_refused_through_the_lookup():
+def test_a_private_subnet_without_a_default_route_is_refused_through_the_lookup():
     """The isolated subnet has no association of its own: the VPC's main route table, with no default route."""
     private = json.dumps([EXISTING_ISOLATED, *EXISTING_PRIVATE[1:]])
-    assert (f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': has no default route (0.0.0.0/0) to a NAT gateway"
-            in _looked_up({"tca:privateSubnetIds": private}))
+    assert (f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': has no default route (0.0.0.0/0); tasks pull the image "
+            "and read the database secret through it" in _looked_up({"tca:privateSubnetIds": private}))
 
 
-def test_public_subnets_must_route_to_an_internet_gateway():
+def test_public_subnets_must_route_to_an_internet_gateway_and_private_ones_must_not():
     swapped = {"tca:publicSubnetIds": EXISTING["tca:privateSubnetIds"],
                "tca:privateSubnetIds": EXISTING["tca:publicSubnetIds"]}
     message = _looked_up(swapped)
-    assert f"tca:publicSubnetIds = '{EXISTING_PRIVATE[0]}': has no default route (0.0.0.0/0) to an internet" \
-        in message
-    assert f"tca:privateSubnetIds = '{EXISTING_PUBLIC[0]}': has no default route (0.0.0.0/0) to a NAT" in message
+    assert (f"tca:publicSubnetIds = '{EXISTING_PRIVATE[0]}': routes 0.0.0.0/0 to NAT gateway nat-0{'a' * 16}, not "
+            "to an internet gateway (or a firewall endpoint in front of one)") in message
+    assert (f"tca:privateSubnetIds = '{EXISTING_PUBLIC[0]}': routes 0.0.0.0/0 to internet gateway "
+            "igw-0123456789abcdef0, so it is a public subnet") in message
+
+
+def test_a_private_subnet_with_central_egress_through_a_transit_gateway_passes_with_a_warning():
+    private = json.dumps([EXISTING_CENTRAL_EGRESS, *EXISTING_PRIVATE[1:]])
+    with mock.patch("pulumi.log.warn") as warn:
+        cfg = load_config(stack="prod", values=stack_config("prod", {**EXISTING, "tca:privateSubnetIds": private}),
+                          offered=rds_offers_like_aws)
+    assert cfg.network.private_subnet_ids == (EXISTING_CENTRAL_EGRESS, *EXISTING_PRIVATE[1:])
+    assert call(f"tca:privateSubnetIds: {EXISTING_CENTRAL_EGRESS} routes 0.0.0.0/0 to transit gateway "
+                f"{TRANSIT_GATEWAY}, not to a NAT gateway; reaching Docker Hub, Secrets Manager and CloudWatch Logs "
+                "through it is not verified; tasks pull the image, read the database secret and write logs that "
+                "way") in warn.call_args_list
+
+
+def _route(**target: str) -> GetRouteTableRouteResult:
+    """A default route as the route-table lookup reports it: every other target field empty."""
+    fields = dict.fromkeys(("carrier_gateway_id", "core_network_arn", "destination_prefix_list_id",
+                            "egress_only_gateway_id", "gateway_id", "instance_id", "ipv6_cidr_block",
+                            "local_gateway_id", "nat_gateway_id", "network_interface_id", "odb_network_arn",
+                            "transit_gateway_id", "vpc_endpoint_id", "vpc_peering_connection_id"), "")
+    return GetRouteTableRouteResult(**{**fields, "cidr_block": "0.0.0.0/0", **target})
+
+
+@pytest.mark.parametrize(("target", "described"), [
+    ({"transit_gateway_id": "tgw-0123456789abcdef0"}, "transit gateway tgw-0123456789abcdef0"),
+    ({"core_network_arn": "arn:aws:networkmanager::123456789012:core-network/core-network-0123456789abcdef0"},
+     "core network arn:aws:networkmanager::123456789012:core-network/core-network-0123456789abcdef0"),
+    ({"instance_id": "i-0123456789abcdef0", "network_interface_id": "eni-0123456789abcdef0"},
+     "instance i-0123456789abcdef0"),
+    ({"network_interface_id": "eni-0123456789abcdef0"}, "network interface eni-0123456789abcdef0"),
+    ({"vpc_endpoint_id": "vpce-0123456789abcdef0"}, "VPC endpoint vpce-0123456789abcdef0"),
+])
+def test_a_private_subnets_egress_other_than_a_nat_gateway_passes_with_a_warning_naming_it(
+        target: dict[str, str], described: str):
+    subnet = EXISTING_PRIVATE[0]
+    with mock.patch("pulumi.log.warn") as warn:
+        assert _egress_problem("privateSubnetIds", subnet, _route(**target)) is None
+    warn.assert_called_once_with(
+        f"tca:privateSubnetIds: {subnet} routes 0.0.0.0/0 to {described}, not to a NAT gateway; reaching Docker Hub, "
+        "Secrets Manager and CloudWatch Logs through it is not verified; tasks pull the image, read the database "
+        "secret and write logs that way")
+
+
+def test_a_private_subnet_routed_to_a_nat_gateway_passes_without_a_warning():
+    with mock.patch("pulumi.log.warn") as warn:
+        assert _egress_problem("privateSubnetIds", EXISTING_PRIVATE[0], _route(nat_gateway_id="nat-0a")) is None
+    warn.assert_not_called()
+
+
+def test_a_public_subnet_routed_through_a_firewall_endpoint_passes_with_a_warning():
+    subnet = EXISTING_PUBLIC[0]
+    with mock.patch("pulumi.log.warn") as warn:
+        assert _egress_problem("publicSubnetIds", subnet, _route(vpc_endpoint_id="vpce-0123456789abcdef0")) is None
+    warn.assert_called_once_with(
+        f"tca:publicSubnetIds: {subnet} routes 0.0.0.0/0 to VPC endpoint vpce-0123456789abcdef0, not to an "
+        "internet gateway; that the internet-facing load balancer is reached through it is not verified")
+
+
+@pytest.mark.parametrize(("target", "described"), [
+    ({"transit_gateway_id": "tgw-0123456789abcdef0"}, "transit gateway tgw-0123456789abcdef0"),
+    ({"instance_id": "i-0123456789abcdef0"}, "instance i-0123456789abcdef0"),
+])
+def test_a_public_subnet_routed_elsewhere_than_an_internet_gateway_or_firewall_endpoint_is_refused(
+        target: dict[str, str], described: str):
+    assert _egress_problem("publicSubnetIds", EXISTING_PUBLIC[0], _route(**target)) == (
+        f"routes 0.0.0.0/0 to {described}, not to an internet gateway (or a firewall endpoint in front of one); the "
+        "internet-facing load balancer goes in these subnets")
+
+
+def test_a_public_subnet_without_a_default_route_is_refused():
+    assert _egress_problem("publicSubnetIds", EXISTING_PUBLIC[0], None) == (
+        "has no default route (0.0.0.0/0); the internet-facing load balancer goes in these subnets")
+
+
+def _denied(token: str, action: str, when: Callable[[dict], bool] = lambda _query: True) -> Any:
+    """The EC2 lookup `token` fails the way a role without `action` sees it (when `when` holds for the query)."""
+    answer = mocks._LOOKUPS[token]
+    reason = (f"reading EC2 resource: operation error EC2: {action}, https response error StatusCode: 403, "
+              "api error UnauthorizedOperation: You are not authorized to perform this operation.")
+    return mock.patch.dict(mocks._LOOKUPS, {
+        token: lambda query, region: ({}, [("id", reason)]) if when(query) else answer(query, region)})
+
+
+def test_a_vpc_that_cannot_be_read_is_refused_by_key_with_the_providers_message_not_as_missing():
+    with _denied("aws:ec2/getVpc:getVpc", "DescribeVpcs"):
+        message = _looked_up({})
+    assert f"tca:vpcId = '{EXISTING_VPC}': could not be read (" in message
+    assert "DescribeVpcs" in message and "UnauthorizedOperation" in message and "no such VPC" not in message
+
+
+def test_a_subnet_that_cannot_be_read_is_refused_by_key_with_the_providers_message_not_as_missing():
+    with _denied("aws:ec2/getSubnet:getSubnet", "DescribeSubnets", lambda q: q.get("id") == EXISTING_PUBLIC[1]):
+        message = _looked_up({})
+    assert f"tca:publicSubnetIds = '{EXISTING_PUBLIC[1]}': could not be read (" in message
+    assert "DescribeSubnets" in message and "no such subnet" not in message
+
+
+def test_a_subnets_route_table_that_cannot_be_read_is_refused_naming_the_subnet():
+    with _denied("aws:ec2/getRouteTable:getRouteTable", "DescribeRouteTables",
+                 lambda q: q.get("subnetId") == EXISTING_PRIVATE[2]):
+        message = _looked_up({})
+    assert (f"tca:privateSubnetIds = '{EXISTING_PRIVATE[2]}': its route table could not be read (invoke of "
+            "aws:ec2/getRouteTable:getRouteTable failed") in message
+    assert "DescribeRouteTables" in message
+
+
+def test_a_vpcs_main_route_table_that_cannot_be_read_is_refused_naming_the_subnet_that_uses_it():
+    """The isolated subnet has no route table of its own, so its routes are the main table's."""
+    private = json.dumps([EXISTING_ISOLATED, *EXISTING_PRIVATE[1:]])
+    with _denied("aws:ec2/getRouteTable:getRouteTable", "DescribeRouteTables", lambda q: not q.get("subnetId")):
+        message = _looked_up({"tca:privateSubnetIds": private})
+    assert f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': its route table could not be read (" in message
+    assert "DescribeRouteTables" in message
 
 
 def test_a_subnet_listed_twice_is_refused():

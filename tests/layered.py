@@ -3,9 +3,10 @@ answered the earlier stacks' outputs through stack references. Shared by every t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from tests.mocks import Run, run_program
+from tests.mocks import Run, run_program, stack_config
 
 ORG = "acme"
 LAYERS = ("network", "database", "app")
@@ -54,11 +55,19 @@ def render_layers(base: str, overrides: dict[str, Any] | None = None) -> dict[st
     return runs
 
 
-_layered: dict[str, dict[str, Run]] = {}
+# What the layered tests ask of a deployment, whatever the stack files say: prod's layers with RDS Proxy (the
+# proxy's wiring across layers), dev's without it. Compare a layered render with the one-stack render of the
+# same stack file and the same settings (`shared_run(base, settings)`).
+WITH_PROXY: dict[str, Any] = {"tca:dbProxy": True}
+WITHOUT_PROXY: dict[str, Any] = {"tca:dbProxy": False}
+
+_layered: dict[tuple[str, str], dict[str, Run]] = {}
 
 
-def layered(base: str = "prod") -> dict[str, Run]:
-    """One shared rendering per stack file; the layers keep the one-stack deployment's names."""
-    if base not in _layered:
-        _layered[base] = render_layers(base)
-    return _layered[base]
+def layered(base: str = "prod", overrides: dict[str, Any] | None = None) -> dict[str, Run]:
+    """One shared rendering per stack file and effective settings; the layers keep the one-stack deployment's
+    names."""
+    key = (base, json.dumps(stack_config(base, overrides), sort_keys=True))
+    if key not in _layered:
+        _layered[key] = render_layers(base, overrides)
+    return _layered[key]

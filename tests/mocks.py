@@ -127,6 +127,11 @@ EC2_SUBNETS: dict[str, tuple[str, str, str | None]] = {
     FOREIGN_SUBNET: (OTHER_VPC, "a", "igw-0fedcba9876543210"),
     EXISTING_CENTRAL_EGRESS: (EXISTING_VPC, "a", TRANSIT_GATEWAY),
 }
+# A deployment into the existing VPC: one public and one private subnet per zone, so it asks for as many zones
+# as it lists (tca:azCount), whatever the stack file says.
+EXISTING_VPC_SETTINGS: dict[str, Any] = {"tca:vpcId": EXISTING_VPC, "tca:azCount": len(EXISTING_PUBLIC),
+                                         "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC)),
+                                         "tca:privateSubnetIds": json.dumps(list(EXISTING_PRIVATE))}
 # The route field each default-route target's ID is reported in (by its prefix); the rest are gateways.
 _TARGET_FIELDS = {"nat-": "natGatewayId", "tgw-": "transitGatewayId"}
 _ROUTE_FIELDS = ("carrierGatewayId", "cidrBlock", "coreNetworkArn", "destinationPrefixListId", "egressOnlyGatewayId",

@@ -15,13 +15,11 @@ import pytest
 
 from infra.keys import KEY_ADMIN_ACTIONS
 from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, shared_run, stack_run
-from tests.layered import layered
-from tests.mocks import ACCOUNT, EXISTING_PRIVATE, EXISTING_PUBLIC, EXISTING_VPC, ROOT, Run, stack_region
+from tests.layered import WITH_PROXY, layered
+from tests.mocks import ACCOUNT, EXISTING_VPC_SETTINGS, ROOT, Run, stack_region
 
 # Both stack files deploy to one region (tests/test_workflows.py); the policies must work in it.
 REGION = stack_region("dev")
-EXISTING_VPC_SETTINGS = {"tca:vpcId": EXISTING_VPC, "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC)),
-                         "tca:privateSubnetIds": json.dumps(list(EXISTING_PRIVATE))}
 
 STACKS = ("dev", "prod")
 OTHER = {"dev": "prod", "prod": "dev"}
@@ -260,7 +258,8 @@ def _runs(stack: str) -> list[Run]:
     per stack deploys every layer of that stack's deployment (docs/layers.md)."""
     runs = [stack_run(stack), *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
     if stack == "prod":
-        runs += [*layered("prod").values(), shared_run("prod", EXISTING_VPC_SETTINGS)]
+        # With RDS Proxy, as the layer tests render them (tests/test_layers.py): the same renders serve both.
+        runs += [*layered("prod", WITH_PROXY).values(), shared_run("prod", {**EXISTING_VPC_SETTINGS, **WITH_PROXY})]
     return runs
 
 

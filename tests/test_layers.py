@@ -1,7 +1,9 @@
 """Layers: network, database and app in their own stacks, joined by stack references, and an existing VPC.
 
 The layered renders come from prod's stack file: the network stack first, then the database and app stacks
-with stack references answered from the rendered stacks' outputs (tests/layered.py).
+with stack references answered from the rendered stacks' outputs (tests/layered.py). They ask for RDS Proxy
+(tests/layered.py WITH_PROXY) and are compared with the one-stack render of the same settings; the proxy-less
+checks render dev's layers without it.
 """
 
 from __future__ import annotations
@@ -24,21 +26,33 @@ from policy import tca_policies as pack
 from tests import mocks
 from tests.conftest import shared_run, stack_run
 from tests.helpers import ALB, ECS_SERVICE, RDS, SECRET, SG, VPC, environment, plain
-from tests.layered import LAYERS, as_referenced, layer_overrides, layered, qualified, stack_name
+from tests.layered import (
+    LAYERS,
+    WITH_PROXY,
+    WITHOUT_PROXY,
+    as_referenced,
+    layer_overrides,
+    layered,
+    qualified,
+    stack_name,
+)
 from tests.mocks import (
     EXISTING_CENTRAL_EGRESS,
     EXISTING_ISOLATED,
     EXISTING_PRIVATE,
     EXISTING_PUBLIC,
     EXISTING_VPC,
+    EXISTING_VPC_SETTINGS,
     FOREIGN_SUBNET,
     OTHER_VPC,
     TRANSIT_GATEWAY,
     Registration,
     Run,
+    availability_zones,
     rds_offers_like_aws,
     run_program,
     stack_config,
+    stack_region,
 )
 from tests.policy_resources import policy_resources, resource
 from tests.test_policy import stack_config as policy_config
@@ -53,8 +67,22 @@ EXEC_SECRET_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SEED = "pulumi-python:dynamic/seed:DatabaseSeed"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
-EXISTING = {"tca:vpcId": EXISTING_VPC, "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC)),
-            "tca:privateSubnetIds": json.dumps(list(EXISTING_PRIVATE))}
+EXISTING = EXISTING_VPC_SETTINGS
+
+
+def prod_layers() -> dict[str, Run]:
+    """prod's three layers with RDS Proxy, shared by every test that reads them."""
+    return layered("prod", WITH_PROXY)
+
+
+def prod_one_stack() -> Run:
+    """The one-stack deployment the layers are compared with: prod's stack file under the same settings."""
+    return shared_run("prod", WITH_PROXY)
+
+
+def prod_layer(layer: str) -> dict[str, Any]:
+    """What a layer of prod's layered deployment sets on top of prod's stack file."""
+    return {**WITH_PROXY, **layer_overrides("prod", layer)}
 
 
 def _key(r: Registration) -> tuple[str, str]:
@@ -72,7 +100,7 @@ def _owners(runs: dict[str, Run]) -> dict[tuple[str, str], list[str]]:
 # -- equivalence with the one-stack deployment -----------------------------------------------------------------
 
 def test_the_three_layers_together_declare_exactly_the_one_stack_deployments_resources_plus_a_key_each():
-    runs, one = layered("prod"), stack_run("prod")
+    runs, one = prod_layers(), prod_one_stack()
     together = Counter(_key(r) for run in runs.values() for r in run.registrations if r.type not in KEYS)
     assert together == Counter(_key(r) for r in one.registrations if r.type not in KEYS)
     for run in runs.values():
@@ -81,15 +109,15 @@ def test_the_three_layers_together_declare_exactly_the_one_stack_deployments_res
 
 def test_every_layered_resource_receives_the_inputs_its_one_stack_counterpart_receives():
     """Wired the same way: what each resource is given, IDs and ARNs of other layers' resources included."""
-    one = {_key(r): r for r in stack_run("prod").registrations}
-    for layer, run in layered("prod").items():
+    one = {_key(r): r for r in prod_one_stack().registrations}
+    for layer, run in prod_layers().items():
         differing = [r.name for r in run.registrations
                      if r.type not in KEYS and plain(r.inputs) != plain(one[_key(r)].inputs)]
         assert differing == [], layer
 
 
 def test_each_layers_key_is_named_after_its_own_stack():
-    for layer, run in layered("prod").items():
+    for layer, run in prod_layers().items():
         assert run.one("aws:kms/alias:Alias").inputs["name"] == f"alias/tca-{stack_name('prod', layer)}"
 
 
@@ -101,12 +129,12 @@ def test_each_layers_key_is_named_after_its_own_stack():
     ("aws:cloudwatch/dashboard:Dashboard", "app"), ("aws:sns/topic:Topic", "app"),
 ])
 def test_each_single_instance_resource_lives_in_exactly_one_layer(type_: str, owner: str):
-    owners = {k: v for k, v in _owners(layered("prod")).items() if k[0] == type_}
+    owners = {k: v for k, v in _owners(prod_layers()).items() if k[0] == type_}
     assert owners and all(layers == [owner] for layers in owners.values()), owners
 
 
 def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_same_resources():
-    app, one = layered("prod")["app"], stack_run("prod")
+    app, one = prod_layers()["app"], prod_one_stack()
     assert set(app.outputs) == APP_OUTPUTS
     assert {k: v for k, v in app.outputs.items() if k != "reseedCommand"} == \
         {k: v for k, v in one.outputs.items() if k != "reseedCommand"}
@@ -116,14 +144,14 @@ def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_sam
 # -- what joins the layers ---------------------------------------------------------------------------------------
 
 def test_the_network_and_database_stacks_export_exactly_their_refs_and_their_deployment():
-    runs = layered("prod")
+    runs = prod_layers()
     assert set(runs["network"].outputs) == {*NetworkRefs.EXPORTS.values(), DEPLOYMENT_OUTPUT}
     assert set(runs["database"].outputs) == {*DatabaseRefs.EXPORTS.values(), DEPLOYMENT_OUTPUT}
     assert runs["network"].outputs[DEPLOYMENT_OUTPUT] == runs["database"].outputs[DEPLOYMENT_OUTPUT] == "prod"
 
 
 def test_the_database_goes_in_the_network_stacks_private_subnets_and_database_group():
-    runs = layered("prod")
+    runs = prod_layers()
     network, database = runs["network"], runs["database"]
     group = database.one("aws:rds/subnetGroup:SubnetGroup")
     assert group.inputs["subnetIds"] == network.outputs["privateSubnetIds"]
@@ -134,7 +162,7 @@ def test_the_database_goes_in_the_network_stacks_private_subnets_and_database_gr
 
 
 def test_the_app_uses_the_network_stacks_subnets_and_groups():
-    runs = layered("prod")
+    runs = prod_layers()
     network, app = runs["network"], runs["app"]
     alb = app.one(ALB).inputs
     assert alb["subnetIds"] == network.outputs["publicSubnetIds"]
@@ -146,7 +174,7 @@ def test_the_app_uses_the_network_stacks_subnets_and_groups():
 
 
 def test_the_app_connects_through_the_database_stacks_proxy_with_its_secret_and_a_whole_port():
-    runs = layered("prod")
+    runs = prod_layers()
     database, app = runs["database"], runs["app"]
     env = environment(app)
     assert env["VTT_DBHOST"] == database.outputs["dbClientHost"] == database.one("aws:rds/proxy:Proxy").outputs[
@@ -160,32 +188,33 @@ def test_the_app_connects_through_the_database_stacks_proxy_with_its_secret_and_
 def test_the_apps_execution_role_may_decrypt_with_the_database_stacks_key_not_its_own():
     """The layers share a name, so the mocks would give both keys one ARN: the database stack names another."""
     outputs = _outputs()
-    db_key = "arn:aws:kms:ap-southeast-2:123456789012:key/0d0d0d0d-1234-4567-89ab-0d0d0d0d0d0d"
+    db_key = f"arn:aws:kms:{stack_region('prod')}:123456789012:key/0d0d0d0d-1234-4567-89ab-0d0d0d0d0d0d"
     outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbKeyArn": db_key}
-    app = run_program("prod-app", layer_overrides("prod", "app"), stack_file="prod", stack_outputs=outputs)
+    app = run_program("prod-app", prod_layer("app"), stack_file="prod", stack_outputs=outputs)
     assert app.error is None, app.error
     policy = json.loads(app.one(EXEC_SECRET_POLICY, "-exec-secret").inputs["policy"])
     decrypt = [s for s in policy["Statement"] if s["Action"] == "kms:Decrypt"]
     assert [s["Resource"] for s in decrypt] == [db_key] != [app.one("aws:kms/key:Key").outputs["arn"]]
     assert [s["Resource"] for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"] == \
-        [layered("prod")["database"].one(SECRET).outputs["arn"]]
+        [prod_layers()["database"].one(SECRET).outputs["arn"]]
 
 
 def test_the_database_key_lets_secrets_manager_decrypt_for_any_principal_the_account_allows():
     """No cycle: the database key names no app role; it delegates to IAM through Secrets Manager."""
-    policy = json.loads(layered("prod")["database"].one("aws:kms/key:Key").inputs["policy"])
+    database = prod_layers()["database"]
+    policy = json.loads(database.one("aws:kms/key:Key").inputs["policy"])
     via = next(s for s in policy["Statement"] if s["Sid"] == "SecretsManagerForThisStacksSecrets")
     assert via["Principal"] == {"AWS": "*"}
-    assert via["Condition"]["StringEquals"]["kms:ViaService"] == "secretsmanager.ap-southeast-2.amazonaws.com"
+    assert via["Condition"]["StringEquals"]["kms:ViaService"] == f"secretsmanager.{database.region}.amazonaws.com"
 
 
 def test_the_seed_runs_once_per_referenced_database_keyed_on_its_resource_id():
-    runs = layered("prod")
+    runs = prod_layers()
     assert runs["app"].one(SEED).inputs["db_instance_id"] == runs["database"].one(RDS).outputs["resourceId"]
 
 
 def test_the_apps_alarms_and_dashboard_cover_the_referenced_database_and_proxy():
-    runs = layered("prod")
+    runs = prod_layers()
     database, app = runs["database"], runs["app"]
     dimensions = [plain(a.inputs.get("dimensions") or {}) for a in app.of_type(ALARM)]
     assert {"DBInstanceIdentifier": database.one(RDS).outputs["identifier"]} in dimensions
@@ -195,7 +224,7 @@ def test_the_apps_alarms_and_dashboard_cover_the_referenced_database_and_proxy()
 
 
 def test_a_layered_stack_creates_nothing_that_another_layer_owns():
-    runs = layered("prod")
+    runs = prod_layers()
     assert not runs["network"].of_type(RDS) and not runs["network"].of_type(ECS_SERVICE)
     assert not runs["database"].of_type(VPC) and not runs["database"].of_type(SG)
     assert not runs["database"].of_type(ECS_SERVICE)
@@ -203,7 +232,7 @@ def test_a_layered_stack_creates_nothing_that_another_layer_owns():
 
 
 def test_layers_without_rds_proxy_leave_out_the_proxys_group_output_and_alarms():
-    runs = layered("dev")
+    runs = layered("dev", WITHOUT_PROXY)
     assert "proxySecurityGroupId" not in runs["network"].outputs
     assert "dbProxyName" not in runs["database"].outputs
     assert not runs["database"].of_type("aws:rds/proxy:Proxy")
@@ -222,7 +251,7 @@ def _refused(stack: str, overrides: dict[str, Any], outputs: dict[str, dict[str,
 
 
 def _outputs() -> dict[str, dict[str, Any]]:
-    runs = layered("prod")
+    runs = prod_layers()
     return {qualified("prod", layer): as_referenced(runs[layer].outputs) for layer in ("network", "database")}
 
 
@@ -255,7 +284,7 @@ def test_a_referenced_stack_missing_an_output_is_refused_naming_the_output_and_t
     outputs = _outputs()
     outputs[qualified("prod", referenced)] = {k: v for k, v in outputs[qualified("prod", referenced)].items()
                                               if k != output}
-    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
+    message = _refused(stack_name("prod", layer), prod_layer(layer), outputs)
     key = "networkStack" if referenced == "network" else "databaseStack"
     assert f"tca:{key} = '{qualified('prod', referenced)}': that stack has no output {output}," in message
 
@@ -265,7 +294,7 @@ def test_a_layer_referencing_a_layer_of_another_deployment_is_refused_by_name(la
     """The app's roles' boundary would not admit a secret or key named after another deployment."""
     outputs = _outputs()
     outputs[qualified("prod", referenced)] = {**outputs[qualified("prod", referenced)], DEPLOYMENT_OUTPUT: "staging"}
-    message = _refused(stack_name("prod", layer), layer_overrides("prod", layer), outputs)
+    message = _refused(stack_name("prod", layer), prod_layer(layer), outputs)
     key = "networkStack" if referenced == "network" else "databaseStack"
     assert message == (
         f"tca:deploymentName = 'prod', but tca:{key} = '{qualified('prod', referenced)}' is a layer of 'staging': "
@@ -276,26 +305,26 @@ def test_a_layer_referencing_a_layer_of_another_deployment_is_refused_by_name(la
 def test_an_app_whose_database_is_in_another_vpc_than_its_network_is_refused():
     outputs = _outputs()
     outputs[qualified("prod", "database")] = {**outputs[qualified("prod", "database")], "dbVpcId": OTHER_VPC}
-    message = _refused("prod-app", layer_overrides("prod", "app"), outputs)
+    message = _refused("prod-app", prod_layer("app"), outputs)
     network_vpc = outputs[qualified("prod", "network")]["vpcId"]
     assert (f"tca:databaseStack = '{qualified('prod', 'database')}' runs its database in {OTHER_VPC}, but "
             f"tca:networkStack = '{qualified('prod', 'network')}' is {network_vpc}") in message
 
 
 def test_the_database_stack_names_the_vpc_it_runs_in():
-    runs = layered("prod")
+    runs = prod_layers()
     assert runs["database"].outputs["dbVpcId"] == runs["network"].outputs["vpcId"]
 
 
 def test_a_database_with_rds_proxy_on_a_network_without_the_proxys_hop_is_refused():
     outputs = _outputs()
     del outputs[qualified("prod", "network")]["proxySecurityGroupId"]
-    message = _refused("prod-database", layer_overrides("prod", "database"), outputs)
+    message = _refused("prod-database", prod_layer("database"), outputs)
     assert "has no output proxySecurityGroupId" in message and "tca:dbProxy = true" in message
 
 
 def test_the_network_stack_exports_the_port_its_load_balancer_reaches_the_tasks_on():
-    network = layered("prod")["network"]
+    network = prod_layers()["network"]
     rule = network.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "-lb-to-svc-in").inputs
     assert network.outputs["appPort"] == rule["fromPort"] == rule["toPort"]
 
@@ -303,11 +332,11 @@ def test_the_network_stack_exports_the_port_its_load_balancer_reaches_the_tasks_
 def test_an_app_on_another_port_than_its_network_stack_opened_is_refused_by_name():
     """The port arrives as the float a stack reference reads; the message names it as a whole number."""
     outputs = _outputs()
-    port = load_config(stack="prod-app", values=stack_config("prod", layer_overrides("prod", "app")),
+    port = load_config(stack="prod-app", values=stack_config("prod", prod_layer("app")),
                        offered=rds_offers_like_aws).service.app_port
     other = port + 1 if port < 65535 else port - 1
     outputs[qualified("prod", "network")] = {**outputs[qualified("prod", "network")], "appPort": float(other)}
-    message = _refused("prod-app", layer_overrides("prod", "app"), outputs)
+    message = _refused("prod-app", prod_layer("app"), outputs)
     assert message == (
         f"tca:appPort = {port}, but the network stack '{qualified('prod', 'network')}' lets the load balancer reach "
         f"the tasks only on port {other} (its tca:appPort): the tasks would be unreachable. Set tca:appPort alike "
@@ -348,7 +377,7 @@ def test_a_layers_stack_file_needs_only_that_layers_keys(layer: str):
 
 def test_a_network_layer_in_an_existing_vpc_needs_no_vpc_or_key_settings():
     keys = tuple(k for k in LAYER_KEYS["network"] if k not in ("natGateways", "keyDeletionWindowDays"))
-    values = {**_defaults_only("network", keys), **EXISTING}
+    values = {**_defaults_only("network", keys), **{key: str(value) for key, value in EXISTING.items()}}
     values.pop("tca:natGateways", None)
     values.pop("tca:keyDeletionWindowDays", None)
     cfg = load_config(stack="prod-network", values=values, offered=rds_offers_like_aws, vpc_check=lambda *_: [])
@@ -401,7 +430,7 @@ def test_a_layers_deployment_name_fits_the_load_balancers_name_prefix(layer: str
 
 
 def test_the_layers_name_their_resources_after_the_deployment_not_their_stacks():
-    for layer, run in layered("prod").items():
+    for layer, run in prod_layers().items():
         components = {r.name for r in run.registrations if r.type.startswith("tca:infra:")}
         assert components and all(name == "tca-prod" or name.startswith("tca-prod-") for name in components), layer
         assert not any(name.startswith(f"tca-{stack_name('prod', layer)}") for name in components), layer
@@ -418,7 +447,8 @@ def test_a_stack_reference_must_name_organization_project_and_stack():
 # -- an existing VPC ------------------------------------------------------------------------------------------------
 
 def existing_vpc_run() -> Run:
-    return shared_run("prod", EXISTING)
+    """prod in the existing VPC, with RDS Proxy: every path's group and subnets."""
+    return shared_run("prod", {**EXISTING, **WITH_PROXY})
 
 
 def test_in_an_existing_vpc_no_vpc_subnet_nat_flow_log_or_default_group_is_created():
@@ -468,8 +498,7 @@ def _static(overrides: dict[str, Any]) -> str:
     ({"tca:vpcId": EXISTING_VPC}, "tca:publicSubnetIds is not set: with tca:vpcId the stack creates no subnets"),
     ({"tca:vpcId": EXISTING_VPC, "tca:publicSubnetIds": EXISTING["tca:publicSubnetIds"]},
      "tca:privateSubnetIds is not set: with tca:vpcId"),
-    ({"tca:publicSubnetIds": EXISTING["tca:publicSubnetIds"],
-      "tca:privateSubnetIds": EXISTING["tca:privateSubnetIds"]},
+    ({k: v for k, v in EXISTING.items() if k != "tca:vpcId"},
      "tca:publicSubnetIds and tca:privateSubnetIds name subnets of an existing VPC: set tca:vpcId too"),
     ({**EXISTING, "tca:privateSubnetIds": EXISTING["tca:publicSubnetIds"]},
      "must not list a subnet of tca:publicSubnetIds"),
@@ -624,19 +653,23 @@ def test_a_subnet_listed_twice_is_refused():
     assert "a subnet is listed twice" in _static({**EXISTING, "tca:privateSubnetIds": private})
 
 
+def _in_two_zones(private: list[str]) -> str:
+    """dev in the existing VPC with two zones: the first two public subnets and `private`."""
+    return _refused("dev", {"tca:vpcId": EXISTING_VPC, "tca:azCount": 2,
+                            "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC[:2])),
+                            "tca:privateSubnetIds": json.dumps(private)}, base="dev")
+
+
 def test_two_subnets_in_one_zone_are_refused_through_the_lookup():
-    message = _refused("dev", {"tca:vpcId": EXISTING_VPC, "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC[:2])),
-                               "tca:privateSubnetIds": json.dumps([EXISTING_PRIVATE[0], EXISTING_ISOLATED])},
-                       base="dev")
-    assert f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': is in ap-southeast-2a like {EXISTING_PRIVATE[0]}" \
-        in message
+    message = _in_two_zones([EXISTING_PRIVATE[0], EXISTING_ISOLATED])
+    first_zone = availability_zones(stack_region("dev"))[0]
+    assert f"tca:privateSubnetIds = '{EXISTING_ISOLATED}': is in {first_zone} like {EXISTING_PRIVATE[0]}" in message
 
 
 def test_a_private_subnet_in_a_zone_without_a_public_one_is_refused():
-    message = _refused("dev", {"tca:vpcId": EXISTING_VPC, "tca:publicSubnetIds": json.dumps(list(EXISTING_PUBLIC[:2])),
-                               "tca:privateSubnetIds": json.dumps([EXISTING_PRIVATE[0], EXISTING_PRIVATE[2]])},
-                       base="dev")
-    assert (f"tca:privateSubnetIds = '{EXISTING_PRIVATE[2]}': is in ap-southeast-2c, where tca:publicSubnetIds "
+    message = _in_two_zones([EXISTING_PRIVATE[0], EXISTING_PRIVATE[2]])
+    third_zone = availability_zones(stack_region("dev"))[2]
+    assert (f"tca:privateSubnetIds = '{EXISTING_PRIVATE[2]}': is in {third_zone}, where tca:publicSubnetIds "
             "has no subnet") in message
 
 
@@ -652,7 +685,7 @@ def test_a_created_vpc_is_never_looked_up():
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_the_policy_pack_passes_on_each_layer_of_prod(layer: str):
-    resources = policy_resources(layered("prod")[layer])
+    resources = policy_resources(prod_layers()[layer])
     config = policy_config("prod")
     found = {p.name: violations(p, resources, config.get(p.name)) for p in pack.POLICIES}
     assert {name: v for name, v in found.items() if v} == {}
@@ -676,7 +709,7 @@ def _group(resources: list[PolicyResource], role: str) -> PolicyResource:
 
 
 def test_a_network_layer_may_open_only_the_load_balancers_tagged_group_to_the_internet_ec2_18():
-    resources = policy_resources(layered("prod")["network"])
+    resources = policy_resources(prod_layers()["network"])
     policy = next(p for p in pack.POLICIES if p.name == "sg-no-public-ingress")
     assert violations(policy, [*resources, _anywhere_https_to(_group(resources, "svc"))]) != []
 
@@ -690,9 +723,10 @@ def test_in_a_stack_with_a_load_balancer_the_tag_admits_no_other_group_ec2_18():
 
 
 def test_in_an_existing_vpc_the_nat_setting_has_no_effect_and_is_named_in_a_warning():
+    """A stack file that sets the NAT strategy and no other key an existing VPC ignores (no vpcCidr)."""
+    values = stack_config("prod", {**EXISTING, "tca:natGateways": "Single"}, remove=("tca:vpcCidr",))
     with mock.patch("pulumi.log.warn") as warn:
-        cfg = load_config(stack="prod", values=stack_config("prod", EXISTING), offered=rds_offers_like_aws,
-                          vpc_check=lambda *_: [])
+        cfg = load_config(stack="prod", values=values, offered=rds_offers_like_aws, vpc_check=lambda *_: [])
     assert cfg.unused_keys == ("tca:natGateways",)
     assert warn.call_args.args[0] == ("stack 'prod' does not use tca:natGateways with its other settings, so setting "
                                       "them has no effect; remove them from Pulumi.prod.yaml")

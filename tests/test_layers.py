@@ -365,7 +365,7 @@ def _defaults_only(layer: str, keys: tuple[str, ...]) -> dict[str, str]:
     full = stack_config("prod", layer_overrides("prod", layer))
     values = stack_config("no-such-stack-file", layer_overrides("prod", layer))
     values.update({k: full[k] for k in (f"tca:{key}" for key in keys)})
-    return {**values, "aws:region": "ap-southeast-2"}
+    return {**values, "aws:region": full["aws:region"]}
 
 
 @pytest.mark.parametrize("layer", LAYERS)

@@ -1,6 +1,6 @@
 """Entry point the Pulumi engine runs: builds the pack and serves it (PolicyPack never returns).
 
-The policies live in tca_policies.py so the tests can import them without starting a server.
+The policies live in rules/ so the tests can import them (through tca_policies.py) without starting a server.
 """
 
 import sys
@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-# The engine runs this file from the pack directory; make the sibling module importable either way.
+# The engine runs this file from the pack directory; make the sibling package importable either way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tca_policies import PACK_NAME, POLICIES
+from rules import PACK_NAME, POLICIES
 
 PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)

@@ -24,7 +24,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from infra import config as config_module
 from infra.config import (
     ALARM_KEYS,
     DB_MONITORING_INTERVALS,
@@ -113,7 +112,7 @@ AUTONAME_SUFFIX = 8
 def _project_file_parsed_once() -> Iterator[None]:
     """load_config re-reads Pulumi.yaml on every call; these tests call it hundreds of times."""
     declared = declared_keys()
-    with mock.patch.object(config_module, "declared_keys", lambda *_: declared):
+    with mock.patch("infra.config.load.declared_keys", lambda *_: declared):
         yield
 
 

@@ -287,7 +287,7 @@ def test_stack_name_that_cannot_name_a_load_balancer_is_refused(stack):
         load_config(stack=stack, values=values, offered=rds_offers_like_aws)
 
 
-# From AWS's Fargate task-size table, written out independently of infra/config.py:
+# From AWS's Fargate task-size table, written out independently of infra/config/:
 # CPU -> (how many memory sizes, smallest, largest).
 AWS_FARGATE_SIZES = {256: (3, 512, 2048), 512: (4, 1024, 4096), 1024: (7, 2048, 8192),
                      2048: (13, 4096, 16384), 4096: (23, 8192, 30720), 8192: (12, 16384, 61440),
@@ -486,7 +486,7 @@ def test_range_edges_ecs_and_waf_accept_are_accepted(key, value):
     _load("prod", **{f"tca:{key}": value})
 
 
-# -- AWS's own limits, written out here from AWS's documentation, independently of infra/config.py --------
+# -- AWS's own limits, written out here from AWS's documentation, independently of infra/config/ -----------
 # (The property tests draw their ranges from config.py's constants; these pin the constants themselves.)
 
 def test_log_retention_values_are_exactly_the_ones_cloudwatch_logs_accepts():

@@ -230,7 +230,7 @@ INVOKES: dict[str, list[str]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": [],
     "aws:rds/getEngineVersion:getEngineVersion": ["rds:DescribeDBEngineVersions"],
     "aws:rds/getOrderableDbInstance:getOrderableDbInstance": ["rds:DescribeOrderableDBInstanceOptions"],
-    # An existing VPC is checked during preview (infra/config.py, vpc_subnets_usable).
+    # An existing VPC is checked during preview (infra/config/vpc_lookup.py, vpc_subnets_usable).
     "aws:ec2/getVpc:getVpc": ["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute"],
     "aws:ec2/getSubnet:getSubnet": ["ec2:DescribeSubnets"],
     "aws:ec2/getRouteTable:getRouteTable": ["ec2:DescribeRouteTables"],

@@ -26,7 +26,7 @@ def test_without_a_domain_there_is_no_certificate_and_only_http(run):
     assert run.of_type(CERT) == [] and run.of_type(RECORD) == [] and run.of_type("tca:infra:Domain") == []
     assert run.one(ALB).inputs["listener"] == {"port": 80.0, "protocol": "HTTP"}
     assert "listeners" not in run.one(ALB).inputs
-    assert run.outputs["url"].startswith("http://") and run.outputs["url"].endswith(".elb.amazonaws.com")
+    assert run.outputs["url"] == "http://" + run.referenced(run.one(ALB).outputs["loadBalancer"])["dnsName"]
 
 
 def test_certificate_is_for_the_domain_with_dns_validation(https):

@@ -4,6 +4,7 @@ with the stack's permissions boundary."""
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pulumi
 import pytest
@@ -71,3 +72,25 @@ def test_the_program_registers_the_stacks_boundary_transform_before_any_resource
     boundary = f"arn:aws:iam::{ACCOUNT}:policy/tca-{run.stack}-workload-boundary"
     assert result is not None and result.props == {"permissionsBoundary": boundary}
     assert run.of_type("aws:iam/role:Role"), "the stack creates roles for the boundary to cap"
+
+
+class _Parent:
+    """Stands for the component a role was registered under (transforms see the parent resource, not its URN)."""
+
+    def __init__(self, urn: str):
+        self.urn = urn
+
+
+def test_every_role_the_stack_registers_gets_the_boundary_from_its_transform(run):
+    # Mocks never run stack transforms, so the recorded one is applied here to each role as the engine would
+    # hand it over: the role's own type, name, inputs and parent.
+    (transform, _), = run.stack_transforms
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/tca-{run.stack}-workload-boundary"
+    roles = run.of_type("aws:iam/role:Role")
+    assert roles
+    for role in roles:
+        opts = pulumi.ResourceOptions(parent=cast(pulumi.Resource, _Parent(role.parent)) if role.parent else None)
+        result = transform(pulumi.ResourceTransformArgs(custom=True, type_=role.type, name=role.name,
+                                                        props=dict(role.inputs), opts=opts))
+        assert result is not None, role.name
+        assert result.props == {**role.inputs, "permissionsBoundary": boundary}, role.name

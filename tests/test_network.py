@@ -74,10 +74,22 @@ def test_prod_chain_puts_the_proxy_between_tasks_and_database():
     assert ("in", "db", 5432, "svc") not in rules and ("out", "svc", 5432, "db") not in rules
 
 
-def test_proxy_reaches_secrets_manager_over_https_for_its_credentials(run, settings):
+def _proxy_outbound(run) -> set:
+    return {(port, peer) for direction, role, port, peer in _rules(run) if (direction, role) == ("out", "proxy")}
+
+
+def test_proxy_reaches_secrets_manager_over_https_for_its_credentials():
     """RDS Proxy fetches the secret from its own interfaces; with 5432 alone its target never comes up."""
-    outbound = {(port, peer) for direction, role, port, peer in _rules(run) if (direction, role) == ("out", "proxy")}
-    assert outbound == ({(443, "0.0.0.0/0"), (5432, "db")} if settings["tca:dbProxy"] else set())
+    assert _proxy_outbound(run_where("prod", {"tca:dbProxy": True})) == {(443, "0.0.0.0/0"), (5432, "db")}
+
+
+def test_a_stack_without_the_proxy_opens_nothing_for_it():
+    assert _proxy_outbound(run_where("dev", {"tca:dbProxy": False})) == set()
+
+
+def test_a_proxied_stack_opens_exactly_the_chain_through_the_proxy_and_its_https_path_ec2_18():
+    settings = {**stack_file("prod"), "tca:dbProxy": True}
+    assert _rules(run_where("prod", {"tca:dbProxy": True})) == _expected_chain(settings["tca:appPort"], True)
 
 
 def test_database_group_admits_only_its_one_client_group_on_5432_rds_2(run, settings):

@@ -17,8 +17,8 @@ import pytest
 from infra.keys import KEY_ADMIN_ACTIONS
 from infra.tags import DEPLOYMENT_TAG
 from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, shared_run, stack_run
-from tests.layered import WITH_PROXY, layered
 from tests.helpers import plain
+from tests.layered import WITH_PROXY, layered
 from tests.mocks import ACCOUNT, EXISTING_VPC_SETTINGS, ROOT, Run, stack_region
 from tests.policy_resources import policy_resources
 
@@ -553,7 +553,8 @@ BELONGS_TO = {"aws:ec2/route:Route": ("routeTableId",),
 # Mutating actions beyond REQUIRED's that the deployers hold on these resources.
 MORE_ACTIONS = {"aws:ec2/route:Route": ["ec2:ReplaceRoute"], "aws:ec2/eip:Eip": ["ec2:DisassociateAddress"],
                 "aws:ec2/securityGroup:SecurityGroup": ["ec2:AuthorizeSecurityGroupIngress",
-                                                        "ec2:RevokeSecurityGroupIngress", "ec2:ModifySecurityGroupRules"]}
+                                                        "ec2:RevokeSecurityGroupIngress",
+                                                        "ec2:ModifySecurityGroupRules"]}
 
 
 # What creates each resource: it acts on no existing resource, so no tag can guard it.

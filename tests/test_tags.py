@@ -47,7 +47,9 @@ def test_the_tag_transform_merges_into_tags_known_only_at_deploy_time():
     tags = pulumi.Output.from_input({"Name": "tca-dev-vpc"})
     result = deployment_tag_transform("tca-dev")(_args(VPC, {"tags": tags}))
     assert result is not None
-    assert _sync_await(result.props["tags"].future()) == {"Name": "tca-dev-vpc", DEPLOYMENT_TAG: "tca-dev"}
+    merged = result.props["tags"]
+    assert isinstance(merged, pulumi.Output)
+    assert _sync_await(merged.future()) == {"Name": "tca-dev-vpc", DEPLOYMENT_TAG: "tca-dev"}
 
 
 def test_the_tag_transform_overrides_a_deployment_tag_the_resource_was_given():

@@ -12,6 +12,7 @@ from infra.layers import Layer
 from infra.monitoring import Monitoring
 from infra.release_check import ReleaseCheck
 from infra.service import HEALTHCHECK_PATH, Service
+from infra.tags import tag_every_network_resource
 
 cfg = load_config()
 stack = cfg.stack
@@ -20,6 +21,8 @@ prefix = stack.name_prefix
 
 # Every role this stack creates, awsx's included, carries the stack's permissions boundary.
 bound_every_role(prefix)
+# Network resources and the proxy carry their deployment's tag, which the other stack's deployer is denied.
+tag_every_network_resource(prefix)
 # The whole deployment (tca:layer all), or one layer of it; see infra/layers.py.
 layer = Layer(cfg)
 network = layer.network()

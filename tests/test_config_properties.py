@@ -560,7 +560,10 @@ def test_the_rotation_window_is_the_duration_the_secret_rotation_gets():
 
 
 def test_a_refused_bake_time_is_reported_once_not_again_as_a_rotation_period():
-    assert refused_keys("dev", "canaryBakeMinutes", MAX_BAKE_MINUTES + 1) == ["tca:canaryBakeMinutes"]
+    with pytest.raises(ConfigError) as refused:
+        load("dev", "dev", {"tca:deploymentStrategy": "CANARY", "tca:canaryBakeMinutes": MAX_BAKE_MINUTES + 1,
+                            "tca:rotationDays": MIN_ROTATION_DAYS})
+    assert [p.split(" ", 1)[0] for p in problems(refused.value)] == ["tca:canaryBakeMinutes"]
 
 
 def test_a_database_layer_checks_the_rotation_bounds_without_the_app_layers_releases():

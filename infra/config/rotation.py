@@ -63,11 +63,12 @@ def _rotation(r: _Reader, release: Mapping[str, Any] | None) -> dict[str, Any]:
     allowed = (f"must be a whole number of days from {MIN_ROTATION_DAYS} to {MAX_ROTATION_DAYS} (Security Hub "
                "SecretsManager.4 fails a secret not rotated within 90 days)")
     days = r.integer("rotationDays", MIN_ROTATION_DAYS, MAX_ROTATION_DAYS, allowed)
-    release_fields = [(release or {}).get(k) for k in ("strategy", "canary_bake_minutes", "bake_minutes")]
-    if days is None or None in release_fields:
+    if days is None or release is None:
+        return dict(days=days)
+    strategy, canary_bake, bake = release["strategy"], release["canary_bake_minutes"], release["bake_minutes"]
+    if strategy is None or canary_bake is None or bake is None:
         # A refused release setting is reported once, under its own key.
         return dict(days=days)
-    strategy, canary_bake, bake = release_fields
     minutes = deployment_minutes(strategy, canary_bake, bake)
     if not rotation_period_allowed(days, minutes):
         r.fail("rotationDays", days,

@@ -96,8 +96,8 @@ def test_every_alarm_reads_its_metric_with_the_meaningful_statistic_and_fires_on
     assert alarms
     for alarm in alarms:
         for namespace, metric, statistic, _ in _series(alarm):
-            assert (statistic, alarm.inputs["comparisonOperator"]) == METRIC_STATISTICS[_table_key(namespace, metric)], (
-                alarm.name, metric)
+            expected = METRIC_STATISTICS[_table_key(namespace, metric)]
+            assert (statistic, alarm.inputs["comparisonOperator"]) == expected, (alarm.name, metric)
 
 
 def test_the_statistics_table_covers_exactly_the_metrics_the_stacks_alarm_on(dev, prod):

@@ -6,10 +6,12 @@ import re
 
 import pytest
 
-from infra.config import MAX_NAME_PREFIX, ROTATION_WINDOW_HOURS, StackSettings
+from infra.config import MAX_NAME_PREFIX, ROTATION_WINDOW_HOURS, ConfigError, StackSettings
 from infra.rotation import rotation_function_name
 from tests.conftest import STACKS, run_where, stack_file
 from tests.helpers import ECS_SERVICE, RDS, SECRET, VPC, plain
+from tests.layered import as_referenced, layer_overrides, layered, qualified
+from tests.mocks import run_program
 
 SAR_STACK = "aws:serverlessrepository/cloudFormationStack:CloudFormationStack"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
@@ -161,3 +163,33 @@ def test_rotation_resources_belong_to_the_credential_rotation_component(stack):
     parent = run.one("tca:infra:CredentialRotation").urn
     for r in run.of_type(SAR_STACK) + run.of_type(ROTATION):
         assert r.parent == parent, r.name
+
+
+# -- a deployment split into layers ---------------------------------------------------------------------------
+
+def test_a_database_layer_rotates_the_app_credential_and_names_its_period_for_the_app_layer():
+    runs = layered("dev", WITHOUT_PROXY)
+    assert len(runs["database"].of_type(ROTATION)) == 1
+    assert runs["database"].outputs["dbRotationDays"] == stack_file("dev")["tca:rotationDays"]
+    assert runs["app"].of_type(ROTATION) == []
+    assert len(runs["app"].of_type("tca:infra:ScheduledRedeploy")) == 1
+
+
+def test_a_database_layer_behind_rds_proxy_names_no_period_and_its_app_layer_is_not_redeployed_daily():
+    runs = layered("prod", WITH_PROXY)
+    assert "dbRotationDays" not in runs["database"].outputs
+    assert runs["database"].of_type(ROTATION) == []
+    assert runs["app"].of_type("tca:infra:ScheduledRedeploy") == []
+
+
+def test_an_app_layer_whose_releases_outlast_the_database_layers_rotation_period_is_refused_before_anything():
+    runs = layered("dev", WITHOUT_PROXY)
+    outputs = {qualified("dev", layer): as_referenced(runs[layer].outputs) for layer in ("network", "database")}
+    # Two days apart at worst 44 h; a day plus two day-long bakes is more.
+    outputs[qualified("dev", "database")]["dbRotationDays"] = 2.0
+    slow = {"tca:deploymentStrategy": "CANARY", "tca:canaryBakeMinutes": 1440, "tca:deploymentBakeMinutes": 1440}
+    run = run_program("dev-app", {**WITHOUT_PROXY, **slow, **layer_overrides("dev", "app")}, stack_file="dev",
+                      stack_outputs=outputs)
+    assert isinstance(run.error, ConfigError), run.error
+    assert run.registrations == []
+    assert "rotates the app credential every 2 days (its tca:rotationDays)" in str(run.error)

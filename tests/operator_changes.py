@@ -67,6 +67,8 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:rotationDays": 14,
         "tca:seedRevision": 2,
         "tca:dbProxy": True,
+        # The first of the two deploys that move a stack off the master login.
+        "tca:dbManagedMasterPassword": False,
         "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256",
         "tca:alarmEmail": "ops@example.com",
         "tca:alarmTarget5xxCount": 33,
@@ -134,6 +136,7 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:secretRecoveryDays": 14,
         "tca:rotationDays": 21,
         "tca:dbProxy": False,
+        "tca:dbManagedMasterPassword": True,
         "tca:alarmEmail": "ops@example.com",
         "tca:alarmTarget5xxCount": 3,
         "tca:alarmAlb5xxCount": 4,

@@ -72,9 +72,11 @@ def _rotation(r: _Reader, release: Mapping[str, Any] | None) -> dict[str, Any]:
     minutes = deployment_minutes(strategy, canary_bake, bake)
     if not rotation_period_allowed(days, minutes):
         # There is one: the longest bakes ECS allows (two days) need 4 days.
-        fastest = next(n for n in range(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS + 1) if rotation_period_allowed(n, minutes))
+        fastest = next(n for n in range(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS + 1)
+                       if rotation_period_allowed(n, minutes))
         r.fail("rotationDays", days,
-               f"must be from {fastest} to {MAX_ROTATION_DAYS} with these bake times: every task is replaced once a day, and a deployment may take {minutes} min "
+               f"must be from {fastest} to {MAX_ROTATION_DAYS} with these bake times: every task is replaced once "
+               f"a day, and a deployment may take {minutes} min "
                f"(tca:canaryBakeMinutes and tca:deploymentBakeMinutes with {strategy}, plus "
                f"{DEPLOYMENT_ALLOWANCE_MINUTES} min to start and drain tasks); a task still logged in as the user a "
                "rotation just replaced must be gone before the next rotation changes that user's password, and two "

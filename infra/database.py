@@ -1,15 +1,21 @@
-"""RDS PostgreSQL with a generated master password kept only in Secrets Manager."""
+"""RDS PostgreSQL, its master credential (RDS-managed, or the stack's), and the app credential the app logs in with.
+
+The master user is for administration only: the bootstrap step (infra/bootstrap.py) and the rotation function
+log in as it; the app, its seed and RDS Proxy use the app credential, a separate login role.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.bootstrap import DatabaseBootstrap
 from infra.config import DatabaseConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys, decrypt_secrets_statement
@@ -24,6 +30,9 @@ PASSWORD_LENGTH = 32
 # RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
 PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
+# The same rules for passwords Secrets Manager draws (GetRandomPassword, for the bootstrap and the rotation
+# function): its alphabet is printable ASCII, and space only with IncludeSpace, which stays off.
+PASSWORD_EXCLUDE_CHARACTERS = "'\\\"/@"  # noqa: S105 - a character set, not a password
 MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 # Database Insights Standard mode with Performance Insights kept for 7 days, the free retention. RDS for
 # PostgreSQL offers it on every instance class (RDS User Guide, "Amazon RDS DB engine, Region, and instance
@@ -41,14 +50,21 @@ class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
         super().__init__(ProxyReadyProvider(), name, {**props, "target_state": None}, opts)
 
 
+def credential_rotation(proxy: bool) -> str:
+    """How the app credential is rotated: RDS Proxy authenticates clients against each secret's current version
+    only, so behind it the app credential is not rotated (docs/database.md)."""
+    return "none" if proxy else "alternating-users"
+
+
 class Database(pulumi.ComponentResource):
     address: pulumi.Output[str]
     port: pulumi.Output[int]
     endpoint: pulumi.Output[str]
     db_name: str
-    username: str
+    # The app credential; its value is written by the bootstrap step, never by Pulumi.
     secret: aws.secretsmanager.Secret
-    secret_version: aws.secretsmanager.SecretVersion
+    # The master credential's secret ARN: RDS's own, or the stack's master secret.
+    master_secret_arn: pulumi.Output[str]
     instance: aws.rds.Instance
     log_group: aws.cloudwatch.LogGroup
 
@@ -57,19 +73,28 @@ class Database(pulumi.ComponentResource):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.db_name = DB_NAME
-        self.username = DB_USERNAME
+        # What clients wait for of the master credential: the stack's secret value, when the stack keeps one.
+        self.master_ready: list[pulumi.Resource] = []
 
-        password = random.RandomPassword(
-            f"{name}-password",
-            length=PASSWORD_LENGTH,
-            special=True,
-            override_special=PASSWORD_SPECIALS,
-            min_lower=2,
-            min_upper=2,
-            min_numeric=2,
-            min_special=2,
-            opts=child,
-        )
+        # RDS creates, encrypts (with the stack key) and rotates the master password in its own secret; no
+        # password passes through Pulumi or its state. Without it, the stack generates one (RandomPassword).
+        password: random.RandomPassword | None = None
+        if cfg.managed_master_password:
+            master_password: dict[str, pulumi.Input[Any]] = dict(
+                manage_master_user_password=True, master_user_secret_kms_key_id=keys.arn)
+        else:
+            password = random.RandomPassword(
+                f"{name}-password",
+                length=PASSWORD_LENGTH,
+                special=True,
+                override_special=PASSWORD_SPECIALS,
+                min_lower=2,
+                min_upper=2,
+                min_numeric=2,
+                min_special=2,
+                opts=child,
+            )
+            master_password = dict(password=password.result)
 
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
@@ -150,7 +175,7 @@ class Database(pulumi.ComponentResource):
             instance_class=cfg.instance_class,
             db_name=DB_NAME,
             username=DB_USERNAME,
-            password=password.result,
+            **master_password,
             port=POSTGRES_PORT,
             parameter_group_name=parameter_group.name,
             db_subnet_group_name=subnet_group.name,
@@ -188,27 +213,29 @@ class Database(pulumi.ComponentResource):
         self.port = self.instance.port
         self.endpoint = self.instance.endpoint
 
-        # Auto-named: an explicit name would collide with a deleted secret still in its recovery window.
+        self.master_secret_arn = (
+            # RDS names its own secret (rds!db-...) in the instance it manages the password of.
+            self.instance.master_user_secrets.apply(lambda secrets: (secrets[0].secret_arn if secrets else None) or "")
+            if password is None else self._master_secret(name, stack, cfg, keys, password))
+
+        # Auto-named: an explicit name would collide with a deleted secret still in its recovery window; the name
+        # starts with the stack prefix, which the workload boundary and the key policy admit.
         self.secret = aws.secretsmanager.Secret(
-            f"{name}-credentials",
-            description=f"TechChallengeApp database master credentials ({stack.deployment or stack.stack})",
+            f"{name}-app-credentials",
+            description=f"TechChallengeApp database app credentials ({stack.deployment or stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
             kms_key_id=keys.arn,
             opts=child,
         )
-        self.secret_version = aws.secretsmanager.SecretVersion(
-            f"{name}-credentials",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.json_dumps({
-                "username": DB_USERNAME,
-                "password": password.result,
-                "engine": "postgres",
-                "host": self.instance.address,
-                "port": self.instance.port,
-                "dbname": DB_NAME,
-            }),
-            opts=child,
-        )
+        # No SecretVersion: the bootstrap step writes the first value and the rotation function the later ones,
+        # so Pulumi never holds the password and can never write an old one back.
+
+        # The app's users, created by the master before anything logs in as them (infra/bootstrap.py).
+        self.bootstrap = DatabaseBootstrap(
+            name, stack, cfg, network, key_arn=keys.arn, instance=self.instance, db_name=DB_NAME,
+            app_secret_arn=self.secret.arn, master_secret_arn=self.master_secret_arn,
+            password_length=PASSWORD_LENGTH, exclude_characters=PASSWORD_EXCLUDE_CHARACTERS,
+            wait_for=self.master_ready, opts=child)
 
         # What the app connects to: the proxy when there is one, else the instance itself.
         self.proxy: aws.rds.Proxy | None = None
@@ -219,9 +246,12 @@ class Database(pulumi.ComponentResource):
         if cfg.proxy:
             # The network opens the proxy's hop whenever tca:dbProxy is on (checked across stacks in infra/layers.py).
             assert network.proxy_security_group_id is not None, "tca:dbProxy needs the network's proxy group"
+            # While the stack still keeps its own master (the first of the two deploys that move it off the master
+            # login), the proxy accepts the master too: tasks not yet replaced keep logging in through it.
+            auth_secrets = [self.secret.arn] + ([self.master_secret_arn] if password is not None else [])
             self.proxy, self.proxy_target = self._add_proxy(
                 name, cfg, network.private_subnet_ids, network.proxy_security_group_id,
-                region=stack.region, key_arn=keys.arn)
+                region=stack.region, key_arn=keys.arn, auth_secrets=auth_secrets)
             self.proxy_ready = ProxyReady(
                 f"{name}-proxy-ready",
                 {
@@ -234,22 +264,58 @@ class Database(pulumi.ComponentResource):
                     "target_id": self.proxy_target.id,
                     "db_resource_id": self.instance.resource_id,
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target]),
+                # The proxy logs in with the app credential: until the bootstrap created its user, the target
+                # reports AUTH_FAILURE.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target, self.bootstrap.step]),
             )
             self.client_host = self.proxy.endpoint
 
         self.refs = DatabaseRefs(
-            client_host=self.client_host, port=self.port, name=self.db_name, username=self.username,
-            endpoint=self.endpoint, secret_arn=self.secret.arn, key_arn=keys.arn,
+            client_host=self.client_host, port=self.port, name=self.db_name,
+            endpoint=self.endpoint, secret_arn=self.secret.arn, master_secret_arn=self.master_secret_arn,
+            credential_rotation=credential_rotation(cfg.proxy), key_arn=keys.arn,
             instance_identifier=self.instance.identifier, resource_id=self.instance.resource_id,
             proxy_name=self.proxy.name if self.proxy is not None else None, vpc_id=network.vpc_id,
-            ready=(self.instance, self.secret_version, *([self.proxy_ready] if self.proxy_ready else [])))
+            ready=(self.instance, *self.master_ready, self.bootstrap.step,
+                   *([self.proxy_ready] if self.proxy_ready else [])))
         self.register_outputs({
             "address": self.address,
             "clientHost": self.client_host,
             "port": self.port,
             "secretArn": self.secret.arn,
+            "masterSecretArn": self.master_secret_arn,
         })
+
+    def _master_secret(self, name: str, stack: StackSettings, cfg: DatabaseConfig, keys: Keys,
+                       password: random.RandomPassword) -> pulumi.Output[str]:
+        """The stack's own master secret, for a stack whose master password RDS does not manage.
+
+        Keeps the logical name it has always had, so a stack moving to the RDS-managed master keeps this secret
+        until the second of the two deploys.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-credentials",
+            description=f"TechChallengeApp database master credentials ({stack.deployment or stack.stack})",
+            recovery_window_in_days=cfg.secret_recovery_days,
+            kms_key_id=keys.arn,
+            opts=child,
+        )
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-credentials",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps({
+                "username": DB_USERNAME,
+                "password": password.result,
+                "engine": "postgres",
+                "host": self.instance.address,
+                "port": self.instance.port,
+                "dbname": DB_NAME,
+            }),
+            opts=child,
+        )
+        self.master_ready.append(version)
+        return secret.arn
 
     def _monitoring_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
         """The role RDS Enhanced Monitoring uses to write OS metrics to CloudWatch Logs."""
@@ -269,7 +335,8 @@ class Database(pulumi.ComponentResource):
 
     def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
                    security_group_id: pulumi.Input[str], *, region: str,
-                   key_arn: pulumi.Output[str]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
+                   key_arn: pulumi.Output[str],
+                   auth_secrets: list[pulumi.Output[str]]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-proxy",
@@ -280,10 +347,11 @@ class Database(pulumi.ComponentResource):
         read_secret = aws.iam.RolePolicy(
             f"{name}-proxy-secret",
             role=role.id,
-            policy=pulumi.Output.all(self.secret.arn, key_arn).apply(lambda arns: json.dumps({
+            policy=pulumi.Output.all(key_arn, *auth_secrets).apply(lambda arns: json.dumps({
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arns[0]},
-                              decrypt_secrets_statement(arns[1], region)],
+                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                               "Resource": arns[1] if len(arns) == 2 else list(arns[1:])},
+                              decrypt_secrets_statement(arns[0], region)],
             })),
             opts=child,
         )
@@ -302,12 +370,13 @@ class Database(pulumi.ComponentResource):
             debug_logging=False,
             auths=[aws.rds.ProxyAuthArgs(
                 auth_scheme="SECRETS",
-                secret_arn=self.secret.arn,
+                secret_arn=arn,
                 client_password_auth_type=cfg.proxy_client_auth,
                 iam_auth="DISABLED",
-                description="TechChallengeApp master user",
-            )],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret, self.secret_version]),
+                description="TechChallengeApp app user" if i == 0 else "TechChallengeApp master user (while moving)",
+            ) for i, arn in enumerate(auth_secrets)],
+            # It lists only credentials whose user exists: the bootstrap creates the app's.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret, self.bootstrap.step]),
         )
         target_group = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy",

@@ -313,6 +313,12 @@ def _rds_instance(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
         "arn": m.arn("rds", f"db:{identifier}"),
         "engineVersionActual": f"{inputs.get('engineVersion', '16')}.6",
         "resourceId": f"db-{_short_hash(name, 'dbi', length=26).upper()}",
+        # RDS's own secret for the master password, when it manages it (named rds!db-<uuid>).
+        "masterUserSecrets": [{
+            "secretArn": m.arn("secretsmanager", f"secret:rds!db-{_short_hash(name, 'm', length=8)}-1111-4222-8333-"
+                                                 f"{_short_hash(name, 'm', length=12)}-XyZ123"),
+            "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"), "secretStatus": "active",
+        }] if inputs.get("manageMasterUserPassword") else [],
     }
 
 
@@ -405,6 +411,18 @@ def _dynamic_seed(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z"}
 
 
+def _dynamic_bootstrap(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    task_arn = m.arn("ecs", f"task/{_short_hash(name, length=12)}/{_short_hash(name, 't', length=32)}")
+    return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z",
+                      "credential": "created"}
+
+
+def _ecs_task_definition(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    family = inputs.get("family", name)
+    arn = m.arn("ecs", f"task-definition/{family}:1")
+    return arn, {"arn": arn, "arnWithoutRevision": m.arn("ecs", f"task-definition/{family}"), "revision": 1}
+
+
 def _rds_proxy(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     proxy = f"{name}-{_short_hash(name, length=7)}"
     return proxy, {"name": proxy, "arn": m.arn("rds", f"db-proxy:prx-{_short_hash(name, length=17)}"),
@@ -471,6 +489,22 @@ def _web_acl(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return acl_id, {"arn": m.arn("wafv2", f"regional/webacl/{inputs.get('name', name)}/{acl_id}")}
 
 
+def _sar_stack(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    """A Serverless Application Repository stack: CloudFormation's stack ID, and the template's outputs."""
+    stack_name = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
+    stack_id = m.arn("cloudformation", f"stack/serverlessrepo-{stack_name}/{_short_hash(name, length=8)}-1111-4222"
+                                       f"-8333-{_short_hash(name, 's', length=12)}")
+    function = (inputs.get("parameters") or {}).get("functionName")
+    return stack_id, {"name": stack_name,
+                      "outputs": {"RotationLambdaARN": m.arn("lambda", f"function:{function}")}}
+
+
+def _schedule(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    physical = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
+    group = inputs.get("groupName") or "default"
+    return f"{group}/{physical}", {"name": physical, "arn": m.arn("scheduler", f"schedule/{group}/{physical}")}
+
+
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "random:index/randomPassword:RandomPassword": _random_password,
@@ -497,6 +531,8 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
+    "pulumi-python:dynamic/bootstrap:DatabaseBootstrap": _dynamic_bootstrap,
+    "aws:ecs/taskDefinition:TaskDefinition": _ecs_task_definition,
     # deploy-time steps: proxy readiness and the rollout check
     "pulumi-python:dynamic/proxy:ProxyReady": _dynamic_proxy_ready,
     "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,
@@ -506,6 +542,11 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:wafv2/webAcl:WebAcl": _web_acl,
+    # credential rotation: the SAR function's stack, the daily redeployment, the failure rules
+    "aws:serverlessrepository/cloudFormationStack:CloudFormationStack": _sar_stack,
+    "aws:scheduler/scheduleGroup:ScheduleGroup": _named("scheduler", "schedule-group/"),
+    "aws:scheduler/schedule:Schedule": _schedule,
+    "aws:cloudwatch/eventRule:EventRule": _named("events", "rule/"),
 }
 
 

@@ -64,8 +64,11 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:deletionProtection": True,
         "tca:logRetentionDays": 30,
         "tca:secretRecoveryDays": 7,
+        "tca:rotationDays": 14,
         "tca:seedRevision": 2,
         "tca:dbProxy": True,
+        # The first of the two deploys that move a stack off the master login.
+        "tca:dbManagedMasterPassword": False,
         "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256",
         "tca:alarmEmail": "ops@example.com",
         "tca:alarmTarget5xxCount": 33,
@@ -131,7 +134,9 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:dbBackupRetentionDays": 14,
         "tca:logRetentionDays": 400,
         "tca:secretRecoveryDays": 14,
+        "tca:rotationDays": 21,
         "tca:dbProxy": False,
+        "tca:dbManagedMasterPassword": True,
         "tca:alarmEmail": "ops@example.com",
         "tca:alarmTarget5xxCount": 3,
         "tca:alarmAlb5xxCount": 4,
@@ -203,6 +208,7 @@ OTHER_CHANGES: dict[str, dict[str, Any]] = {
         "tca:deletionProtection": False,
         "tca:logRetentionDays": 14,
         "tca:secretRecoveryDays": 30,
+        "tca:rotationDays": 45,
         "tca:keyDeletionWindowDays": 30,
         "tca:keyAdministrator": "user/bob",
         # One stack per deployment, in a VPC it creates (tests/test_layers.py covers the others).
@@ -241,6 +247,7 @@ OTHER_CHANGES: dict[str, dict[str, Any]] = {
         "tca:dbBackupRetentionDays": 35,
         "tca:logRetentionDays": 3653,
         "tca:secretRecoveryDays": 0,
+        "tca:rotationDays": 10,
         "tca:keyDeletionWindowDays": 7,
         "tca:keyAdministrator": "role/github-tca-prod-deployer-2",
         # One stack per deployment, in a VPC it creates (tests/test_layers.py covers the others).

@@ -65,6 +65,7 @@ LOADED_AS: dict[str, tuple[str, str]] = {
     "tca:dbBackupRetentionDays": ("database", "backup_retention_days"),
     "tca:secretRecoveryDays": ("database", "secret_recovery_days"),
     "tca:dbProxy": ("database", "proxy"),
+    "tca:dbManagedMasterPassword": ("database", "managed_master_password"),
     "tca:dbProxyClientAuth": ("database", "proxy_client_auth"),
     "tca:dbMaintenanceWindow": ("database", "maintenance_window"),
     "tca:dbBackupWindow": ("database", "backup_window"),
@@ -81,6 +82,7 @@ LOADED_AS: dict[str, tuple[str, str]] = {
     "tca:databaseStack": ("layers", "database_stack"),
     "tca:deploymentName": ("stack", "deployment"),
     "tca:vpcId": ("network", "vpc_id"),
+    "tca:rotationDays": ("rotation", "days"),
 }
 # Subnet lists are JSON lists in the stack file ("" for none) and tuples once loaded.
 LOADED_AS_LIST = {
@@ -195,6 +197,7 @@ BAD_VALUES = [
     ("secretRecoveryDays", 31, "0 (delete at once) or from 7 to 30"),
     ("seedRevision", -1, "from 1 to"),
     ("dbProxy", "maybe", "true or false"),
+    ("dbManagedMasterPassword", "rds", "true or false"),
     ("dbProxyClientAuth", "MD5", "POSTGRES_MD5 or POSTGRES_SCRAM_SHA_256"),
     ("dbMaintenanceWindow", "Sun:17:00-Sun:18:00", "lowercase days"),
     ("dbMaintenanceWindow", "sun:17:00-sun:17:29", "at least 30 minutes"),

@@ -44,11 +44,12 @@ def test_alias_names_the_stack(run):
     assert alias["targetKeyId"] == run.one(KEY).outputs["keyId"]
 
 
-def test_key_policy_has_exactly_the_account_its_administrator_and_the_three_services(run, settings):
+def test_key_policy_has_exactly_the_account_its_administrator_and_the_four_services(run, settings):
     administrator = {"StackDeployerAdministersTheKey"} if settings["tca:keyAdministrator"] else set()
     assert set(_policy(run)) == {"AccountAdministersTheKey", *administrator,
                                  "CloudWatchLogsForThisStacksLogGroups",
-                                 "CloudWatchAlarmsPublishToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
+                                 "CloudWatchAlarmsPublishToTheEncryptedTopic",
+                                 "EventBridgePublishesToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
 
 
 def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion():
@@ -95,7 +96,7 @@ def test_key_policy_lets_cloudwatch_logs_use_it_only_for_this_stacks_log_groups(
         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
             f"{prefix}tca-{run.stack}-*", f"{prefix}/aws/rds/instance/tca-{run.stack}-*",
             f"{prefix}/aws/ecs/containerinsights/tca-{run.stack}-*/performance",
-            f"{prefix}aws-waf-logs-tca-{run.stack}-*"]}},
+            f"{prefix}/aws/lambda/tca-{run.stack}-*", f"{prefix}aws-waf-logs-tca-{run.stack}-*"]}},
     }
 
 

@@ -72,6 +72,8 @@ if layer.builds_app and database is not None and layer.keys is not None:
     pulumi.export("logGroupName", service.log_group.name)
     pulumi.export("dbEndpoint", database.endpoint)
     pulumi.export("dbSecretArn", database.secret_arn)
+    # Marks a deployment whose service logs in as the app user (infra/master_handover.py reads it back).
+    pulumi.export("dbCredentialRotation", database.credential_rotation)
     pulumi.export("reseedCommand", service.seed.reseed_command)
     pulumi.export("dashboardUrl", monitoring.dashboard_url)
     pulumi.export("alarmTopicArn", alerts.topic.arn)

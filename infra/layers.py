@@ -23,6 +23,7 @@ from pulumi.runtime.sync_await import _sync_await
 from infra.config import AppConfig, ConfigError, deployment_minutes, rotation_period_allowed
 from infra.database import Database
 from infra.keys import Keys
+from infra.master_handover import check_master_handover, last_outputs
 from infra.network import Network
 from infra.refs import DatabaseRefs, NetworkRefs, RefsType, exports, from_outputs, missing_outputs
 from infra.rotation import ALTERNATING_USERS, CredentialRotation
@@ -130,6 +131,8 @@ class Layer:
         if self.name == "database":
             assert self._network_ref is not None
             _check_proxy_path(cfg, self._network_ref)
+        if self.builds_database and cfg.database.managed_master_password:
+            check_master_handover(cfg, last_outputs())
         if self.name == "app":
             _check_app_port(cfg, network)
             _check_rotation_period(cfg, self._database_outputs)
@@ -143,6 +146,10 @@ class Layer:
     @property
     def builds_app(self) -> bool:
         return self.name in ("all", "app")
+
+    @property
+    def builds_database(self) -> bool:
+        return self.name in ("all", "database")
 
     def network(self) -> NetworkRefs:
         """Built here (all, network), or read from tca:networkStack (database, app)."""

@@ -60,7 +60,7 @@ from tests.test_policy import violations
 
 KEYS = {"tca:infra:Keys", "aws:kms/key:Key", "aws:kms/alias:Alias"}
 APP_OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
-               "reseedCommand", "dashboardUrl", "alarmTopicArn"}
+               "reseedCommand", "dashboardUrl", "alarmTopicArn", "dbCredentialRotation"}
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 EXEC_SECRET_POLICY = "aws:iam/rolePolicy:RolePolicy"

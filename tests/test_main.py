@@ -17,7 +17,7 @@ TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:i
 ROTATING = {"tca:infra:CredentialRotation", "tca:infra:ScheduledRedeploy"}
 COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain", "tca:infra:Release", "tca:infra:DatabaseBootstrap"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
-           "reseedCommand", "dashboardUrl", "alarmTopicArn"}
+           "reseedCommand", "dashboardUrl", "alarmTopicArn", "dbCredentialRotation"}
 
 
 def test_program_exports_exactly_the_documented_outputs(run):

@@ -10,7 +10,6 @@ import pytest
 
 from infra.config import MAX_NAME_PREFIX
 from infra.credential_alarms import FAILED_LOGIN_THRESHOLD
-
 from tests.conftest import STACKS, run_where
 from tests.helpers import ECS_SERVICE, RDS
 from tests.mocks import ACCOUNT, run_program

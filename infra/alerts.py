@@ -43,6 +43,8 @@ def topic_policy(topic_arn: str, name_prefix: str, region: str, account: str) ->
             },
             {
                 # The rules are auto-named after the stack; EventBridge sends the rule's ARN as aws:SourceArn.
+                # Whether the topic admits them with this condition is watched: each rule's FailedInvocations
+                # raises an alarm (infra/credential_alarms.py), which reaches the topic through CloudWatch.
                 "Sid": "ThisStacksEventRulesPublish",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},

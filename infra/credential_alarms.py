@@ -6,7 +6,8 @@ Two kinds of signal reach the stack's topic:
   PostgreSQL's "password authentication failed" lines counted by a metric filter on the instance's log;
 - events EventBridge sends to the topic as they happen: Secrets Manager's RotationFailed for the app and master
   secrets (delivered only while a CloudTrail trail logs the account's management events: docs/operations.md) and
-  ECS's SERVICE_DEPLOYMENT_FAILED for this service. The dashboard graphs how often each rule matched.
+  ECS's SERVICE_DEPLOYMENT_FAILED for this service. The dashboard graphs how often each rule matched, and a metric
+  alarm on each rule's failed deliveries tells when an event could not reach the topic.
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ from infra.refs import DatabaseRefs
 # The phrase PostgreSQL logs for a wrong password ("FATAL:  password authentication failed for user ...").
 FAILED_LOGIN_PATTERN = '"password authentication failed"'
 FAILED_LOGIN_METRIC = "FailedLogins"
-# Each rotation logs one or two: its new password is tried (with and without TLS) before it is set. More than
-# twice that in five minutes is a client with a wrong password.
+# The one threshold of the failed-login alarm. Each rotation logs one or two: its new password is tried (with and
+# without TLS) before it is set. More than twice that in five minutes is a client with a wrong password.
 FAILED_LOGIN_THRESHOLD = 4
 GT = "GreaterThanThreshold"
+# The event rules' short keys: EventBridge allows 64 characters in a rule name and Pulumi adds "-" and 7 random ones
+# to the logical name, so rules are named `<prefix>-<key>` (the prefix is at most 24), not after the component.
+ROTATION_FAILED = "rotfail"
+DEPLOYMENT_FAILED = "deployfail"
+# A rule's target id (at most 64 characters, unique within its rule): each rule has the topic as its one target.
+TARGET_ID = "topic"
 
 
 def failed_login_namespace(stack: StackSettings) -> str:
@@ -111,22 +118,31 @@ class CredentialAlarms(pulumi.ComponentResource):
         deployment_failed = pulumi.Output.from_input(service_arn).apply(deployment_failed_pattern)
         self.event_rules = []
         for key, description, pattern, message in (
-            ("rotation-failed", "A database credential failed to rotate", rotation_failed,
+            (ROTATION_FAILED, "A database credential failed to rotate", rotation_failed,
              "Rotation of database secret <secret> failed at <time>. See docs/operations.md."),
-            ("deployment-failed", "A deployment of the service failed", deployment_failed,
+            (DEPLOYMENT_FAILED, "A deployment of the service failed", deployment_failed,
              "A deployment of <service> failed at <time>: <reason>. See docs/operations.md."),
         ):
-            rule = aws.cloudwatch.EventRule(f"{name}-{key}", description=description, event_pattern=pattern,
-                                            opts=child)
-            aws.cloudwatch.EventTarget(f"{name}-{key}", rule=rule.name, arn=topic_arn,
-                                       input_transformer=_readable(key, message), opts=child)
+            rule = aws.cloudwatch.EventRule(f"{stack.name_prefix}-{key}", description=description,
+                                            event_pattern=pattern, opts=child)
+            aws.cloudwatch.EventTarget(f"{stack.name_prefix}-{key}", rule=rule.name, arn=topic_arn,
+                                       target_id=TARGET_ID, input_transformer=_readable(key, message), opts=child)
             self.event_rules.append((description, rule.name))
+            self.specs.append(delivery_alarm_spec(key, description, rule.name))
         self.register_outputs({})
 
 
+def delivery_alarm_spec(key: str, description: str, rule_name: pulumi.Input[str]) -> AlarmSpec:
+    """A rule whose event could not be published to the topic (its policy, the key's policy) would stay silent: its
+    failed deliveries are alarmed through CloudWatch, which reaches the topic on its own path. EventBridge publishes
+    FailedInvocations only when it is not zero, so no data is good news."""
+    return AlarmSpec(f"{key}-undelivered", f"{description}: undelivered", "AWS/Events", "FailedInvocations",
+                     {"RuleName": rule_name}, "Sum", 0, GT)
+
+
 _PATHS: dict[str, dict[str, str]] = {
-    "rotation-failed": {"secret": "$.detail.additionalEventData.SecretId", "time": "$.time"},
-    "deployment-failed": {"service": "$.resources[0]", "time": "$.time", "reason": "$.detail.reason"},
+    ROTATION_FAILED: {"secret": "$.detail.additionalEventData.SecretId", "time": "$.time"},
+    DEPLOYMENT_FAILED: {"service": "$.resources[0]", "time": "$.time", "reason": "$.detail.reason"},
 }
 
 

@@ -91,13 +91,18 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
             },
             {
                 # The same for EventBridge, whose rules send rotation and deployment failures to the topic
-                # (infra/credential_alarms.py): SNS Developer Guide, same section, "events.amazonaws.com".
+                # (infra/credential_alarms.py): SNS Developer Guide, same section, "events.amazonaws.com". No
+                # aws:Source* key here: the same section says adding them "is not supported for
+                # EventBridge-to-encrypted topics" (delivery fails). Narrowed instead by the topic SNS names in
+                # the encryption context of its KMS calls (SNS Developer Guide, "Setting up Amazon SNS topic
+                # encryption"); the stack's topic is auto-named with the stack's prefix (infra/alerts.py).
                 "Sid": "EventBridgePublishesToTheEncryptedTopic",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                "Condition": {"StringLike": {"kms:EncryptionContext:aws:sns:topicArn":
+                                             f"arn:aws:sns:{region}:{account}:{name_prefix}-*"}},
             },
             {
                 # The shape of the AWS-managed aws/secretsmanager key's policy, narrowed to this stack's

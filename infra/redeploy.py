@@ -15,7 +15,12 @@ import pulumi_aws as aws
 
 from infra.iam import service_trust_policy
 
-REDEPLOY_SCHEDULE = "rate(1 day)"
+# Every day at 12:00 UTC: far from the 00:00-04:00 UTC rotation window (infra/config/rotation.py), and a fixed time
+# rather than a rate, which would start "invoking the target immediately" on create (Scheduler User Guide, schedule
+# types), racing the release that creates it, and then drift to whenever the schedule was last updated. Runs
+# are 24 h apart, the day infra/config/rotation.py counts. Cron day fields: one of the two must be "?".
+REDEPLOY_SCHEDULE = "cron(0 12 * * ? *)"
+REDEPLOY_TIMEZONE = "UTC"
 # EventBridge Scheduler's universal target: any AWS API action, called with `input` as its request parameters.
 UPDATE_SERVICE_TARGET = "arn:aws:scheduler:::aws-sdk:ecs:updateService"
 # A failed call (throttling, a service mid-update) is retried for an hour, then dropped and alarmed
@@ -68,6 +73,8 @@ class ScheduledRedeploy(pulumi.ComponentResource):
             description="Replaces every task of the service once a day (database credential rotation)",
             group_name=self.group.name,
             schedule_expression=REDEPLOY_SCHEDULE,
+            # UTC has no daylight saving: every gap between runs is exactly a day.
+            schedule_expression_timezone=REDEPLOY_TIMEZONE,
             # At the schedule's time, not anywhere in a window: the rotation period rule counts a day.
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             target=aws.scheduler.ScheduleTargetArgs(

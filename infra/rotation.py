@@ -25,8 +25,9 @@ ALTERNATING_USERS = credential_rotation(proxy=False)
 # arn:aws:serverlessrepo:us-east-1:297356227824 publishes AWS's rotation functions in every commercial region.
 ROTATION_APPLICATION_ID = (
     "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationMultiUser")
-# Pinned, so a new release of the function arrives as a reviewed change rather than on a re-created stack.
-ROTATION_APPLICATION_VERSION = "1.1.692"
+# Pinned, so a new release of the function arrives as a reviewed change rather than on a re-created stack. The
+# version aws-cdk pins for this application (aws-secretsmanager secret-rotation.ts): its function runs on Python 3.12.
+ROTATION_APPLICATION_VERSION = "1.1.671"
 # The template creates the function's role (CAPABILITY_IAM) and the permission that lets Secrets Manager invoke
 # it (CAPABILITY_RESOURCE_POLICY); CreateCloudFormationChangeSet refuses it without both.
 ROTATION_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]

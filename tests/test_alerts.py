@@ -72,6 +72,9 @@ METRIC_STATISTICS = {
     ("AWS/Lambda", "Errors"): ("Sum", GT),
     # EventBridge Scheduler counts each failed call of the target.
     ("AWS/Scheduler", "TargetErrorCount"): ("Sum", GT),
+    # EventBridge: "For the metrics that use Count as a unit, Sum and SampleCount tend to be the most useful
+    # statistics"; each event a rule failed to deliver to the topic.
+    ("AWS/Events", "FailedInvocations"): ("Sum", GT),
     # The metric filter on PostgreSQL's log adds 1 per "password authentication failed" line.
     (f"{DEPLOYMENT}/Database", "FailedLogins"): ("Sum", GT),
 }

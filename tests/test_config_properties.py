@@ -42,7 +42,6 @@ from infra.config import (
     NAT_STRATEGIES,
     PROXY_CLIENT_AUTH,
     PULL_THROUGH_CACHE_SECRET_PREFIX,
-    ROTATION_WINDOW_HOURS,
     SLOW_STATEMENT_MAX_MS,
     SUPPORTED_PG_MAJORS,
     WAF_RATE_LIMIT_RANGE,
@@ -56,7 +55,6 @@ from infra.config import (
     maintenance_window_minutes,
     rotation_period_allowed,
 )
-from infra.config.rotation import DEPLOYMENT_ALLOWANCE_MINUTES
 from infra.keys import log_group_name_patterns
 from tests.mocks import ACCOUNT, Run, _as_config_string, rds_offers_like_aws, run_program, stack_config, stack_region
 
@@ -529,12 +527,26 @@ def test_any_bad_stack_name_is_refused_because_it_names_the_load_balancer(stack,
 
 # -- the rotation period rule ------------------------------------------------------------------------
 
+def _allowed_by_the_period_rule(days: int, strategy: str, canary_bake: int, bake: int) -> bool:
+    """The rule in its own numbers, not the code's constants: 2 to 90 days; a deployment is both bakes (a canary's
+    only) plus 60 min; a task lives at most 24 h plus one deployment; two rotations can be 24 h x days - 4 h apart
+    (the 4 h window), and the task must be gone strictly before then."""
+    deployment = (canary_bake + bake if strategy == "CANARY" else 0) + 60
+    return 2 <= days <= 90 and (24 * days - 4) * 60 > 24 * 60 + deployment
+
+
 @settings(max_examples=60)
-@given(days=st.integers(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS), strategy=st.sampled_from(DEPLOYMENT_STRATEGIES),
-       canary_bake=st.integers(0, MAX_BAKE_MINUTES), bake=st.integers(0, MAX_BAKE_MINUTES))
-@example(days=4, strategy="CANARY", canary_bake=MAX_BAKE_MINUTES, bake=MAX_BAKE_MINUTES)
-@example(days=3, strategy="CANARY", canary_bake=MAX_BAKE_MINUTES, bake=MAX_BAKE_MINUTES)
-@example(days=2, strategy="ROLLING", canary_bake=MAX_BAKE_MINUTES, bake=MAX_BAKE_MINUTES)
+@given(days=st.integers(2, 90), strategy=st.sampled_from(DEPLOYMENT_STRATEGIES),
+       canary_bake=st.integers(0, 1440), bake=st.integers(0, 1440))
+# The boundaries: two days leave 2640 min, a day plus 570 + 570 + 60 is 2640 (refused), 570 + 569 is 2639; three
+# days leave 4080 min, a day plus 1290 + 1290 + 60 is 4080 (refused), 1290 + 1289 is 4079.
+@example(days=2, strategy="CANARY", canary_bake=570, bake=570)
+@example(days=2, strategy="CANARY", canary_bake=570, bake=569)
+@example(days=3, strategy="CANARY", canary_bake=1290, bake=1290)
+@example(days=3, strategy="CANARY", canary_bake=1290, bake=1289)
+@example(days=4, strategy="CANARY", canary_bake=1440, bake=1440)
+@example(days=3, strategy="CANARY", canary_bake=1440, bake=1440)
+@example(days=2, strategy="ROLLING", canary_bake=1440, bake=1440)
 def test_a_rotation_period_is_refused_exactly_when_a_task_could_outlive_the_next_rotation_of_its_user(
         days: int, strategy: str, canary_bake: int, bake: int):
     """Alternating users: a task that read the credential just before one rotation works until the next rotation
@@ -542,25 +554,39 @@ def test_a_rotation_period_is_refused_exactly_when_a_task_could_outlive_the_next
     shortest gap between two rotations: one at the end of its window, the next at the start of the following one."""
     overrides = {"tca:rotationDays": days, "tca:deploymentStrategy": strategy,
                  "tca:canaryBakeMinutes": canary_bake, "tca:deploymentBakeMinutes": bake}
-    # ECS bakes only a canary; every deployment also needs the allowance to start, check and drain tasks.
-    deployment_hours = ((canary_bake + bake if strategy == "CANARY" else 0) + DEPLOYMENT_ALLOWANCE_MINUTES) / 60
-    shortest_gap_hours = 24 * days - ROTATION_WINDOW_HOURS
-    if shortest_gap_hours > 24 + deployment_hours:
+    if _allowed_by_the_period_rule(days, strategy, canary_bake, bake):
         assert load("dev", "dev", overrides).rotation.days == days
         return
     with pytest.raises(ConfigError) as refused:
         load("dev", "dev", overrides)
     (problem,) = problems(refused.value)
-    fastest = next(n for n in range(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS + 1)
-                   if 24 * n - ROTATION_WINDOW_HOURS > 24 + deployment_hours)
-    assert problem.startswith(f"tca:rotationDays = '{days}': must be from {fastest} to {MAX_ROTATION_DAYS} with "
+    fastest = next(n for n in range(2, 91) if _allowed_by_the_period_rule(n, strategy, canary_bake, bake))
+    deployment = (canary_bake + bake if strategy == "CANARY" else 0) + 60
+    assert problem.startswith(f"tca:rotationDays = '{days}': must be from {fastest} to 90 with "
                               f"these bake times: every task is replaced once a day, and a deployment may take "
-                              f"{round(deployment_hours * 60)} min")
+                              f"{deployment} min")
+
+
+def test_two_days_with_canary_bakes_of_570_and_570_are_refused_because_the_task_would_live_until_the_rotation():
+    with pytest.raises(ConfigError) as refused:
+        load("dev", "dev", {"tca:rotationDays": 2, "tca:deploymentStrategy": "CANARY",
+                            "tca:canaryBakeMinutes": 570, "tca:deploymentBakeMinutes": 570})
+    assert problems(refused.value) == [
+        "tca:rotationDays = '2': must be from 3 to 90 with these bake times: every task is replaced once a day, and "
+        "a deployment may take 1200 min (tca:canaryBakeMinutes and tca:deploymentBakeMinutes with CANARY, plus 60 "
+        "min to start and drain tasks); a task still logged in as the user a rotation just replaced must be gone "
+        "before the next rotation changes that user's password, and two rotations can be as little as 24 h x "
+        "rotationDays - 4 h (the rotation window) apart. Raise tca:rotationDays or shorten the bake times"]
+
+
+def test_two_days_with_canary_bakes_of_570_and_569_are_accepted():
+    assert load("dev", "dev", {"tca:rotationDays": 2, "tca:deploymentStrategy": "CANARY",
+                               "tca:canaryBakeMinutes": 570, "tca:deploymentBakeMinutes": 569}).rotation.days == 2
 
 
 def test_the_rotation_window_is_the_duration_the_secret_rotation_gets():
     cfg = load("dev", "dev")
-    assert cfg.rotation.duration == f"{ROTATION_WINDOW_HOURS}h"
+    assert cfg.rotation.duration == "4h"
     assert cfg.rotation.schedule_expression == f"rate({cfg.rotation.days} days)"
 
 
@@ -573,7 +599,11 @@ def test_a_refused_bake_time_is_reported_once_not_again_as_a_rotation_period():
 
 def test_a_database_layer_checks_the_rotation_bounds_without_the_app_layers_releases():
     layer = {"tca:layer": "database", "tca:deploymentName": "dev", "tca:networkStack": "acme/tca/dev-network"}
-    assert load("dev-db", "dev", {**layer, "tca:rotationDays": MIN_ROTATION_DAYS}).rotation.days == MIN_ROTATION_DAYS
-    with pytest.raises(ConfigError) as refused:
-        load("dev-db", "dev", {**layer, "tca:rotationDays": MIN_ROTATION_DAYS - 1})
-    assert [p.split(" ", 1)[0] for p in problems(refused.value)] == ["tca:rotationDays"]
+    assert load("dev-db", "dev", {**layer, "tca:rotationDays": 2}).rotation.days == 2
+    assert load("dev-db", "dev", {**layer, "tca:rotationDays": 90}).rotation.days == 90
+    for days in (1, 91):
+        with pytest.raises(ConfigError) as refused:
+            load("dev-db", "dev", {**layer, "tca:rotationDays": days})
+        assert problems(refused.value) == [
+            f"tca:rotationDays = '{days}': must be a whole number of days from 2 to 90 (Security Hub "
+            "SecretsManager.4 fails a secret not rotated within 90 days)"]

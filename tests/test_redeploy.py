@@ -30,11 +30,14 @@ def test_no_forced_redeployment_where_the_app_credential_does_not_rotate(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_schedule_forces_a_new_deployment_of_this_service_once_a_day_on_time(stack):
+def test_schedule_forces_a_new_deployment_of_this_service_once_a_day_at_a_fixed_time(stack):
     run = run_where(stack, WITHOUT_PROXY)
     (schedule,) = run.of_type(SCHEDULE)
     service = _service(run)
-    assert schedule.inputs["scheduleExpression"] == "rate(1 day)"
+    # Every day at 12:00 UTC: outside the 00:00-04:00 UTC rotation window, and never at once on create (a rate()
+    # schedule without a start date "starts invoking the target immediately").
+    assert schedule.inputs["scheduleExpression"] == "cron(0 12 * * ? *)"
+    assert schedule.inputs["scheduleExpressionTimezone"] == "UTC"
     assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
     target = schedule.inputs["target"]
     assert target["arn"] == "arn:aws:scheduler:::aws-sdk:ecs:updateService"

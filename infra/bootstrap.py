@@ -200,6 +200,8 @@ class DatabaseBootstrap(pulumi.ComponentResource):
                 "log_stream_prefix": STREAM_PREFIX,
                 # The instance itself, never the proxy: the rotation function connects to this host.
                 "host": instance.address,
+                # Whose RDS-managed master secret the step waits for.
+                "db_instance": instance.identifier,
                 "port": instance.port,
                 "dbname": db_name,
                 "app_user": APP_USER,

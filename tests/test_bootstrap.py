@@ -185,6 +185,10 @@ def test_bootstrap_reruns_for_a_new_instance_another_secret_or_other_sql(run):
     assert props["sql_hash"] == hashlib.sha256(f"{BOOTSTRAP_SQL}\n{PSQL_SCRIPT}".encode()).hexdigest()
 
 
+def test_bootstrap_waits_for_the_master_secret_of_this_instance(run):
+    assert _props(run)["db_instance"] == run.one(RDS).outputs["identifier"]
+
+
 def test_stack_generated_master_is_what_the_bootstrap_logs_in_as_when_rds_does_not_manage_it():
     run = stack_generated_master()
     assert _props(run)["master_secret_arn"] == run.one(SECRET, "tca-prod-credentials").outputs["arn"]

@@ -41,7 +41,7 @@ BOOTSTRAP_OUTPUTS = ("task_arn", "exit_code", "stopped_at", "credential")
 # The fields of the app credential that describe the instance (what the rotation function connects to).
 CONNECTION_FIELDS = ("engine", "host", "port", "dbname", "masterarn")
 # RDS names the master secrets it manages `rds!<...>`; the stack's own master secret never starts so.
-RDS_MANAGED_SECRET = ":secret:rds!"
+RDS_MANAGED_SECRET = ":secret:rds!"  # noqa: S105 - part of an ARN, not a password
 
 
 class BootstrapError(DeployStepError):

@@ -35,7 +35,8 @@ PROPS = {
     "cluster": CLUSTER, "task_definition": TASK_DEF,
     "subnets": ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"], "security_groups": ["sg-0a1b2c3d4e5f60718"],
     "container_name": "psql", "log_group": "tca-dev-dbadmin-logs-1a2b3c4", "log_stream_prefix": "bootstrap",
-    "db_instance": "tca-dev-pg-1a2b3c4d", "host": HOST, "port": 5432.0, "dbname": "tca", "app_user": APP_USER, "app_users": [APP_USER, APP_USER_CLONE],
+    "db_instance": "tca-dev-pg-1a2b3c4d",
+    "host": HOST, "port": 5432.0, "dbname": "tca", "app_user": APP_USER, "app_users": [APP_USER, APP_USER_CLONE],
     "password_length": PASSWORD_LENGTH, "exclude_characters": PASSWORD_EXCLUDE_CHARACTERS,
     "db_resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "app_secret_arn": APP_SECRET, "master_secret_arn": MASTER,
     "sql_hash": "0" * 64,
@@ -198,9 +199,8 @@ def test_the_excluded_characters_sent_to_secrets_manager_fit_its_limits():
 # -- the master secret RDS manages --------------------------------------------------------------------------
 
 def _instance(stub, status: str | None) -> None:
-    secret = {"MasterUserSecret": {"SecretArn": MASTER, "SecretStatus": status,
-                                   "KmsKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
-              } if status else {}
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    secret = {"MasterUserSecret": {"SecretArn": MASTER, "SecretStatus": status, "KmsKeyId": key}} if status else {}
     stub.add_response("describe_db_instances",
                       {"DBInstances": [{"DBInstanceIdentifier": PROPS["db_instance"], **secret}]},
                       {"DBInstanceIdentifier": PROPS["db_instance"]})

@@ -23,12 +23,12 @@ pytestmark = pytest.mark.skipif(
     reason="no local PostgreSQL server binaries")
 
 MASTER = "tcaadmin"
-MASTER_PASSWORD = "master-Password-0123456789"  # noqa: S105 - a throwaway local server's
+MASTER_PASSWORD = "master-Password-0123456789"
 DB = "tca"
 # What GetRandomPassword may return under the stack's exclusions: shell and SQL metacharacters included.
-FIRST = "Q7v!x9#K$HOME`id`;p2-Lm4^Zr8~Tw6.Yb3:Nc5=D%&*()<>|?"  # noqa: S105
-SECOND = "second-Password-$(id)-0123456789abcdef"  # noqa: S105
-CLONE = "clone-Password-0123456789abcdefgh"  # noqa: S105
+FIRST = "Q7v!x9#K$HOME`id`;p2-Lm4^Zr8~Tw6.Yb3:Nc5=D%&*()<>|?"
+SECOND = "second-Password-$(id)-0123456789abcdef"
+CLONE = "clone-Password-0123456789abcdefgh"
 
 
 class Server:

@@ -8,7 +8,8 @@ whatever the seed creates is owned by `tca_owner` whichever user is current, and
 The task runs `psql` from the official PostgreSQL image on ECR Public (no anonymous pull limit, unlike Docker
 Hub), matching the engine's major version. It reads the master's login and the app credential through ECS
 secrets (never in the task definition, its environment or its logs) and passes them to psql as variables that
-psql quotes itself. The SQL creates only what is missing, so running it again changes nothing.
+psql quotes itself. The SQL creates only what is missing and sets the current user's password to the
+credential's, so running it again changes nothing a login depends on.
 """
 
 from __future__ import annotations

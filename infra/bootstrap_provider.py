@@ -140,6 +140,12 @@ def wait_for_master_secret(rds: Any, props: dict[str, Any], delay: int = DEFAULT
                 f"RDS reports the master secret of {instance} impaired (it cannot use the secret or its KMS key); "
                 "the bootstrap did not run. Restore RDS's access to the secret and its key, or turn the managed "
                 "master password off and on again, then run `pulumi up` again.")
+        if secret.get("SecretArn") and secret["SecretArn"] != props["master_secret_arn"]:
+            # RDS made a new secret (the managed password turned off and on outside Pulumi): the task would read
+            # one RDS no longer uses.
+            raise BootstrapError(
+                f"RDS reports the master secret of {instance} as {secret['SecretArn']}, not "
+                f"{props['master_secret_arn']}; the bootstrap did not run. Run `pulumi refresh`, then `pulumi up`.")
         return "active" if last["status"] == "active" else None
 
     status = poll(check, delay=delay, max_attempts=max_attempts)

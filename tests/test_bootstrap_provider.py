@@ -198,9 +198,9 @@ def test_the_excluded_characters_sent_to_secrets_manager_fit_its_limits():
 
 # -- the master secret RDS manages --------------------------------------------------------------------------
 
-def _instance(stub, status: str | None) -> None:
+def _instance(stub, status: str | None, arn: str = MASTER) -> None:
     key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    secret = {"MasterUserSecret": {"SecretArn": MASTER, "SecretStatus": status, "KmsKeyId": key}} if status else {}
+    secret = {"MasterUserSecret": {"SecretArn": arn, "SecretStatus": status, "KmsKeyId": key}} if status else {}
     stub.add_response("describe_db_instances",
                       {"DBInstances": [{"DBInstanceIdentifier": PROPS["db_instance"], **secret}]},
                       {"DBInstanceIdentifier": PROPS["db_instance"]})
@@ -239,6 +239,16 @@ def test_a_master_secret_never_active_times_out_naming_the_instance_and_its_last
         "RDS did not report the master secret of tca-dev-pg-1a2b3c4d active within 0 s (last status creating); the "
         "bootstrap did not run. Check: aws rds describe-db-instances --db-instance-identifier tca-dev-pg-1a2b3c4d "
         "--query 'DBInstances[0].MasterUserSecret'")
+
+
+def test_an_instance_whose_master_secret_is_another_than_the_stack_knows_fails_at_once(rds):
+    client, stub = rds
+    other = MASTER.replace("0f1e2d3c", "99999999")
+    _instance(stub, "active", arn=other)
+    with pytest.raises(BootstrapError) as err:
+        wait_for_master_secret(client, PROPS, delay=0, max_attempts=5)
+    assert str(err.value) == (f"RDS reports the master secret of tca-dev-pg-1a2b3c4d as {other}, not {MASTER}; the "
+                              "bootstrap did not run. Run `pulumi refresh`, then `pulumi up`.")
 
 
 def test_an_impaired_master_secret_fails_at_once(rds):

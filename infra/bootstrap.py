@@ -8,7 +8,8 @@ whatever the seed creates is owned by `tca_owner` whichever user is current, and
 The task runs `psql` from the official PostgreSQL image on ECR Public (no anonymous pull limit, unlike Docker
 Hub), matching the engine's major version. It reads the master's login and the app credential through ECS
 secrets (never in the task definition, its environment or its logs) and passes them to psql as variables that
-psql quotes itself. The SQL creates only what is missing, so running it again changes nothing.
+psql quotes itself. The SQL creates only what is missing and sets the current user's password to the
+credential's, so running it again changes nothing a login depends on.
 """
 
 from __future__ import annotations
@@ -38,16 +39,27 @@ STREAM_PREFIX = "bootstrap"
 PSQL_USER = "70:70"
 IMAGE_REPOSITORY = "public.ecr.aws/docker/library/postgres"
 
-# psql variables: app_user, app_password (the app credential's current pair). `\gexec` runs each row of a query
-# as a statement, so a role is created only where the query finds it missing; format's %I and %L quote the name
-# and the password. Every other statement is one PostgreSQL accepts again unchanged. Only constants are formatted in.
+# psql variable: app_credential, the app credential's whole JSON value (one ECS secret, so one read: the user and
+# the password always come from the same version). `\gset` turns its username and password into psql variables;
+# `\gexec` runs each row of a query as a statement, so a statement runs only where its query returns a row;
+# format's %I and %L quote the name and the password. Only this module's constants are formatted in.
+# - A credential naming anyone but the pair (the master, say) stops the script before anything changes; the
+#   error is a constant, so nothing from the secret becomes statement text outside a quoted literal.
+# - Missing users are created without a password; then the current user's password is set to the credential's,
+#   every run: a credential written again (a re-created secret, a restored snapshot) is never left unusable, and
+#   nothing changes otherwise, because rotation never changes the current user's password. The other user's
+#   password is never touched: a task started before the last rotation still logs in with it.
 BOOTSTRAP_SQL = f"""\
+SELECT coalesce(:'app_credential'::json ->> 'username', '') AS app_user,
+       coalesce(:'app_credential'::json ->> 'password', '') AS app_password \\gset
+SELECT 'DO $$BEGIN RAISE EXCEPTION ''the app credential must name {APP_USER} or {APP_USER_CLONE} and carry a '
+       'password; nothing was changed''; END$$'
+ WHERE :'app_user' NOT IN ('{APP_USER}', '{APP_USER_CLONE}') OR :'app_password' = '' \\gexec
 SELECT 'CREATE ROLE {OWNER_ROLE} NOLOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') \\gexec
-SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'app_user', :'app_password')
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \\gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD NULL', u) FROM unnest(ARRAY['{APP_USER}', '{APP_USER_CLONE}']) AS u
- WHERE u <> :'app_user' AND NOT EXISTS (SELECT FROM pg_roles WHERE rolname = u) \\gexec
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = u) \\gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'app_user', :'app_password') \\gexec
 GRANT {OWNER_ROLE} TO {APP_USER}, {APP_USER_CLONE}, CURRENT_USER;
 ALTER ROLE {APP_USER} SET role = '{OWNER_ROLE}';
 ALTER ROLE {APP_USER_CLONE} SET role = '{OWNER_ROLE}';
@@ -56,11 +68,11 @@ GRANT USAGE, CREATE ON SCHEMA public TO {OWNER_ROLE};
 ALTER TABLE IF EXISTS public.tasks OWNER TO {OWNER_ROLE};
 """  # noqa: S608 - only this module's role names are formatted in; values arrive as psql variables
 
-# The SQL arrives through the environment and the secrets as psql variables: nothing is pasted into the shell's
-# command text. ON_ERROR_STOP makes psql exit 3 at the first failing statement; VERBOSITY terse keeps a failing
-# statement's text (which may carry the password) out of the task's log.
+# The SQL arrives through the environment and the credential through an ECS secret, as psql variables: nothing is
+# pasted into the shell's command text. ON_ERROR_STOP makes psql exit 3 at the first failing statement; VERBOSITY
+# terse keeps a failing statement's text (which may carry the password) out of the task's log.
 PSQL_SCRIPT = ('printf \'%s\\n\' "$BOOTSTRAP_SQL" | psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=terse '
-               '-v app_user="$APP_USER" -v app_password="$APP_PASSWORD" -f -')
+               '-v app_credential="$APP_CREDENTIAL" -f -')
 
 
 def image(engine_version: int) -> str:
@@ -70,8 +82,10 @@ def image(engine_version: int) -> str:
 
 def container_definition(*, image_name: str, host: str, port: int, dbname: str, master_secret_arn: str,
                          app_secret_arn: str, log_group: str, region: str) -> dict:
-    secret = {"PGUSER": (master_secret_arn, "username"), "PGPASSWORD": (master_secret_arn, "password"),
-              "APP_USER": (app_secret_arn, "username"), "APP_PASSWORD": (app_secret_arn, "password")}
+    # "<secret-arn>:<json-key>::" picks one key of the secret's current version; the ARN alone is the whole JSON.
+    # The master's user never changes, so its two reads always pair up; the app's user alternates: one read.
+    secrets = {"PGUSER": f"{master_secret_arn}:username::", "PGPASSWORD": f"{master_secret_arn}:password::",
+               "APP_CREDENTIAL": app_secret_arn}
     environment = {
         "PGHOST": host, "PGPORT": str(int(port)), "PGDATABASE": dbname,
         # The admin path encrypts even though the app cannot (rds.force_ssl is 0 for the app's sake).
@@ -84,8 +98,7 @@ def container_definition(*, image_name: str, host: str, port: int, dbname: str, 
         "entryPoint": ["sh", "-c"],
         "command": [PSQL_SCRIPT],
         "environment": [{"name": k, "value": v} for k, v in environment.items()],
-        # "<secret-arn>:<json-key>::" picks one key of the secret's current version.
-        "secrets": [{"name": k, "valueFrom": f"{arn}:{key}::"} for k, (arn, key) in secret.items()],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in secrets.items()],
         "user": PSQL_USER,
         "readonlyRootFilesystem": True,
         "privileged": False,
@@ -188,6 +201,8 @@ class DatabaseBootstrap(pulumi.ComponentResource):
                 "log_stream_prefix": STREAM_PREFIX,
                 # The instance itself, never the proxy: the rotation function connects to this host.
                 "host": instance.address,
+                # Whose RDS-managed master secret the step waits for.
+                "db_instance": instance.identifier,
                 "port": instance.port,
                 "dbname": db_name,
                 "app_user": APP_USER,

@@ -43,9 +43,10 @@ def app_environment(cfg: ServiceConfig, db: DatabaseRefs) -> list[awsx.ecs.TaskD
 def app_secrets(db: DatabaseRefs) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
     """The app's login, both halves from the app credential's current version (never the master's).
 
-    The user name travels with the password: rotation alternates between two users, so a task must read the
-    pair from one version. valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret.
+    The user name travels with the password: rotation alternates between two users. valueFrom
+    "<secret-arn>:<json-key>::" picks one key of the JSON secret.
     """
+    # Two reads (the app cannot parse JSON): a pair split by a rotation fails the health check; ECS replaces the task.
     return [awsx.ecs.TaskDefinitionSecretArgs(name=env, value_from=pulumi.Output.concat(db.secret_arn, f":{key}::"))
             for env, key in (("VTT_DBUSER", "username"), ("VTT_DBPASSWORD", "password"))]
 

@@ -263,6 +263,7 @@ class Database(pulumi.ComponentResource):
                     "proxy_arn": self.proxy.arn,
                     "target_id": self.proxy_target.id,
                     "db_resource_id": self.instance.resource_id,
+                    "app_secret_arn": self.secret.arn,
                 },
                 # The proxy logs in with the app credential: until the bootstrap created its user, the target
                 # reports AUTH_FAILURE.

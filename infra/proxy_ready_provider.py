@@ -2,9 +2,9 @@
 
 Creating an `aws.rds.ProxyTarget` only registers the target; it does not wait for the proxy to reach
 the instance. Tasks that start before then cannot connect. This step is created with the proxy and
-created again (a replacement) whenever the proxy, its target or the instance behind it changes, and
-the seed and the Fargate service depend on it, so no task starts against a proxy that is not ready,
-on the first `up` or on the `up` that switches `tca:dbProxy` on.
+created again (a replacement) whenever the proxy, its target, the instance behind it or the app credential
+it logs in with changes, and the seed and the Fargate service depend on it, so no task starts against a
+proxy that is not ready, on the first `up` or on the `up` that switches `tca:dbProxy` on.
 
 One of the deploy-time steps built on `infra/deploy_step.py` (read its docstring). Pulumi's state
 refers to `infra.proxy_ready_provider.ProxyReadyProvider` BY REFERENCE (module path and class name):
@@ -27,8 +27,9 @@ from infra.deploy_step import (
 )
 
 # A change to any of these means a target that has not yet been seen AVAILABLE: a new proxy, a
-# re-registered target, or a replaced instance (a new DbiResourceId behind the same identifier).
-READY_KEYS = ("proxy_arn", "target_id", "db_resource_id")
+# re-registered target, a replaced instance (a new DbiResourceId behind the same identifier), or another
+# app credential for the proxy to log in with (a target the proxy cannot log in to is not AVAILABLE).
+READY_KEYS = ("proxy_arn", "target_id", "db_resource_id", "app_secret_arn")
 READY_OUTPUTS = ("target_state",)
 
 

@@ -88,9 +88,9 @@ def test_bootstrap_runs_exactly_the_psql_script_with_the_sql_in_its_environment(
     assert env["BOOTSTRAP_SQL"] == BOOTSTRAP_SQL
 
 
-def test_the_psql_script_stops_at_the_first_error_and_takes_every_value_as_a_psql_variable():
+def test_the_psql_script_stops_at_the_first_error_and_takes_the_credential_as_one_psql_variable():
     assert PSQL_SCRIPT == ('printf \'%s\\n\' "$BOOTSTRAP_SQL" | psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=terse '
-                           '-v app_user="$APP_USER" -v app_password="$APP_PASSWORD" -f -')
+                           '-v app_credential="$APP_CREDENTIAL" -f -')
 
 
 def test_bootstrap_connects_to_the_instance_itself_over_tls_never_through_the_proxy(proxied):
@@ -102,15 +102,16 @@ def test_bootstrap_connects_to_the_instance_itself_over_tls_never_through_the_pr
 
 
 @pytest.mark.parametrize("managed", [True, False])
-def test_bootstrap_reads_the_master_login_and_the_app_credential_only_as_ecs_secrets(managed):
+def test_bootstrap_reads_the_master_login_and_the_whole_app_credential_in_one_read_only_as_ecs_secrets(managed):
+    # The app credential's ARN alone is its whole JSON value: user and password from one GetSecretValue, so a
+    # rotation can never pair one version's user with another's password.
     run = run_where("prod", {"tca:dbManagedMasterPassword": True}) if managed else stack_generated_master()
     container = _container(run)
     master, app = _master_secret_arn(run), _app_secret_arn(run)
     assert container["secrets"] == [
         {"name": "PGUSER", "valueFrom": f"{master}:username::"},
         {"name": "PGPASSWORD", "valueFrom": f"{master}:password::"},
-        {"name": "APP_USER", "valueFrom": f"{app}:username::"},
-        {"name": "APP_PASSWORD", "valueFrom": f"{app}:password::"}]
+        {"name": "APP_CREDENTIAL", "valueFrom": app}]
     env = container["environment"]
     assert set({e["name"] for e in env}) == {"PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE", "PGCONNECT_TIMEOUT",
                                              "BOOTSTRAP_SQL"}
@@ -184,6 +185,10 @@ def test_bootstrap_reruns_for_a_new_instance_another_secret_or_other_sql(run):
     assert props["sql_hash"] == hashlib.sha256(f"{BOOTSTRAP_SQL}\n{PSQL_SCRIPT}".encode()).hexdigest()
 
 
+def test_bootstrap_waits_for_the_master_secret_of_this_instance(run):
+    assert _props(run)["db_instance"] == run.one(RDS).outputs["identifier"]
+
+
 def test_stack_generated_master_is_what_the_bootstrap_logs_in_as_when_rds_does_not_manage_it():
     run = stack_generated_master()
     assert _props(run)["master_secret_arn"] == run.one(SECRET, "tca-prod-credentials").outputs["arn"]
@@ -227,14 +232,18 @@ def test_bootstrap_belongs_to_the_database(run):
 
 # -- the SQL ----------------------------------------------------------------------------------------------------
 
-def test_the_sql_creates_only_what_is_missing_and_grants_as_designed():
+def test_the_sql_sets_the_current_users_password_creates_only_what_is_missing_and_grants_as_designed():
     assert BOOTSTRAP_SQL == """\
+SELECT coalesce(:'app_credential'::json ->> 'username', '') AS app_user,
+       coalesce(:'app_credential'::json ->> 'password', '') AS app_password \\gset
+SELECT 'DO $$BEGIN RAISE EXCEPTION ''the app credential must name tca_app or tca_app_clone and carry a '
+       'password; nothing was changed''; END$$'
+ WHERE :'app_user' NOT IN ('tca_app', 'tca_app_clone') OR :'app_password' = '' \\gexec
 SELECT 'CREATE ROLE tca_owner NOLOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tca_owner') \\gexec
-SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'app_user', :'app_password')
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \\gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD NULL', u) FROM unnest(ARRAY['tca_app', 'tca_app_clone']) AS u
- WHERE u <> :'app_user' AND NOT EXISTS (SELECT FROM pg_roles WHERE rolname = u) \\gexec
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = u) \\gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'app_user', :'app_password') \\gexec
 GRANT tca_owner TO tca_app, tca_app_clone, CURRENT_USER;
 ALTER ROLE tca_app SET role = 'tca_owner';
 ALTER ROLE tca_app_clone SET role = 'tca_owner';

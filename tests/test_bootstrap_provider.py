@@ -11,7 +11,13 @@ from botocore.stub import ANY
 
 from infra import bootstrap_provider
 from infra.bootstrap import APP_USER, APP_USER_CLONE
-from infra.bootstrap_provider import BootstrapError, BootstrapProvider, ensure_app_credential, run_bootstrap_task
+from infra.bootstrap_provider import (
+    BootstrapError,
+    BootstrapProvider,
+    ensure_app_credential,
+    run_bootstrap_task,
+    wait_for_master_secret,
+)
 from infra.database import PASSWORD_EXCLUDE_CHARACTERS, PASSWORD_LENGTH
 from infra.deploy_step import DeployStepProvider
 from tests.helpers import stubbed_client
@@ -29,6 +35,7 @@ PROPS = {
     "cluster": CLUSTER, "task_definition": TASK_DEF,
     "subnets": ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"], "security_groups": ["sg-0a1b2c3d4e5f60718"],
     "container_name": "psql", "log_group": "tca-dev-dbadmin-logs-1a2b3c4", "log_stream_prefix": "bootstrap",
+    "db_instance": "tca-dev-pg-1a2b3c4d",
     "host": HOST, "port": 5432.0, "dbname": "tca", "app_user": APP_USER, "app_users": [APP_USER, APP_USER_CLONE],
     "password_length": PASSWORD_LENGTH, "exclude_characters": PASSWORD_EXCLUDE_CHARACTERS,
     "db_resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "app_secret_arn": APP_SECRET, "master_secret_arn": MASTER,
@@ -49,6 +56,11 @@ def secrets():
 @pytest.fixture
 def ecs():
     yield from stubbed_client("ecs", REGION)
+
+
+@pytest.fixture
+def rds():
+    yield from stubbed_client("rds", REGION)
 
 
 def _describe(stub, stages: dict[str, list[str]]) -> None:
@@ -123,6 +135,41 @@ def test_a_replaced_instance_corrects_the_connection_fields_and_keeps_the_rotate
     assert sent == ROTATED
 
 
+def test_a_correction_while_a_rotation_is_in_flight_is_refused_naming_the_pending_version(secrets):
+    # finishSecret would promote the pending version, copied from the uncorrected value, over the correction.
+    client, stub = secrets
+    pending = "c1c2c3d4-5678-4abc-8def-0123456789ab"
+    _describe(stub, {VERSION: ["AWSCURRENT"], pending: ["AWSPENDING"]})
+    _current(stub, {**ROTATED, "host": "tca-dev-pg-old00000.c9akciq32.us-west-2.rds.amazonaws.com"})
+    # No PutSecretValue queued: the Stubber fails the test if the provider writes anyway.
+    with pytest.raises(BootstrapError) as err:
+        ensure_app_credential(client, PROPS)
+    assert str(err.value) == (
+        f"The app credential {APP_SECRET} needs its host corrected for this instance, but a rotation is in flight: "
+        f"version {pending} is labelled AWSPENDING, and finishing the rotation would make it current without the "
+        "correction; nothing was changed. Wait until the rotation finishes (aws secretsmanager describe-secret "
+        f"--secret-id {APP_SECRET} shows AWSPENDING on no version other than AWSCURRENT's), or, if it failed, cancel "
+        f"it by removing the label (aws secretsmanager update-secret-version-stage --secret-id {APP_SECRET} "
+        f"--version-stage AWSPENDING --remove-from-version-id {pending}); then run `pulumi up` again.")
+
+
+def test_a_pending_label_left_on_the_current_version_is_no_rotation_in_flight(secrets):
+    # After a finished rotation AWSPENDING may stay on the version that became current.
+    client, stub = secrets
+    _describe(stub, {VERSION: ["AWSCURRENT", "AWSPENDING"]})
+    _current(stub, {**ROTATED, "port": 5433})
+    sent = _expect_put(stub)
+    assert ensure_app_credential(client, PROPS) == "corrected"
+    assert sent == ROTATED
+
+
+def test_a_rotation_in_flight_does_not_stop_a_credential_that_needs_no_correction(secrets):
+    client, stub = secrets
+    _describe(stub, {VERSION: ["AWSCURRENT"], "c1c2c3d4-5678-4abc-8def-0123456789ab": ["AWSPENDING"]})
+    _current(stub, ROTATED)
+    assert ensure_app_credential(client, PROPS) == "kept"
+
+
 def test_a_current_value_without_a_password_is_refused_and_not_overwritten(secrets):
     client, stub = secrets
     _describe(stub, {VERSION: ["AWSCURRENT"]})
@@ -147,6 +194,68 @@ def test_the_excluded_characters_sent_to_secrets_manager_fit_its_limits():
     assert len(PASSWORD_EXCLUDE_CHARACTERS) <= members["ExcludeCharacters"].metadata["max"]
     assert members["PasswordLength"].metadata["min"] <= PASSWORD_LENGTH \
         <= members["PasswordLength"].metadata["max"]
+
+
+# -- the master secret RDS manages --------------------------------------------------------------------------
+
+def _instance(stub, status: str | None, arn: str = MASTER) -> None:
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    secret = {"MasterUserSecret": {"SecretArn": arn, "SecretStatus": status, "KmsKeyId": key}} if status else {}
+    stub.add_response("describe_db_instances",
+                      {"DBInstances": [{"DBInstanceIdentifier": PROPS["db_instance"], **secret}]},
+                      {"DBInstanceIdentifier": PROPS["db_instance"]})
+
+
+def test_an_rds_managed_master_secret_is_waited_for_until_rds_reports_it_active(rds):
+    client, stub = rds
+    _instance(stub, None)
+    _instance(stub, "creating")
+    _instance(stub, "active")
+    assert wait_for_master_secret(client, PROPS, delay=0, max_attempts=3) == "active"
+
+
+def test_a_master_secret_rds_is_rotating_is_waited_for(rds):
+    client, stub = rds
+    _instance(stub, "rotating")
+    _instance(stub, "active")
+    assert wait_for_master_secret(client, PROPS, delay=0, max_attempts=2) == "active"
+
+
+def test_the_stacks_own_master_secret_is_not_waited_for(rds):
+    client, _ = rds
+    own = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tca-dev-credentials-1a2b3c4-AbCdEf"
+    # No DescribeDBInstances queued: the Stubber fails the test on any call.
+    assert wait_for_master_secret(client, {**PROPS, "master_secret_arn": own}, delay=0, max_attempts=1) \
+        == "not managed by RDS"
+
+
+def test_a_master_secret_never_active_times_out_naming_the_instance_and_its_last_status(rds):
+    client, stub = rds
+    for _ in range(2):
+        _instance(stub, "creating")
+    with pytest.raises(BootstrapError) as err:
+        wait_for_master_secret(client, PROPS, delay=0, max_attempts=2)
+    assert str(err.value) == (
+        "RDS did not report the master secret of tca-dev-pg-1a2b3c4d active within 0 s (last status creating); the "
+        "bootstrap did not run. Check: aws rds describe-db-instances --db-instance-identifier tca-dev-pg-1a2b3c4d "
+        "--query 'DBInstances[0].MasterUserSecret'")
+
+
+def test_an_instance_whose_master_secret_is_another_than_the_stack_knows_fails_at_once(rds):
+    client, stub = rds
+    other = MASTER.replace("0f1e2d3c", "99999999")
+    _instance(stub, "active", arn=other)
+    with pytest.raises(BootstrapError) as err:
+        wait_for_master_secret(client, PROPS, delay=0, max_attempts=5)
+    assert str(err.value) == (f"RDS reports the master secret of tca-dev-pg-1a2b3c4d as {other}, not {MASTER}; the "
+                              "bootstrap did not run. Run `pulumi refresh`, then `pulumi up`.")
+
+
+def test_an_impaired_master_secret_fails_at_once(rds):
+    client, stub = rds
+    _instance(stub, "impaired")
+    with pytest.raises(BootstrapError, match=r"^RDS reports the master secret of tca-dev-pg-1a2b3c4d impaired"):
+        wait_for_master_secret(client, PROPS, delay=0, max_attempts=5)
 
 
 # -- the task ---------------------------------------------------------------------------------------------
@@ -188,9 +297,14 @@ def test_a_failed_psql_names_its_exit_code_and_the_log_stream(ecs):
     assert "stream bootstrap/psql/0123456789abcdef0123456789abcdef" in str(err.value)
 
 
-def test_create_writes_the_credential_before_the_task_reads_it(monkeypatch):
+def test_create_waits_for_the_master_secret_then_writes_the_credential_before_the_task_reads_it(monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr(bootstrap_provider, "aws_client", lambda props, service: service)
+
+    def master(client, props):
+        calls.append(client)
+        return "active"
+
     def credential(client, props):
         calls.append(client)
         return "created"
@@ -199,10 +313,11 @@ def test_create_writes_the_credential_before_the_task_reads_it(monkeypatch):
         calls.append(client)
         return {"task_arn": TASK, "exit_code": 0, "stopped_at": "x"}
 
+    monkeypatch.setattr(bootstrap_provider, "wait_for_master_secret", master)
     monkeypatch.setattr(bootstrap_provider, "ensure_app_credential", credential)
     monkeypatch.setattr(bootstrap_provider, "run_bootstrap_task", task)
     result = BootstrapProvider().create(dict(PROPS))
-    assert calls == ["secretsmanager", "ecs"]
+    assert calls == ["rds", "secretsmanager", "ecs"]
     assert result.id == TASK and result.outs is not None and result.outs["credential"] == "created"
 
 

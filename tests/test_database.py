@@ -419,11 +419,14 @@ def test_proxy_readiness_waits_for_this_instances_target_after_it_is_registered(
     assert ready.parent == proxied.one("tca:infra:Database").urn
 
 
-def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_or_the_instance_changes(proxied):
+def test_proxy_readiness_is_rechecked_when_the_proxy_its_target_the_instance_or_the_app_credential_changes(proxied):
     props = plain(proxied.one(PROXY_READY).inputs)
     assert props["proxy_arn"] == proxied.one(PROXY).outputs["arn"]
     assert props["target_id"] == proxied.one(PROXY_TARGET).id
     assert props["db_resource_id"] == proxied.one(RDS).outputs["resourceId"]
+    # The credential the proxy logs in with (its first auth).
+    app_secret = proxied.one(SECRET, "-app-credentials").outputs["arn"]
+    assert props["app_secret_arn"] == app_secret == proxied.one(PROXY).inputs["auths"][0]["secretArn"]
 
 
 def test_switching_the_proxy_on_for_a_running_stack_makes_service_and_seed_wait_for_it():

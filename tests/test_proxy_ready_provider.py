@@ -13,10 +13,12 @@ from tests.helpers import stubbed_client
 REGION = "us-west-2"
 
 PROXY = "tca-prod-proxy-1a2b3c4"
+APP_SECRET = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:tca-prod-app-credentials-1a2b3c4-AbCdEf"
 INSTANCE = "tca-prod-pg-1a2b3c4d"
 PROPS = {"region": REGION, "profile": "", "proxy_name": PROXY, "db_instance": INSTANCE,
          "proxy_arn": f"arn:aws:rds:{REGION}:123456789012:db-proxy:prx-0123456789abcdef0",
-         "target_id": f"{PROXY},default,RDS_INSTANCE,{INSTANCE}", "db_resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+         "target_id": f"{PROXY},default,RDS_INSTANCE,{INSTANCE}", "db_resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+         "app_secret_arn": APP_SECRET}
 
 
 @pytest.fixture
@@ -85,8 +87,9 @@ def test_create_waits_with_the_deployers_rds_client(rds, monkeypatch):
     assert result.id == f"{PROXY}/{INSTANCE}"
 
 
-@pytest.mark.parametrize("key", ["proxy_arn", "target_id", "db_resource_id"])
-def test_a_new_proxy_target_or_instance_is_checked_again(key):
+@pytest.mark.parametrize("key", ["proxy_arn", "target_id", "db_resource_id", "app_secret_arn"])
+def test_a_new_proxy_target_instance_or_app_credential_is_checked_again(key):
+    # A proxy that cannot log in with the app credential reports its target AUTH_FAILURE, not AVAILABLE.
     olds = {**PROPS, "target_state": "AVAILABLE"}
     assert ProxyReadyProvider().diff("id", olds, {**PROPS, key: "changed"}).replaces == [key]
 

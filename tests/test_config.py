@@ -218,8 +218,9 @@ BAD_VALUES = [
     ("dbMonitoringIntervalSeconds", 2, "must be one of 0, 1, 5, 10, 15, 30, 60"),
     ("dbMonitoringIntervalSeconds", 120, "must be one of 0, 1, 5, 10, 15, 30, 60"),
     ("dbSlowStatementMs", 0, "0 would log every statement"),
-    ("dbSlowStatementMs", -2, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
-    ("dbSlowStatementMs", 60001, "-1 (off) or a whole number of milliseconds from 1 to 60000"),
+    ("dbSlowStatementMs", 99, "below 100 the statements that set the app user's password would be logged with it"),
+    ("dbSlowStatementMs", -2, "-1 (off) or a whole number of milliseconds from 100 to 60000"),
+    ("dbSlowStatementMs", 60001, "-1 (off) or a whole number of milliseconds from 100 to 60000"),
     ("keyDeletionWindowDays", 6, "from 7 to 30"),
     ("keyAdministrator", "arn:aws:iam::123456789012:role/deployer", "must be role/NAME or user/NAME"),
     ("keyDeletionWindowDays", 31, "from 7 to 30"),
@@ -464,8 +465,8 @@ def test_every_monitoring_interval_rds_accepts_is_accepted(value):
     assert _load("dev", **{"tca:dbMonitoringIntervalSeconds": value}).database.monitoring_interval_seconds == value
 
 
-@pytest.mark.parametrize("value", [-1, 1, 60000])
-def test_slow_statement_logging_can_be_off_or_any_threshold_up_to_a_minute(value):
+@pytest.mark.parametrize("value", [-1, 100, 60000])
+def test_slow_statement_logging_can_be_off_or_any_threshold_from_100_ms_up_to_a_minute(value):
     assert _load("dev", **{"tca:dbSlowStatementMs": value}).database.slow_statement_ms == value
 
 

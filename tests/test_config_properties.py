@@ -228,7 +228,7 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         "tca:dbBackupWindow": backup,
         "tca:dockerHubCredentialsSecretArn": draw(st.sampled_from(("", cache_secret_arn(stack_region(base))))),
         "tca:dbMonitoringIntervalSeconds": draw(st.sampled_from(DB_MONITORING_INTERVALS)),
-        "tca:dbSlowStatementMs": draw(st.one_of(st.just(-1), st.integers(1, SLOW_STATEMENT_MAX_MS))),
+        "tca:dbSlowStatementMs": draw(st.one_of(st.just(-1), st.integers(100, SLOW_STATEMENT_MAX_MS))),
         # The key must outlive the secret's recovery window.
         "tca:keyDeletionWindowDays": draw(st.integers(max(KEY_DELETION_WINDOW_DAYS[0], recovery),
                                                       KEY_DELETION_WINDOW_DAYS[1])),
@@ -464,8 +464,9 @@ BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
 }
 # 1 to 6 days are inside 0-30 but refused: Secrets Manager takes 0 (at once) or 7 to 30.
 BAD_VALUES["secretRecoveryDays"] = st.one_of(st.integers(1, 6), BAD_VALUES["secretRecoveryDays"])
-# 0 is inside -1 to 60000 but refused: it would log every statement with what users typed.
-BAD_VALUES["dbSlowStatementMs"] = st.one_of(st.just(0), BAD_VALUES["dbSlowStatementMs"])
+# 0 to 99 are inside -1 to 60000 but refused: 0 would log every statement with what users typed, and below 100 ms
+# the statements that set the app user's password would be logged with it.
+BAD_VALUES["dbSlowStatementMs"] = st.one_of(st.integers(0, 99), BAD_VALUES["dbSlowStatementMs"])
 
 
 def problems(error: ConfigError) -> list[str]:

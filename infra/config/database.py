@@ -18,6 +18,10 @@ DB_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 # log_min_duration_statement: -1 turns slow-statement logging off. 0 (log every statement) is
 # refused: every request's statement, with the titles users typed, would land in the logs. Above
 # 60 s nothing is learnt, because the app's HTTP server gives up on a request after 60 s.
+# Below 100 ms the statements that set the app user's password (the bootstrap's ALTER ROLE, the rotation
+# function's ALTER USER), which take a few milliseconds while the server hashes the password, would be logged
+# with the password in them.
+SLOW_STATEMENT_MIN_MS = 100
 SLOW_STATEMENT_MAX_MS = 60_000
 # Client password authentication to RDS Proxy that lib/pq speaks (docs/database.md: the throughput trade-off).
 PROXY_CLIENT_AUTH = ("POSTGRES_MD5", "POSTGRES_SCRAM_SHA_256")
@@ -195,10 +199,11 @@ def _db_windows(r: _Reader) -> tuple[str | None, str | None]:
 
 
 def _slow_statement_ms(r: _Reader) -> int | None:
-    allowed = (f"must be -1 (off) or a whole number of milliseconds from 1 to {SLOW_STATEMENT_MAX_MS} "
-               "(0 would log every statement with the data users typed)")
+    allowed = (f"must be -1 (off) or a whole number of milliseconds from {SLOW_STATEMENT_MIN_MS} to "
+               f"{SLOW_STATEMENT_MAX_MS} (0 would log every statement with the data users typed; below "
+               f"{SLOW_STATEMENT_MIN_MS} the statements that set the app user's password would be logged with it)")
     value = r.integer("dbSlowStatementMs", -1, SLOW_STATEMENT_MAX_MS, allowed)
-    if value == 0:
+    if value is not None and -1 < value < SLOW_STATEMENT_MIN_MS:
         r.fail("dbSlowStatementMs", value, allowed)
         return None
     return value

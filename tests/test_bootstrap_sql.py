@@ -6,12 +6,14 @@ Skipped where no local PostgreSQL server binaries exist (`initdb`, `pg_ctl`, `po
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,36 +63,51 @@ class Server:
         return done.stdout.strip() if done.returncode == 0 else None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    root = Path(tempfile.mkdtemp(prefix="tca-bootstrap-sql-"))
+def _as_owner(cmd: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _start_server(root: Path) -> Server:
     data, sockets = root / "data", root / "sockets"
     sockets.mkdir()
-
-    def as_owner(cmd: list[str]) -> list[str]:
-        # initdb and postgres refuse to run as root.
-        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
-    subprocess.run(as_owner(["initdb", "-D", str(data), "-U", "postgres", "-N", "--auth-local=trust",
-                             "--auth-host=reject"]), capture_output=True, check=True)
+    subprocess.run(_as_owner(["initdb", "-D", str(data), "-U", "postgres", "-N", "--auth-local=trust",
+                              "--auth-host=reject"]), capture_output=True, check=True)
     # Everyone but the cluster's own superuser logs in with a password, as on RDS.
     (data / "pg_hba.conf").write_text("local all postgres trust\nlocal all all scram-sha-256\n")
-    subprocess.run(as_owner(["pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                             f"-c listen_addresses='' -c unix_socket_directories={sockets} -c fsync=off", "start"]),
+    subprocess.run(_as_owner(["pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                              f"-c listen_addresses='' -c unix_socket_directories={sockets} -c fsync=off", "start"]),
                    capture_output=True, check=True)
-    try:
-        subprocess.run(as_owner(["psql", "-X", "-q", "-h", str(sockets), "-U", "postgres", "-d", "postgres",
-                                 "-v", "ON_ERROR_STOP=1",
-                                 "-c", f"CREATE ROLE {MASTER} LOGIN CREATEROLE PASSWORD '{MASTER_PASSWORD}'",
-                                 "-c", f"CREATE DATABASE {DB} OWNER {MASTER}"]), capture_output=True, check=True)
-        yield Server(str(sockets), as_owner)
-    finally:
-        subprocess.run(as_owner(["pg_ctl", "-D", str(data), "-m", "immediate", "stop"]), capture_output=True,
-                       check=False)
-        shutil.rmtree(root, ignore_errors=True)
+    subprocess.run(_as_owner(["psql", "-X", "-q", "-h", str(sockets), "-U", "postgres", "-d", "postgres",
+                              "-v", "ON_ERROR_STOP=1",
+                              "-c", f"CREATE ROLE {MASTER} LOGIN CREATEROLE PASSWORD '{MASTER_PASSWORD}'",
+                              "-c", f"CREATE DATABASE {DB} OWNER {MASTER}"]), capture_output=True, check=True)
+    return Server(str(sockets), _as_owner)
+
+
+def _stop_server(root: Path) -> None:
+    subprocess.run(_as_owner(["pg_ctl", "-D", str(root / "data"), "-m", "immediate", "stop"]), capture_output=True,
+                   check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# The server starts in the background when this module is collected (initdb takes about a second), so it is
+# ready by the time the modules before this one have run; stopped when the test process exits.
+_ROOT: Path | None = None
+_STARTING: concurrent.futures.Future[Server] | None = None
+if all(shutil.which(tool) for tool in ("initdb", "pg_ctl", "postgres", "psql")):
+    _ROOT = Path(tempfile.mkdtemp(prefix="tca-bootstrap-sql-"))
+    _STARTING = concurrent.futures.ThreadPoolExecutor(max_workers=1).submit(_start_server, _ROOT)
+    atexit.register(_stop_server, _ROOT)
+
+
+@pytest.fixture(scope="module")
+def server() -> Server:
+    assert _STARTING is not None
+    return _STARTING.result(timeout=120)
 
 
 @pytest.fixture

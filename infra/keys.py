@@ -35,11 +35,24 @@ def log_group_name_patterns(name_prefix: str) -> list[str]:
     Pulumi auto-names `<prefix>-...` (app, seed, flow logs); RDS writes to
     `/aws/rds/instance/<identifier>/postgresql` (identifiers start with the prefix); Container Insights
     writes to `/aws/ecs/containerinsights/<cluster>/performance` (cluster names start with the prefix);
-    WAF requires its groups to start with `aws-waf-logs-`. A stack whose name extends another's with a hyphen
+    WAF requires its groups to start with `aws-waf-logs-`; Lambda writes to `/aws/lambda/<function>` (the
+    rotation function's name starts with the prefix). A stack whose name extends another's with a hyphen
     (`dev` and `dev-x`) would match both: names allow no tighter scope.
     """
     return [f"{name_prefix}-*", f"/aws/rds/instance/{name_prefix}-*",
-            f"/aws/ecs/containerinsights/{name_prefix}-*/performance", f"aws-waf-logs-{name_prefix}-*"]
+            f"/aws/ecs/containerinsights/{name_prefix}-*/performance", f"aws-waf-logs-{name_prefix}-*",
+            f"/aws/lambda/{name_prefix}-*"]
+
+
+# The secrets RDS creates when it manages a master password are named `rds!db-<uuid>` (`rds!cluster-...` for
+# clusters), never after the stack; this key encrypts only the stack's own instance's, which names this key.
+RDS_MASTER_SECRET_NAME = "rds!db-*"
+
+
+def secret_arn_patterns(name_prefix: str, region: str, account: str) -> list[str]:
+    """The secrets this stack's key encrypts: those named with the stack prefix, and its RDS-managed master secret."""
+    return [f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
+            for name in (f"{name_prefix}-*", RDS_MASTER_SECRET_NAME)]
 
 
 def key_policy(name_prefix: str, region: str, account: str, administrator: str = "") -> dict[str, Any]:
@@ -67,6 +80,16 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
                 "Principal": {"AWS": f"arn:aws:iam::{account}:{administrator}"},
                 "Action": KEY_ADMIN_ACTIONS,
                 "Resource": "*",
+            }, {
+                # RDS User Guide, "Permissions required for Secrets Manager integration": whoever asks RDS to
+                # manage the master password with a customer managed key needs kms:Decrypt, GenerateDataKey and
+                # CreateGrant on it; only through RDS, so the deployer cannot use the key for anything else.
+                "Sid": "StackDeployerLetsRdsEncryptTheMasterSecret",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:{administrator}"},
+                "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
             }] if administrator else []),
             {
                 # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS".
@@ -90,7 +113,8 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
             {
                 # The shape of the AWS-managed aws/secretsmanager key's policy, narrowed to this stack's
                 # secrets: principals of this account, only through Secrets Manager, only for secrets
-                # named with the stack's prefix (Secrets Manager passes the secret's ARN as context).
+                # named with the stack's prefix or RDS's master secret (Secrets Manager passes the
+                # secret's ARN as context). Who may read a secret is IAM's and the boundary's decision.
                 "Sid": "SecretsManagerForThisStacksSecrets",
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
@@ -100,7 +124,7 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
                     "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
                                      "kms:CallerAccount": account},
                     "StringLike": {"kms:EncryptionContext:SecretARN":
-                                   f"arn:aws:secretsmanager:{region}:{account}:secret:{name_prefix}-*"},
+                                   secret_arn_patterns(name_prefix, region, account)},
                 },
             },
         ],

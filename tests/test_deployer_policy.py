@@ -34,7 +34,7 @@ def _load(path) -> dict:
     return json.loads(path.read_text())
 
 
-# Two customer-managed policies per stack: one inline policy would pass a role's 10,240-character limit
+# Three customer-managed policies per stack: one inline policy would pass a role's 10,240-character limit
 # together with the state policy, and a user or group (a laptop deploy) takes far smaller inline ones.
 def _documents(stack: str) -> dict[str, dict]:
     return {p.name: _load(p) for p in sorted(IAM.glob(f"deployer-{stack}-policy-*.json"))}
@@ -340,7 +340,10 @@ BOUNDED = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "ia
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_roles_are_created_or_given_policies_only_with_the_stacks_boundary(stack):
+    # Every statement but the rotation function's exception (tested exactly below).
     for statement in _allows(stack):
+        if statement["Sid"] in SAR_ROLE_EXCEPTION:
+            continue
         for action in set(_as_list(statement["Action"])) & set(BOUNDED):
             assert statement["Resource"] == _role_arn(stack), statement["Sid"]
             condition = dict(statement["Condition"])
@@ -353,12 +356,123 @@ def test_roles_are_created_or_given_policies_only_with_the_stacks_boundary(stack
     assert set(BOUNDED) <= _granted(stack)
 
 
+# -- the one unbounded role: the rotation function's, created by AWS's template through CloudFormation ---------
+
+# The Serverless Application Repository application's template creates the function's role with no permissions
+# boundary and has no parameter for one (aws-samples/aws-secrets-manager-rotation-lambdas#27). CloudFormation
+# creates it with the caller's credentials, and names it `<stack>-<logical ID>-<suffix>`, the stack name cut
+# short when the logical ID is long: `serverlessrepo-NewRelic-l-NewRelicLogIngestionFunct-izPFLMbHJpsq` keeps 25
+# characters of it, enough for `serverlessrepo-tca-<stack>-`.
+SAR_PUBLISHER = "297356227824"
+SAR_APPLICATION = f"arn:aws:serverlessrepo:*:{SAR_PUBLISHER}:applications/SecretsManagerRDSPostgreSQLRotationMultiUser"
+SAR_ROLE_EXCEPTION = ("RotationFunctionRoleOnlyThroughCloudFormation",
+                      "RotationFunctionRoleManagedPoliciesOnlyThroughCloudFormation",
+                      "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation")
+VIA_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
+# The AWS managed policies SAM attaches to a function's generated role: the basic execution role always, the VPC
+# access role for a function in a VPC.
+LAMBDA_MANAGED_POLICIES = ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                           "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]
+
+
+def _sar_role_arn(stack: str) -> str:
+    return f"arn:aws:iam::*:role/serverlessrepo-tca-{stack}-*"
+
+
+def _sar_stack_arn(stack: str) -> str:
+    return f"arn:aws:cloudformation:*:*:stack/serverlessrepo-tca-{stack}-*/*"
+
+
+def _by_sid(stack: str, sid: str) -> dict:
+    (statement,) = [s for s in _statements(stack) if s["Sid"] == sid]
+    return statement
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_functions_role_is_managed_only_by_cloudformation_and_only_under_its_own_names(stack):
+    assert _by_sid(stack, "RotationFunctionRoleOnlyThroughCloudFormation") == {
+        "Sid": "RotationFunctionRoleOnlyThroughCloudFormation", "Effect": "Allow",
+        "Action": ["iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
+                   "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole",
+                   "iam:UntagRole"],
+        "Resource": _sar_role_arn(stack), "Condition": VIA_CLOUDFORMATION}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_functions_role_gets_only_lambdas_two_basic_managed_policies(stack):
+    assert _by_sid(stack, "RotationFunctionRoleManagedPoliciesOnlyThroughCloudFormation") == {
+        "Sid": "RotationFunctionRoleManagedPoliciesOnlyThroughCloudFormation", "Effect": "Allow",
+        "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], "Resource": _sar_role_arn(stack),
+        "Condition": {**VIA_CLOUDFORMATION, "ArnEquals": {"iam:PolicyARN": LAMBDA_MANAGED_POLICIES}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_functions_role_is_passed_only_to_lambda_and_only_by_cloudformation(stack):
+    assert _by_sid(stack, "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation") == {
+        "Sid": "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation", "Effect": "Allow",
+        "Action": ["iam:PassRole"], "Resource": _sar_role_arn(stack),
+        "Condition": {**VIA_CLOUDFORMATION, "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_function_is_changed_only_by_cloudformation(stack):
+    # Direct UpdateFunctionCode or UpdateFunctionConfiguration (a layer) would run any code with the unbounded role.
+    statement = _by_sid(stack, "RotationFunctionOnlyThroughCloudFormation")
+    assert statement["Resource"] == f"arn:aws:lambda:*:*:function:tca-{stack}-*"
+    assert statement["Condition"] == VIA_CLOUDFORMATION
+    direct = {a for s in _allows(stack) if "Condition" not in s for a in _as_list(s["Action"]) if a.startswith("lambda:")}
+    assert direct == {"lambda:InvokeFunction"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_change_sets_come_only_from_the_repository_and_only_for_awss_rotation_application(stack):
+    # Only AWS's published application (its publisher's account, not any application of that name), so the
+    # only templates CloudFormation can run for the deployer are AWS's; the repository creates the change set
+    # with the caller's credentials (AWS managed policy SecretsManagerReadWrite grants the caller
+    # cloudformation:CreateChangeSet for it), so a change set made directly has aws:ViaAWSService false.
+    assert _by_sid(stack, "RotationApplication") == {
+        "Sid": "RotationApplication", "Effect": "Allow",
+        "Action": ["serverlessrepo:CreateCloudFormationChangeSet", "serverlessrepo:GetApplication"],
+        "Resource": SAR_APPLICATION}
+    assert _by_sid(stack, "RotationStackChangeSetsOnlyFromTheRepository") == {
+        "Sid": "RotationStackChangeSetsOnlyFromTheRepository", "Effect": "Allow",
+        "Action": ["cloudformation:CreateChangeSet"],
+        # The template carries the SAM transform, which CloudFormation authorizes as a resource of its own.
+        "Resource": [_sar_stack_arn(stack), "arn:aws:cloudformation:*:aws:transform/Serverless-2016-10-31"],
+        "Condition": {"Bool": {"aws:ViaAWSService": "true"}}}
+    assert _by_sid(stack, "NoChangeSetButTheRepositorys") == {
+        "Sid": "NoChangeSetButTheRepositorys", "Effect": "Deny", "Action": ["cloudformation:CreateChangeSet"],
+        "Resource": "*", "Condition": {"Bool": {"aws:ViaAWSService": "false"}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_other_cloudformation_call_can_write_a_template_or_a_stack_policy(stack):
+    assert _by_sid(stack, "NoOtherWayToWriteAStack") == {
+        "Sid": "NoOtherWayToWriteAStack", "Effect": "Deny",
+        "Action": ["cloudformation:ContinueUpdateRollback", "cloudformation:CreateStack",
+                   "cloudformation:CreateStackInstances", "cloudformation:CreateStackSet",
+                   "cloudformation:ImportStacksToStackSet", "cloudformation:RollbackStack",
+                   "cloudformation:SetStackPolicy", "cloudformation:UpdateStack", "cloudformation:UpdateStackInstances",
+                   "cloudformation:UpdateStackSet"],
+        "Resource": "*"}
+    # What it may do: execute the change set the repository made, read, delete; all on its own rotation stacks.
+    allowed = {a: s for s in _allows(stack) for a in _as_list(s["Action"]) if a.startswith("cloudformation:")}
+    assert set(allowed) == {"cloudformation:CreateChangeSet", "cloudformation:DeleteStack",
+                            "cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks",
+                            "cloudformation:ExecuteChangeSet", "cloudformation:TagResource"}
+    for action, statement in allowed.items():
+        assert _sar_stack_arn(stack) in _as_list(statement["Resource"]), action
+    assert _by_sid(stack, "RotationStackTagsOnCreate")["Condition"] == {
+        "StringEquals": {"cloudformation:CreateAction": ["CreateChangeSet", "ExecuteChangeSet"]}}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_deployer_loosens_a_boundary_or_edits_any_managed_policy(stack):
     # Explicit, so no later Allow can lift it: the boundary itself and the deployer's own policies are
     # customer-managed policies, edited only by an administrator.
     denies = [s for s in _statements(stack) if s["Effect"] == "Deny"
-              and s["Sid"] not in ("NeverTheOtherStacksResources", "NeverTheOtherStacksNetwork")]
+              and s["Sid"] not in ("NeverTheOtherStacksResources", "NeverTheOtherStacksNetwork",
+                                   "NoOtherWayToWriteAStack", "NoChangeSetButTheRepositorys")]
     assert denies == [{"Sid": "NeverLoosenBoundariesOrPolicies", "Effect": "Deny", "Action": [
         "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
         "iam:DeleteRolePermissionsBoundary", "iam:SetDefaultPolicyVersion"], "Resource": "*"}]
@@ -372,22 +486,29 @@ def test_no_deployer_loosens_a_boundary_or_edits_any_managed_policy(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_iam_permissions_are_limited_to_this_stacks_roles(stack):
+    # The stack's own roles, or the rotation function's, only through CloudFormation.
     for statement in _allows(stack):
         iam = [a for a in _as_list(statement["Action"]) if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
-        if iam:
+        if iam and statement["Sid"] in SAR_ROLE_EXCEPTION:
+            assert statement["Resource"] == _sar_role_arn(stack), statement["Sid"]
+            assert VIA_CLOUDFORMATION.items() <= statement["Condition"].items(), statement["Sid"]
+        elif iam:
             assert statement["Resource"] == _role_arn(stack), statement["Sid"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_pass_role_goes_only_to_the_services_that_assume_the_stacks_roles(stack):
-    (statement,) = [s for s in _allows(stack) if "iam:PassRole" in s["Action"]]
+    statements = {s["Sid"]: s for s in _allows(stack) if "iam:PassRole" in s["Action"]}
+    assert set(statements) == {"PassProjectRolesToTheirServices",
+                               "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation"}
+    statement = statements["PassProjectRolesToTheirServices"]
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Resource"] == _role_arn(stack)
-    # Tasks, the RDS Proxy, RDS enhanced monitoring, VPC flow logs, and ECS itself (the canary's
-    # load-balancer role).
+    # Tasks, the RDS Proxy, RDS enhanced monitoring, VPC flow logs, ECS itself (the canary's load-balancer
+    # role), and EventBridge Scheduler (the daily redeployment's role).
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
         "ecs-tasks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
-        "vpc-flow-logs.amazonaws.com", "ecs.amazonaws.com"]}}
+        "vpc-flow-logs.amazonaws.com", "ecs.amazonaws.com", "scheduler.amazonaws.com"]}}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -457,10 +578,37 @@ def test_log_group_permissions_reach_every_kind_of_log_group_the_stack_creates(r
 def test_secrets_are_limited_to_this_stacks_secrets(stack):
     checked = 0
     for statement in _allows(stack):
+        if statement["Sid"] in ("RdsManagedMasterSecret", "AppSecretFirstPassword"):
+            continue
         if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
             assert statement["Resource"] == f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*"
             checked += 1
     assert checked, "the deployer manages the stack's secrets"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_on_rdss_master_secrets_the_deployer_may_only_have_rds_create_and_tag_them(stack):
+    # RDS User Guide, "Permissions required for Secrets Manager integration": "the user who specifies that
+    # Amazon RDS manages the master user password in Secrets Manager must have permissions to perform"
+    # kms:DescribeKey (the key's policy), secretsmanager:CreateSecret and secretsmanager:TagResource. RDS names
+    # the secret `rds!db-<uuid>`, so both deployers hold these two on every such secret; neither reads, changes
+    # or deletes a value.
+    assert _by_sid(stack, "RdsManagedMasterSecret") == {
+        "Sid": "RdsManagedMasterSecret", "Effect": "Allow",
+        "Action": ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+        "Resource": "arn:aws:secretsmanager:*:*:secret:rds!db-*"}
+    on_rds = {a for s in _allows(stack) for a in _as_list(s["Action"]) if a.startswith("secretsmanager:")
+              and any(fnmatch.fnmatchcase(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-1", r)
+                     for r in _as_list(s["Resource"]))}
+    assert on_rds == {"secretsmanager:CreateSecret", "secretsmanager:TagResource",
+                      "secretsmanager:GetRandomPassword"}  # the last on "*": it takes no resource
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_bootstrap_draws_passwords_from_secrets_manager_which_takes_no_resource(stack):
+    assert _by_sid(stack, "AppSecretFirstPassword") == {
+        "Sid": "AppSecretFirstPassword", "Effect": "Allow", "Action": ["secretsmanager:GetRandomPassword"],
+        "Resource": "*"}
 
 
 def test_prods_policies_are_devs_with_the_stack_names_swapped():
@@ -647,7 +795,8 @@ def test_neither_deployer_is_denied_an_untagged_network_resource(stack):
 
 
 def test_no_iam_document_names_a_region_or_an_account():
-    # A region move needs no policy edits; the account is `*` or the ACCOUNT_ID placeholder.
+    # A region move needs no policy edits; the account is `*` or the ACCOUNT_ID placeholder, or AWS's own: the
+    # SAM transform's (`aws`) and the rotation application's publisher.
     for path in sorted(IAM.glob("*.json")):
         text = path.read_text()
         # Any AWS region name (ap-southeast-2, eu-west-1, us-gov-west-1, ...), not only the stacks' own.
@@ -656,16 +805,18 @@ def test_no_iam_document_names_a_region_or_an_account():
             for arn in _as_list(statement.get("Resource", [])):
                 if arn.startswith("arn:"):
                     region, account = arn.split(":")[3:5]
-                    assert region in ("", "*") and account in ("", "*", "ACCOUNT_ID"), (path.name, arn)
+                    assert region in ("", "*") and account in ("", "*", "ACCOUNT_ID", "aws", SAR_PUBLISHER), (
+                        path.name, arn)
 
 
 # -- AWS limits and shape -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_deployer_policy_is_two_managed_policies_each_within_awss_size_limit(stack):
+def test_deployer_policy_is_three_managed_policies_each_within_awss_size_limit(stack):
     # IAM User Guide, "IAM and AWS STS quotas": a managed policy is at most 6,144 characters, counted
-    # without whitespace.
-    assert sorted(_documents(stack)) == [f"deployer-{stack}-policy-data-operations.json",
+    # without whitespace; a role takes 10 managed policies by default.
+    assert sorted(_documents(stack)) == [f"deployer-{stack}-policy-credential-rotation.json",
+                                         f"deployer-{stack}-policy-data-operations.json",
                                          f"deployer-{stack}-policy-network-compute.json"]
     for name, document in _documents(stack).items():
         assert document["Version"] == "2012-10-17", name
@@ -816,7 +967,53 @@ def test_the_boundary_keeps_each_stacks_roles_away_from_the_other_stacks_secrets
     (decrypt,) = [s for s in boundary if "kms:Decrypt" in s["Action"]]
     assert decrypt["Condition"] == {"StringLike": {
         "kms:ViaService": "secretsmanager.*.amazonaws.com",
-        "kms:EncryptionContext:SecretARN": f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*"}}
+        "kms:EncryptionContext:SecretARN": [f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*",
+                                            "arn:aws:secretsmanager:*:*:secret:rds!db-*"]}}
+
+
+def _allowed(statements: list[dict], action: str, resource: str, tags: dict[str, str]) -> bool:
+    """Whether an Allow among `statements` grants `action` on `resource`, which carries `tags`, conditions included."""
+    return any(s["Effect"] == "Allow" and action in _as_list(s["Action"])
+               and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(s["Resource"]))
+               and _condition_holds(s.get("Condition", {}), tags) for s in statements)
+
+
+def _rds_master_secret(instance_identifier: str) -> tuple[str, dict[str, str]]:
+    """An RDS-managed master secret: named `rds!db-<uuid>`, tagged by RDS with its instance's ARN (the tag the
+    rotation function reads: aws-samples/aws-secrets-manager-rotation-lambdas, `fetch_instance_arn_from_system_tags`)."""
+    return (f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0b1c2d3e-4f56-7890-abcd-ef0123456789-AbCdEf",
+            {"aws:rds:primaryDBInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{instance_identifier}"})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_lets_a_role_read_only_its_own_stacks_rds_master_secret(stack):
+    # RDS names every master secret rds!db-<uuid>, so the name cannot tell dev's from prod's; the instance tag can.
+    boundary = _boundary(stack)["Statement"]
+    assert _by_sid_in(boundary, "ReadTheStacksMasterSecret") == {
+        "Sid": "ReadTheStacksMasterSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": "arn:aws:secretsmanager:*:*:secret:rds!db-*",
+        "Condition": {"StringLike": {"aws:ResourceTag/aws:rds:primaryDBInstanceArn": f"arn:aws:rds:*:*:db:tca-{stack}-*"}}}
+    assert _allowed(boundary, "secretsmanager:GetSecretValue", *_rds_master_secret(f"tca-{stack}-pg-1a2b3c4d"))
+    assert not _allowed(boundary, "secretsmanager:GetSecretValue",
+                        *_rds_master_secret(f"tca-{OTHER[stack]}-pg-1a2b3c4d"))
+    assert not _allowed(boundary, "secretsmanager:GetSecretValue", _rds_master_secret(f"tca-{stack}-pg-1")[0], {})
+
+
+def _by_sid_in(statements: list[dict], sid: str) -> dict:
+    (statement,) = [s for s in statements if s["Sid"] == sid]
+    return statement
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_lets_a_role_redeploy_only_the_stacks_own_services(stack):
+    # The daily redeployment's role calls ecs:UpdateService on its service (service/<cluster>/<service>).
+    boundary = _boundary(stack)["Statement"]
+    assert _by_sid_in(boundary, "RedeployTheStacksService") == {
+        "Sid": "RedeployTheStacksService", "Effect": "Allow", "Action": ["ecs:UpdateService"],
+        "Resource": f"arn:aws:ecs:*:*:service/tca-{stack}-*/tca-{stack}-*"}
+    other = f"tca-{OTHER[stack]}"
+    assert not _covered(boundary, "ecs:UpdateService",
+                        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{other}-cluster-abc/{other}-service-abc")
 
 
 @pytest.mark.parametrize("stack", STACKS)

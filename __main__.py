@@ -4,13 +4,16 @@ import pulumi
 
 from infra.alerts import AlarmTopic
 from infra.config import load_config
+from infra.credential_alarms import CredentialAlarms
 from infra.domain import Domain
 from infra.edge import Edge
 from infra.iam import bound_every_role
 from infra.images import Images
 from infra.layers import Layer
 from infra.monitoring import Monitoring
+from infra.redeploy import ScheduledRedeploy
 from infra.release_check import ReleaseCheck
+from infra.rotation import rotation_function_name
 from infra.service import HEALTHCHECK_PATH, Service
 from infra.tags import tag_every_network_resource
 
@@ -44,8 +47,21 @@ if layer.builds_app and database is not None and layer.keys is not None:
     if domain is not None:
         domain.point_at(service.alb.load_balancer)
         url = pulumi.Output.from_input(domain.url)
+    service_arn = service.fargate.service.arn
+    # With alternating users a task's password stops working two rotations after it started: replace every task daily.
+    rotates = layer.rotates_credentials(database)
+    redeploy = (ScheduledRedeploy(f"{prefix}-redeploy", region=stack.region, cluster_name=service.cluster_name,
+                                  service_name=service.service_name, service_arn=service_arn)
+                if rotates else None)
+    credentials = CredentialAlarms(
+        f"{prefix}-credential-alarms", stack, database, topic_arn=alerts.topic.arn, service_arn=service_arn,
+        rotation_function=rotation_function_name(stack) if rotates else None,
+        schedule_group=redeploy.group.name if redeploy is not None else None,
+        # The master is rotated by RDS on every stack; the app credential only where it alternates users.
+        secret_arns=[database.master_secret_arn, *([database.secret_arn] if rotates else [])])
     monitoring = Monitoring(prefix, stack, cfg.monitoring, service, database,
-                            topic=alerts.topic, waf_metric_name=edge.waf_metric_name)
+                            topic=alerts.topic, waf_metric_name=edge.waf_metric_name,
+                            credential_specs=credentials.specs, event_rules=credentials.event_rules)
     # `pulumi up` fails when ECS rolled this update's revision back instead of completing it.
     ReleaseCheck(prefix, stack, cfg.release, service)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+import json
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +22,39 @@ def notify(topic_arn: pulumi.Input[str]) -> Notifications:
     return {"alarm_actions": [topic_arn], "ok_actions": [topic_arn]}
 
 
+# What SNS's default topic policy lets the topic's own account do, kept as it is (CloudWatch alarms publish under it).
+_DEFAULT_TOPIC_ACTIONS = ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                          "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic",
+                          "SNS:Publish"]
+
+
+def topic_policy(topic_arn: str, name_prefix: str, region: str, account: str) -> dict[str, Any]:
+    """SNS's default policy, plus EventBridge publishing for this stack's rules only (infra/credential_alarms.py)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountUsesTheTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": _DEFAULT_TOPIC_ACTIONS,
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+            },
+            {
+                # The rules are auto-named after the stack; EventBridge sends the rule's ARN as aws:SourceArn.
+                "Sid": "ThisStacksEventRulesPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                              "ArnLike": {"aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/{name_prefix}-*"}},
+            },
+        ],
+    }
+
+
 class AlarmTopic(pulumi.ComponentResource):
     topic: aws.sns.Topic
 
@@ -35,6 +69,12 @@ class AlarmTopic(pulumi.ComponentResource):
             parent=self, aliases=[pulumi.Alias(parent=pulumi.create_urn(name, "tca:infra:Monitoring"))])
         self.topic = aws.sns.Topic(f"{name}-alarms", display_name=f"{stack.name_prefix} alarms",
                                    kms_master_key_id=keys.arn, opts=moved)
+        account = aws.get_caller_identity().account_id
+        aws.sns.TopicPolicy(
+            f"{name}-alarms", arn=self.topic.arn,
+            policy=self.topic.arn.apply(
+                lambda arn: json.dumps(topic_policy(arn, stack.name_prefix, stack.region, account))),
+            opts=pulumi.ResourceOptions(parent=self))
         if cfg.alarm_email:
             # AWS mails a confirmation link; nothing is delivered until it is followed.
             aws.sns.TopicSubscription(

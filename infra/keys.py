@@ -35,13 +35,13 @@ def log_group_name_patterns(name_prefix: str) -> list[str]:
     Pulumi auto-names `<prefix>-...` (app, seed, flow logs); RDS writes to
     `/aws/rds/instance/<identifier>/postgresql` (identifiers start with the prefix); Container Insights
     writes to `/aws/ecs/containerinsights/<cluster>/performance` (cluster names start with the prefix);
-    WAF requires its groups to start with `aws-waf-logs-`; Lambda writes to `/aws/lambda/<function>` (the
-    rotation function's name starts with the prefix). A stack whose name extends another's with a hyphen
+    Lambda writes to `/aws/lambda/<function>` (the rotation function's name starts with the prefix);
+    WAF requires its groups to start with `aws-waf-logs-`. A stack whose name extends another's with a hyphen
     (`dev` and `dev-x`) would match both: names allow no tighter scope.
     """
     return [f"{name_prefix}-*", f"/aws/rds/instance/{name_prefix}-*",
-            f"/aws/ecs/containerinsights/{name_prefix}-*/performance", f"aws-waf-logs-{name_prefix}-*",
-            f"/aws/lambda/{name_prefix}-*"]
+            f"/aws/ecs/containerinsights/{name_prefix}-*/performance", f"/aws/lambda/{name_prefix}-*",
+            f"aws-waf-logs-{name_prefix}-*"]
 
 
 # The secrets RDS creates when it manages a master password are named `rds!db-<uuid>` (`rds!cluster-...` for
@@ -106,6 +106,16 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
                 "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            },
+            {
+                # The same for EventBridge, whose rules send rotation and deployment failures to the topic
+                # (infra/credential_alarms.py): SNS Developer Guide, same section, "events.amazonaws.com".
+                "Sid": "EventBridgePublishesToTheEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account}},

@@ -19,15 +19,19 @@ from typing import Any
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.config import AppConfig, ConfigError
+from infra.config import AppConfig, ConfigError, deployment_minutes, rotation_period_allowed
 from infra.database import Database
 from infra.keys import Keys
 from infra.network import Network
 from infra.refs import DatabaseRefs, NetworkRefs, RefsType, exports, from_outputs, missing_outputs
+from infra.rotation import ALTERNATING_USERS, CredentialRotation
 
 _LAYER_OF = {NetworkRefs: "network", DatabaseRefs: "database"}
 # The output naming the deployment a network or database layer belongs to (its tca:deploymentName).
 DEPLOYMENT_OUTPUT = "deploymentName"
+# A database layer that rotates the app credential names its tca:rotationDays, which the app layer's releases
+# must fit (infra/config/rotation.py).
+ROTATION_DAYS_OUTPUT = "dbRotationDays"
 
 
 def _referenced(kind: type[RefsType], key: str, stack_name: str, cfg: AppConfig) -> tuple[RefsType, dict[str, Any]]:
@@ -68,6 +72,24 @@ def _check_proxy_path(cfg: AppConfig, network: NetworkRefs) -> None:
                         "tca:dbProxy is false here: set both stacks alike")
 
 
+def _check_rotation_period(cfg: AppConfig, database: dict[str, Any]) -> None:
+    """The database stack's rotation period must leave room for this app layer's daily redeployment."""
+    if ROTATION_DAYS_OUTPUT not in database:
+        return
+    # Stack outputs carry numbers as floats (7.0).
+    days = int(float(database[ROTATION_DAYS_OUTPUT]))
+    release = cfg.release
+    minutes = deployment_minutes(release.strategy, release.canary_bake_minutes, release.bake_minutes)
+    if not rotation_period_allowed(days, minutes):
+        raise ConfigError(
+            f"tca:deploymentStrategy = {release.strategy!r}, tca:canaryBakeMinutes = {release.canary_bake_minutes}, "
+            f"tca:deploymentBakeMinutes = {release.bake_minutes}: a deployment may take {minutes} min, but the "
+            f"database stack {cfg.layers.database_stack!r} rotates the app credential every {days} days "
+            "(its tca:rotationDays), too often for the daily redeployment to replace every task between two "
+            "rotations. Shorten the bake times, or raise tca:rotationDays in the database stack and run "
+            "`pulumi up` there first. Nothing was created.")
+
+
 def _check_app_port(cfg: AppConfig, network: dict[str, Any]) -> None:
     """The network's load balancer reaches the tasks on its tca:appPort; the app must listen on the same port."""
     # Stack outputs carry numbers as floats (8000.0).
@@ -92,10 +114,12 @@ class Layer:
         self.name = cfg.layers.layer
         self._network_ref: NetworkRefs | None = None
         self._database_ref: DatabaseRefs | None = None
+        self._database_outputs: dict[str, Any] = {}
         if cfg.layers.network_stack:
             self._network_ref, network = _referenced(NetworkRefs, "networkStack", cfg.layers.network_stack, cfg)
         if cfg.layers.database_stack:
             self._database_ref, database = _referenced(DatabaseRefs, "databaseStack", cfg.layers.database_stack, cfg)
+            self._database_outputs = database
             if database["dbVpcId"] != network["vpcId"]:
                 raise ConfigError(
                     f"tca:databaseStack = {cfg.layers.database_stack!r} runs its database in {database['dbVpcId']}, "
@@ -107,6 +131,7 @@ class Layer:
             _check_proxy_path(cfg, self._network_ref)
         if self.name == "app":
             _check_app_port(cfg, network)
+            _check_rotation_period(cfg, self._database_outputs)
         # A network or database layer names its deployment, so the layers after it can check they share it.
         self._exports: dict[str, pulumi.Input[Any]] = (
             {DEPLOYMENT_OUTPUT: cfg.stack.deployment} if self.name in ("network", "database") else {})
@@ -134,10 +159,25 @@ class Layer:
         if self._database_ref is not None or self.name == "network":
             return self._database_ref
         assert self.keys is not None
-        refs = Database(self.cfg.stack.name_prefix, self.cfg.stack, self.cfg.database, network, keys=self.keys).refs
+        cfg = self.cfg
+        refs = Database(cfg.stack.name_prefix, cfg.stack, cfg.database, network, keys=self.keys).refs
+        if refs.credential_rotation == ALTERNATING_USERS:
+            CredentialRotation(f"{cfg.stack.name_prefix}-rotation", cfg.stack, cfg.rotation, refs, network,
+                               key_arn=self.keys.arn)
         if self.name == "database":
             self._exports.update(exports(refs))
+            if refs.credential_rotation == ALTERNATING_USERS:
+                self._exports[ROTATION_DAYS_OUTPUT] = cfg.rotation.days
         return refs
+
+    def rotates_credentials(self, database: DatabaseRefs) -> bool:
+        """Whether the database layer rotates the app credential, so the app's tasks must be replaced daily.
+
+        Known before any resource: built here, or read from the database stack's outputs (awaited at the start).
+        """
+        if self._database_ref is None:
+            return database.credential_rotation == ALTERNATING_USERS
+        return bool(self._database_outputs.get(DatabaseRefs.EXPORTS["credential_rotation"]) == ALTERNATING_USERS)
 
     def exports(self) -> dict[str, pulumi.Input[Any]]:
         """The refs this layer owns, for the layers after it (none for all and app)."""

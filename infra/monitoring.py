@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,41 +96,45 @@ def alarm_specs(cfg: MonitoringConfig, service: Service, db: DatabaseRefs) -> li
     return specs
 
 
+def _widget(i: int, properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "metric", "x": (i % 3) * 8, "y": (i // 3) * 6, "width": 8, "height": 6, "properties": properties}
+
+
 def dashboard_body(region: str, specs: list[AlarmSpec], resolved_dimensions: list[dict[str, str]],
-                   waf_metric: str | None = None) -> str:
-    """One graph per alarmed metric, with the alarm's threshold drawn on it; plus WAF's verdicts."""
+                   waf_metric: str | None = None, event_rules: Sequence[tuple[str, str]] = ()) -> str:
+    """One graph per alarmed metric, with the alarm's threshold drawn on it; plus WAF's verdicts; plus how often
+    each (title, rule name) event rule that notifies the topic directly matched."""
     widgets = []
     for i, (spec, dims) in enumerate(zip(specs, resolved_dimensions, strict=True)):
         metric: list[Any] = [spec.namespace, spec.metric]
         for name, value in dims.items():
             metric += [name, value]
-        widgets.append({
-            "type": "metric",
-            "x": (i % 3) * 8, "y": (i // 3) * 6, "width": 8, "height": 6,
-            "properties": {
-                "title": spec.title,
-                "region": region,
-                "metrics": [[*metric, {"stat": spec.statistic}]],
-                "period": spec.period,
-                "view": "timeSeries",
-                "annotations": {"horizontal": [{"label": "alarm", "value": spec.threshold}]},
-            },
-        })
+        widgets.append(_widget(i, {
+            "title": spec.title,
+            "region": region,
+            "metrics": [[*metric, {"stat": spec.statistic}]],
+            "period": spec.period,
+            "view": "timeSeries",
+            "annotations": {"horizontal": [{"label": "alarm", "value": spec.threshold}]},
+        }))
+    for title, rule in event_rules:
+        widgets.append(_widget(len(widgets), {
+            "title": title,
+            "region": region,
+            "metrics": [["AWS/Events", "TriggeredRules", "RuleName", rule, {"stat": "Sum"}]],
+            "period": FIVE_MINUTES,
+            "view": "timeSeries",
+        }))
     if waf_metric is not None:
         waf_dims = [v for item in waf_dimensions(waf_metric, region).items() for v in item]
-        i = len(widgets)
-        widgets.append({
-            "type": "metric",
-            "x": (i % 3) * 8, "y": (i // 3) * 6, "width": 8, "height": 6,
-            "properties": {
-                "title": "WAF requests (allowed, blocked, counted)",
-                "region": region,
-                "metrics": [["AWS/WAFV2", name, *waf_dims, {"stat": "Sum"}]
-                            for name in ("AllowedRequests", "BlockedRequests", "CountedRequests")],
-                "period": FIVE_MINUTES,
-                "view": "timeSeries",
-            },
-        })
+        widgets.append(_widget(len(widgets), {
+            "title": "WAF requests (allowed, blocked, counted)",
+            "region": region,
+            "metrics": [["AWS/WAFV2", name, *waf_dims, {"stat": "Sum"}]
+                        for name in ("AllowedRequests", "BlockedRequests", "CountedRequests")],
+            "period": FIVE_MINUTES,
+            "view": "timeSeries",
+        }))
     return json.dumps({"widgets": widgets})
 
 
@@ -140,13 +144,16 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, stack: StackSettings, cfg: MonitoringConfig, service: Service, db: DatabaseRefs,
                  *, topic: aws.sns.Topic, waf_metric_name: str | None = None,
+                 credential_specs: Sequence[AlarmSpec] = (),
+                 event_rules: Sequence[tuple[str, pulumi.Input[str]]] = (),
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("tca:infra:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # The topic is built before the service (infra/alerts.py): deployment alarms notify it too.
         self.topic = topic
-        specs = alarm_specs(cfg, service, db)
+        # The credential alarms (infra/credential_alarms.py) share the table, the topic and the dashboard.
+        specs = alarm_specs(cfg, service, db) + list(credential_specs)
         for spec in specs:
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.key}",
@@ -165,13 +172,18 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child,
             )
 
-        resolved = pulumi.Output.all(*[pulumi.Output.all(**s.dimensions) for s in specs])
+        # A metric without dimensions resolves to {} (Output.all() of nothing would be a list).
+        resolved = pulumi.Output.all(*[pulumi.Output.all(**s.dimensions) if s.dimensions
+                                       else pulumi.Output.from_input({}) for s in specs])
+        titles = [title for title, _ in event_rules]
+        rule_names = pulumi.Output.all(*[rule for _, rule in event_rules])
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             # Dashboard names allow letters, digits, "-" and "_" (up to 255); the stack prefix fits.
             dashboard_name=f"{stack.name_prefix}-overview",
-            dashboard_body=resolved.apply(
-                lambda dims: dashboard_body(stack.region, specs, list(dims), waf_metric_name)),
+            dashboard_body=pulumi.Output.all(resolved, rule_names).apply(
+                lambda resolved_rules: dashboard_body(stack.region, specs, list(resolved_rules[0]), waf_metric_name,
+                                                      list(zip(titles, resolved_rules[1], strict=True)))),
             opts=child,
         )
         self.dashboard_url = pulumi.Output.concat(

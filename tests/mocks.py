@@ -471,6 +471,22 @@ def _web_acl(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return acl_id, {"arn": m.arn("wafv2", f"regional/webacl/{inputs.get('name', name)}/{acl_id}")}
 
 
+def _sar_stack(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    """A Serverless Application Repository stack: CloudFormation's stack ID, and the template's outputs."""
+    stack_name = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
+    stack_id = m.arn("cloudformation", f"stack/serverlessrepo-{stack_name}/{_short_hash(name, length=8)}-1111-4222"
+                                       f"-8333-{_short_hash(name, 's', length=12)}")
+    function = (inputs.get("parameters") or {}).get("functionName")
+    return stack_id, {"name": stack_name,
+                      "outputs": {"RotationLambdaARN": m.arn("lambda", f"function:{function}")}}
+
+
+def _schedule(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    physical = inputs.get("name") or f"{name}-{_short_hash(name, length=7)}"
+    group = inputs.get("groupName") or "default"
+    return f"{group}/{physical}", {"name": physical, "arn": m.arn("scheduler", f"schedule/{group}/{physical}")}
+
+
 _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "random:index/randomPassword:RandomPassword": _random_password,
@@ -506,6 +522,11 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:wafv2/webAcl:WebAcl": _web_acl,
+    # credential rotation: the SAR function's stack, the daily redeployment, the failure rules
+    "aws:serverlessrepository/cloudFormationStack:CloudFormationStack": _sar_stack,
+    "aws:scheduler/scheduleGroup:ScheduleGroup": _named("scheduler", "schedule-group/"),
+    "aws:scheduler/schedule:Schedule": _schedule,
+    "aws:cloudwatch/eventRule:EventRule": _named("events", "rule/"),
 }
 
 

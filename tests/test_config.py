@@ -81,6 +81,7 @@ LOADED_AS: dict[str, tuple[str, str]] = {
     "tca:databaseStack": ("layers", "database_stack"),
     "tca:deploymentName": ("stack", "deployment"),
     "tca:vpcId": ("network", "vpc_id"),
+    "tca:rotationDays": ("rotation", "days"),
 }
 # Subnet lists are JSON lists in the stack file ("" for none) and tuples once loaded.
 LOADED_AS_LIST = {

@@ -33,6 +33,8 @@ from infra.config import (
     LOG_RETENTION_DAYS,
     MAX_BAKE_MINUTES,
     MAX_NAME_PREFIX,
+    MAX_ROTATION_DAYS,
+    MIN_ROTATION_DAYS,
     MIN_WINDOW_MINUTES,
     MINUTES_PER_DAY,
     MINUTES_PER_WEEK,
@@ -40,6 +42,7 @@ from infra.config import (
     NAT_STRATEGIES,
     PROXY_CLIENT_AUTH,
     PULL_THROUGH_CACHE_SECRET_PREFIX,
+    ROTATION_WINDOW_HOURS,
     SLOW_STATEMENT_MAX_MS,
     SUPPORTED_PG_MAJORS,
     WAF_RATE_LIMIT_RANGE,
@@ -47,10 +50,13 @@ from infra.config import (
     AppConfig,
     ConfigError,
     declared_keys,
+    deployment_minutes,
     fargate_memory_choices,
     load_config,
     maintenance_window_minutes,
+    rotation_period_allowed,
 )
+from infra.config.rotation import DEPLOYMENT_ALLOWANCE_MINUTES
 from infra.keys import log_group_name_patterns
 from tests.mocks import ACCOUNT, Run, _as_config_string, rds_offers_like_aws, run_program, stack_config, stack_region
 
@@ -242,6 +248,11 @@ def valid_settings(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         "tca:albAccessLogs": draw(st.booleans()),
         "tca:albAccessLogDays": draw(st.integers(1, 3650)),
     }
+    # Long enough that the daily redeployment, bakes included, replaces every task between two rotations.
+    deployment = deployment_minutes(overrides["tca:deploymentStrategy"], overrides["tca:canaryBakeMinutes"],
+                                    overrides["tca:deploymentBakeMinutes"])
+    overrides["tca:rotationDays"] = draw(st.integers(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS).filter(
+        lambda days: rotation_period_allowed(days, deployment)))
     return draw(stack_names), base, overrides
 
 
@@ -374,6 +385,7 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "wafRateLimit": WAF_RATE_LIMIT_RANGE,
     "alarmWafBlockedCount": (1, 10_000_000),
     "albAccessLogDays": (1, 3650),
+    "rotationDays": (MIN_ROTATION_DAYS, MAX_ROTATION_DAYS),
 }
 
 
@@ -511,3 +523,52 @@ def test_any_bad_stack_name_is_refused_because_it_names_the_load_balancer(stack,
     with pytest.raises(ConfigError) as refused:
         load(stack, base)
     assert [p.split(":", 1)[0] for p in problems(refused.value)] == [f"stack name {stack!r}"]
+
+
+# -- the rotation period rule ------------------------------------------------------------------------
+
+@settings(max_examples=60)
+@given(days=st.integers(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS), strategy=st.sampled_from(DEPLOYMENT_STRATEGIES),
+       canary_bake=st.integers(0, MAX_BAKE_MINUTES), bake=st.integers(0, MAX_BAKE_MINUTES))
+@example(days=4, strategy="CANARY", canary_bake=MAX_BAKE_MINUTES, bake=MAX_BAKE_MINUTES)
+@example(days=3, strategy="CANARY", canary_bake=MAX_BAKE_MINUTES, bake=MAX_BAKE_MINUTES)
+@example(days=2, strategy="ROLLING", canary_bake=MAX_BAKE_MINUTES, bake=MAX_BAKE_MINUTES)
+def test_a_rotation_period_is_refused_exactly_when_a_task_could_outlive_the_next_rotation_of_its_user(
+        days: int, strategy: str, canary_bake: int, bake: int):
+    """Alternating users: a task that read the credential just before one rotation works until the next rotation
+    changes its user's password, so it must be replaced (a day old at most, plus one whole deployment) within the
+    shortest gap between two rotations: one at the end of its window, the next at the start of the following one."""
+    overrides = {"tca:rotationDays": days, "tca:deploymentStrategy": strategy,
+                 "tca:canaryBakeMinutes": canary_bake, "tca:deploymentBakeMinutes": bake}
+    # ECS bakes only a canary; every deployment also needs the allowance to start, check and drain tasks.
+    deployment_hours = ((canary_bake + bake if strategy == "CANARY" else 0) + DEPLOYMENT_ALLOWANCE_MINUTES) / 60
+    shortest_gap_hours = 24 * days - ROTATION_WINDOW_HOURS
+    if shortest_gap_hours > 24 + deployment_hours:
+        assert load("dev", "dev", overrides).rotation.days == days
+        return
+    with pytest.raises(ConfigError) as refused:
+        load("dev", "dev", overrides)
+    (problem,) = problems(refused.value)
+    assert problem.startswith(f"tca:rotationDays = '{days}': must leave more than 24 h plus one deployment "
+                              f"({round(deployment_hours * 60)} min")
+
+
+def test_the_rotation_window_is_the_duration_the_secret_rotation_gets():
+    cfg = load("dev", "dev")
+    assert cfg.rotation.duration == f"{ROTATION_WINDOW_HOURS}h"
+    assert cfg.rotation.schedule_expression == f"rate({cfg.rotation.days} days)"
+
+
+def test_a_refused_bake_time_is_reported_once_not_again_as_a_rotation_period():
+    with pytest.raises(ConfigError) as refused:
+        load("dev", "dev", {"tca:deploymentStrategy": "CANARY", "tca:canaryBakeMinutes": MAX_BAKE_MINUTES + 1,
+                            "tca:rotationDays": MIN_ROTATION_DAYS})
+    assert [p.split(" ", 1)[0] for p in problems(refused.value)] == ["tca:canaryBakeMinutes"]
+
+
+def test_a_database_layer_checks_the_rotation_bounds_without_the_app_layers_releases():
+    layer = {"tca:layer": "database", "tca:deploymentName": "dev", "tca:networkStack": "acme/tca/dev-network"}
+    assert load("dev-db", "dev", {**layer, "tca:rotationDays": MIN_ROTATION_DAYS}).rotation.days == MIN_ROTATION_DAYS
+    with pytest.raises(ConfigError) as refused:
+        load("dev-db", "dev", {**layer, "tca:rotationDays": MIN_ROTATION_DAYS - 1})
+    assert [p.split(" ", 1)[0] for p in problems(refused.value)] == ["tca:rotationDays"]

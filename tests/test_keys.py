@@ -108,7 +108,7 @@ def test_key_policy_lets_cloudwatch_logs_use_it_only_for_this_stacks_log_groups(
         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
             f"{prefix}tca-{run.stack}-*", f"{prefix}/aws/rds/instance/tca-{run.stack}-*",
             f"{prefix}/aws/ecs/containerinsights/tca-{run.stack}-*/performance",
-            f"{prefix}aws-waf-logs-tca-{run.stack}-*", f"{prefix}/aws/lambda/tca-{run.stack}-*"]}},
+            f"{prefix}/aws/lambda/tca-{run.stack}-*", f"{prefix}aws-waf-logs-tca-{run.stack}-*"]}},
     }
 
 

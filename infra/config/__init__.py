@@ -38,6 +38,14 @@ from infra.config.monitoring import ALARM_KEYS, AlarmThresholds, MonitoringConfi
 from infra.config.network import NAT_STRATEGIES, NetworkConfig, VpcCheck, subnet_layout
 from infra.config.reader import NAMESPACE, ConfigError
 from infra.config.release import DEPLOYMENT_STRATEGIES, MAX_BAKE_MINUTES, ReleaseConfig
+from infra.config.rotation import (
+    MAX_ROTATION_DAYS,
+    MIN_ROTATION_DAYS,
+    ROTATION_WINDOW_HOURS,
+    RotationConfig,
+    deployment_minutes,
+    rotation_period_allowed,
+)
 from infra.config.service import FARGATE_CPU_SIZES, ServiceConfig, fargate_memory_choices
 from infra.config.stack import LOG_RETENTION_DAYS, MAX_NAME_PREFIX, StackSettings
 from infra.config.vpc_lookup import _egress_problem, vpc_subnets_usable
@@ -55,14 +63,17 @@ __all__ = [
     "LOG_RETENTION_DAYS",
     "MAX_BAKE_MINUTES",
     "MAX_NAME_PREFIX",
+    "MAX_ROTATION_DAYS",
     "MINUTES_PER_DAY",
     "MINUTES_PER_WEEK",
+    "MIN_ROTATION_DAYS",
     "MIN_WINDOW_MINUTES",
     "NAMESPACE",
     "NAT_STRATEGIES",
     "PROJECT_FILE",
     "PROXY_CLIENT_AUTH",
     "PULL_THROUGH_CACHE_SECRET_PREFIX",
+    "ROTATION_WINDOW_HOURS",
     "SLOW_STATEMENT_MAX_MS",
     "SUPPORTED_PG_MAJORS",
     "WAF_RATE_LIMIT_RANGE",
@@ -80,16 +91,19 @@ __all__ = [
     "NetworkConfig",
     "OfferedCheck",
     "ReleaseConfig",
+    "RotationConfig",
     "ServiceConfig",
     "StackSettings",
     "VpcCheck",
     "_egress_problem",
     "backup_window_minutes",
     "declared_keys",
+    "deployment_minutes",
     "fargate_memory_choices",
     "load_config",
     "maintenance_window_minutes",
     "rds_offers_instance_class",
+    "rotation_period_allowed",
     "runtime_config",
     "subnet_layout",
     "vpc_subnets_usable",

@@ -15,6 +15,7 @@ from infra.config.layers import LayerConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.network import NetworkConfig
 from infra.config.release import ReleaseConfig
+from infra.config.rotation import RotationConfig
 from infra.config.service import ServiceConfig
 from infra.config.stack import StackSettings
 
@@ -71,3 +72,7 @@ class AppConfig:
     @property
     def edge(self) -> EdgeConfig:
         return self._section("edge")
+
+    @property
+    def rotation(self) -> RotationConfig:
+        return self._section("rotation")

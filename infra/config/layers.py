@@ -13,9 +13,10 @@ LAYERS = ("all", "network", "database", "app")
 # The settings each layer reads. A key only other layers read has no effect in this layer's stack file and is
 # named in a warning; a key a layer does not read is not required in its stack file.
 LAYER_SECTIONS = {
-    "all": ("network", "database", "service", "domain", "monitoring", "images", "keys", "release", "edge"),
+    "all": ("network", "database", "service", "domain", "monitoring", "images", "keys", "release", "edge",
+            "rotation"),
     "network": ("network", "keys"),
-    "database": ("database", "keys"),
+    "database": ("database", "keys", "rotation"),
     "app": ("service", "domain", "monitoring", "images", "keys", "release", "edge"),
 }
 # The keys naming the stacks each layer reads through stack references.

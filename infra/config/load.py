@@ -20,6 +20,7 @@ from infra.config.monitoring import AlarmThresholds, MonitoringConfig, _monitori
 from infra.config.network import NetworkConfig, VpcCheck, _network
 from infra.config.reader import ConfigError, _Reader
 from infra.config.release import ReleaseConfig, _release
+from infra.config.rotation import RotationConfig, _rotation
 from infra.config.service import ServiceConfig, _service
 from infra.config.stack import _REGION, StackSettings, _stack_settings
 from infra.config.vpc_lookup import vpc_subnets_usable
@@ -38,7 +39,7 @@ def _unset(section: str, values: Mapping[str, Any]) -> list[str]:
 _SECTION_TYPES: dict[str, type] = {
     "network": NetworkConfig, "database": DatabaseConfig, "service": ServiceConfig, "domain": DomainConfig,
     "monitoring": MonitoringConfig, "images": ImagesConfig, "keys": KeysConfig, "release": ReleaseConfig,
-    "edge": EdgeConfig,
+    "edge": EdgeConfig, "rotation": RotationConfig,
 }
 
 
@@ -79,6 +80,8 @@ def load_config(stack: str | None = None, values: Mapping[str, str] | None = Non
         "keys": lambda: _keys(r, sections["database"]["secret_recovery_days"] if "database" in sections else None),
         "release": lambda: _release(r),
         "edge": lambda: _edge(r),
+        # After release: the rotation period is checked against how long a release takes.
+        "rotation": lambda: _rotation(r, sections.get("release")),
     }
     # A network layer in an existing VPC creates no log group, so it has no key to configure.
     skip_keys = layers["layer"] == "network" and bool(sections["network"].get("vpc_id"))

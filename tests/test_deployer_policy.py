@@ -221,6 +221,36 @@ REQUIRED: dict[str, list[str]] = {
         "wafv2:PutLoggingConfiguration", "wafv2:DeleteLoggingConfiguration", "wafv2:GetLoggingConfiguration",
         "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+    # AWS's rotation function, a Serverless Application Repository stack (terraform-provider-aws
+    # serverlessrepo/cloudformation_stack.go: CreateCloudFormationChangeSet, DescribeChangeSet, ExecuteChangeSet by
+    # the caller, DescribeStacks, GetApplication on read, DeleteStack). The repository creates the change set and
+    # CloudFormation runs it with the caller's credentials: the template from the repository's bucket, the
+    # function's role, the function, its invoke permission (AWS managed policy SecretsManagerReadWrite lists the
+    # change-set, S3 and Lambda actions; "To create new rotation functions, you must also have permission to create
+    # AWS CloudFormation stacks and AWS Lambda execution roles").
+    "aws:serverlessrepository/cloudFormationStack:CloudFormationStack": [
+        "serverlessrepo:CreateCloudFormationChangeSet", "serverlessrepo:GetApplication",
+        "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+        "cloudformation:DescribeStacks", "cloudformation:DeleteStack", "s3:GetObject", "iam:CreateRole",
+        "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PassRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy", "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
+        "lambda:AddPermission", "lambda:RemovePermission"],
+    # RotateSecret on create and update, CancelRotateSecret on delete, DescribeSecret on read; "You also need
+    # lambda:InvokeFunction permissions on the rotation function" (Secrets Manager API Reference, RotateSecret).
+    "aws:secretsmanager/secretRotation:SecretRotation": ["secretsmanager:RotateSecret",
+                                                         "secretsmanager:CancelRotateSecret",
+                                                         "secretsmanager:DescribeSecret", "lambda:InvokeFunction"],
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ["scheduler:CreateScheduleGroup", "scheduler:DeleteScheduleGroup",
+                                                  "scheduler:GetScheduleGroup", "scheduler:ListTagsForResource"],
+    "aws:scheduler/schedule:Schedule": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule",
+                                        "scheduler:GetSchedule", "scheduler:UpdateSchedule", "iam:PassRole"],
+    "aws:cloudwatch/eventRule:EventRule": ["events:PutRule", "events:DeleteRule", "events:DescribeRule",
+                                           "events:ListTagsForResource"],
+    "aws:cloudwatch/eventTarget:EventTarget": ["events:PutTargets", "events:RemoveTargets",
+                                               "events:ListTargetsByRule"],
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": ["logs:PutMetricFilter", "logs:DeleteMetricFilter",
+                                                       "logs:DescribeMetricFilters"],
+    "aws:sns/topicPolicy:TopicPolicy": ["sns:SetTopicAttributes", "sns:GetTopicAttributes"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }
@@ -554,12 +584,36 @@ def _scoped_arns(run: Run) -> list[tuple[str, str]]:
         arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
         # The provider acts on both forms of a group's ARN: with and without the trailing ":*".
         arns += [("logs:CreateLogGroup", arn), ("logs:CreateLogGroup", arn + ":*")]
+    for r in run.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"):
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{r.inputs['logGroupName']}"
+        arns += [("logs:PutMetricFilter", arn), ("logs:PutMetricFilter", arn + ":*")]
+    for r in run.of_type("aws:serverlessrepository/cloudFormationStack:CloudFormationStack"):
+        arns += [("cloudformation:CreateChangeSet", r.id), ("cloudformation:ExecuteChangeSet", r.id),
+                 ("cloudformation:DeleteStack", r.id),
+                 ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/{_sar_role_name(r.outputs['name'])}"),
+                 ("lambda:CreateFunction", r.outputs["outputs"]["RotationLambdaARN"])]
+    arns += [("lambda:InvokeFunction", r.inputs["rotationLambdaArn"])
+             for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    arns += [("secretsmanager:RotateSecret", r.inputs["secretId"])
+             for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    arns += [("scheduler:CreateScheduleGroup", r.outputs["arn"])
+             for r in run.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")]
+    arns += [("scheduler:CreateSchedule", r.outputs["arn"]) for r in run.of_type("aws:scheduler/schedule:Schedule")]
+    arns += [("events:PutRule", r.outputs["arn"]) for r in run.of_type("aws:cloudwatch/eventRule:EventRule")]
     return arns
+
+
+def _sar_role_name(stack_name: str) -> str:
+    """The name CloudFormation gives the template's function role: `<stack>-<logical ID>-<suffix>`, 64 characters
+    at most, each long part cut to 25 (see SAR_ROLE_EXCEPTION)."""
+    return (f"serverlessrepo-{stack_name}"[:25] + "-" + "SecretsManagerRDSPostgreSQLRotationMultiUserRole"[:25]
+            + "-1AB2CD3EF4GH")
 
 
 def test_every_named_resource_falls_inside_its_own_stacks_policy_and_outside_the_others(stack, runs):
     found = {arn.split(":")[2] for run in runs for _, arn in _scoped_arns(run)}
-    assert found == {"iam", "secretsmanager", "sns", "s3", "kms", "logs"}
+    assert found == {"iam", "secretsmanager", "sns", "s3", "kms", "logs", "cloudformation", "lambda", "scheduler",
+                     "events"}
     own, other = _statements(stack), _statements(OTHER[stack])
     for run in runs:
         for action, arn in _scoped_arns(run):

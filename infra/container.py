@@ -24,7 +24,7 @@ APP_USER = "65534:65534"
 
 
 def app_environment(cfg: ServiceConfig, db: DatabaseRefs) -> list[awsx.ecs.TaskDefinitionKeyValuePairArgs]:
-    """Plain settings for the app; the password travels separately as an ECS secret."""
+    """Plain settings for the app; the login travels separately as ECS secrets."""
     values: dict[str, pulumi.Input[str]] = {
         # Left unset, the app silently uses an embedded BoltDB file inside each task.
         "VTT_DBTYPE": "postgres",
@@ -36,15 +36,18 @@ def app_environment(cfg: ServiceConfig, db: DatabaseRefs) -> list[awsx.ecs.TaskD
         # A port read from another stack's outputs arrives as a float (5432.0), which lib/pq refuses.
         "VTT_DBPORT": pulumi.Output.from_input(db.port).apply(lambda port: str(int(port))),
         "VTT_DBNAME": db.name,
-        "VTT_DBUSER": db.username,
     }
     return [awsx.ecs.TaskDefinitionKeyValuePairArgs(name=k, value=v) for k, v in values.items()]
 
 
 def app_secrets(db: DatabaseRefs) -> list[awsx.ecs.TaskDefinitionSecretArgs]:
-    # valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret, current version.
-    return [awsx.ecs.TaskDefinitionSecretArgs(
-        name="VTT_DBPASSWORD", value_from=pulumi.Output.concat(db.secret_arn, ":password::"))]
+    """The app's login, both halves from the app credential's current version (never the master's).
+
+    The user name travels with the password: rotation alternates between two users, so a task must read the
+    pair from one version. valueFrom "<secret-arn>:<json-key>::" picks one key of the JSON secret.
+    """
+    return [awsx.ecs.TaskDefinitionSecretArgs(name=env, value_from=pulumi.Output.concat(db.secret_arn, f":{key}::"))
+            for env, key in (("VTT_DBUSER", "username"), ("VTT_DBPASSWORD", "password"))]
 
 
 def app_container(

@@ -1,9 +1,14 @@
-"""RDS PostgreSQL with a generated master password kept only in Secrets Manager."""
+"""RDS PostgreSQL, its master credential (RDS-managed, or the stack's), and the app credential the app logs in with.
+
+The master user is for administration only: the bootstrap step (infra/bootstrap.py) and the rotation function
+log in as it; the app, its seed and RDS Proxy use the app credential, a separate login role.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi.dynamic
@@ -24,6 +29,9 @@ PASSWORD_LENGTH = 32
 # RDS refuses "/", "@", '"' and space in a master password; the app pastes the password unquoted
 # into a lib/pq key=value string, where whitespace, "'" and "\" break parsing. None of those is here.
 PASSWORD_SPECIALS = "!#%*+-.:=^_~"  # noqa: S105 - a character set, not a password
+# The same rules for passwords Secrets Manager draws (GetRandomPassword, for the bootstrap and the rotation
+# function): its alphabet is printable ASCII, and space only with IncludeSpace, which stays off.
+PASSWORD_EXCLUDE_CHARACTERS = "'\\\"/@"  # noqa: S105 - a character set, not a password
 MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 # Database Insights Standard mode with Performance Insights kept for 7 days, the free retention. RDS for
 # PostgreSQL offers it on every instance class (RDS User Guide, "Amazon RDS DB engine, Region, and instance
@@ -41,14 +49,21 @@ class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
         super().__init__(ProxyReadyProvider(), name, {**props, "target_state": None}, opts)
 
 
+def credential_rotation(proxy: bool) -> str:
+    """How the app credential is rotated: RDS Proxy authenticates clients against each secret's current version
+    only, so behind it the app credential is not rotated (docs/database.md)."""
+    return "none" if proxy else "alternating-users"
+
+
 class Database(pulumi.ComponentResource):
     address: pulumi.Output[str]
     port: pulumi.Output[int]
     endpoint: pulumi.Output[str]
     db_name: str
-    username: str
+    # The app credential; its value is written by the bootstrap step, never by Pulumi.
     secret: aws.secretsmanager.Secret
-    secret_version: aws.secretsmanager.SecretVersion
+    # The master credential's secret ARN: RDS's own, or the stack's master secret.
+    master_secret_arn: pulumi.Output[str]
     instance: aws.rds.Instance
     log_group: aws.cloudwatch.LogGroup
 
@@ -57,19 +72,28 @@ class Database(pulumi.ComponentResource):
         super().__init__("tca:infra:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.db_name = DB_NAME
-        self.username = DB_USERNAME
+        # What clients wait for of the master credential: the stack's secret value, when the stack keeps one.
+        self.master_ready: list[pulumi.Resource] = []
 
-        password = random.RandomPassword(
-            f"{name}-password",
-            length=PASSWORD_LENGTH,
-            special=True,
-            override_special=PASSWORD_SPECIALS,
-            min_lower=2,
-            min_upper=2,
-            min_numeric=2,
-            min_special=2,
-            opts=child,
-        )
+        # RDS creates, encrypts (with the stack key) and rotates the master password in its own secret; no
+        # password passes through Pulumi or its state. Without it, the stack generates one (RandomPassword).
+        password: random.RandomPassword | None = None
+        if cfg.managed_master_password:
+            master_password: dict[str, pulumi.Input[Any]] = dict(
+                manage_master_user_password=True, master_user_secret_kms_key_id=keys.arn)
+        else:
+            password = random.RandomPassword(
+                f"{name}-password",
+                length=PASSWORD_LENGTH,
+                special=True,
+                override_special=PASSWORD_SPECIALS,
+                min_lower=2,
+                min_upper=2,
+                min_numeric=2,
+                min_special=2,
+                opts=child,
+            )
+            master_password = dict(password=password.result)
 
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
@@ -150,7 +174,7 @@ class Database(pulumi.ComponentResource):
             instance_class=cfg.instance_class,
             db_name=DB_NAME,
             username=DB_USERNAME,
-            password=password.result,
+            **master_password,
             port=POSTGRES_PORT,
             parameter_group_name=parameter_group.name,
             db_subnet_group_name=subnet_group.name,
@@ -188,27 +212,22 @@ class Database(pulumi.ComponentResource):
         self.port = self.instance.port
         self.endpoint = self.instance.endpoint
 
-        # Auto-named: an explicit name would collide with a deleted secret still in its recovery window.
+        self.master_secret_arn = (
+            # RDS names its own secret (rds!db-...) in the instance it manages the password of.
+            self.instance.master_user_secrets.apply(lambda secrets: (secrets[0].secret_arn if secrets else None) or "")
+            if password is None else self._master_secret(name, stack, cfg, keys, password))
+
+        # Auto-named: an explicit name would collide with a deleted secret still in its recovery window; the name
+        # starts with the stack prefix, which the workload boundary and the key policy admit.
         self.secret = aws.secretsmanager.Secret(
-            f"{name}-credentials",
-            description=f"TechChallengeApp database master credentials ({stack.deployment or stack.stack})",
+            f"{name}-app-credentials",
+            description=f"TechChallengeApp database app credentials ({stack.deployment or stack.stack})",
             recovery_window_in_days=cfg.secret_recovery_days,
             kms_key_id=keys.arn,
             opts=child,
         )
-        self.secret_version = aws.secretsmanager.SecretVersion(
-            f"{name}-credentials",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.json_dumps({
-                "username": DB_USERNAME,
-                "password": password.result,
-                "engine": "postgres",
-                "host": self.instance.address,
-                "port": self.instance.port,
-                "dbname": DB_NAME,
-            }),
-            opts=child,
-        )
+        # No SecretVersion: the bootstrap step writes the first value and the rotation function the later ones,
+        # so Pulumi never holds the password and can never write an old one back.
 
         # What the app connects to: the proxy when there is one, else the instance itself.
         self.proxy: aws.rds.Proxy | None = None
@@ -239,17 +258,50 @@ class Database(pulumi.ComponentResource):
             self.client_host = self.proxy.endpoint
 
         self.refs = DatabaseRefs(
-            client_host=self.client_host, port=self.port, name=self.db_name, username=self.username,
-            endpoint=self.endpoint, secret_arn=self.secret.arn, key_arn=keys.arn,
+            client_host=self.client_host, port=self.port, name=self.db_name,
+            endpoint=self.endpoint, secret_arn=self.secret.arn, master_secret_arn=self.master_secret_arn,
+            credential_rotation=credential_rotation(cfg.proxy), key_arn=keys.arn,
             instance_identifier=self.instance.identifier, resource_id=self.instance.resource_id,
             proxy_name=self.proxy.name if self.proxy is not None else None, vpc_id=network.vpc_id,
-            ready=(self.instance, self.secret_version, *([self.proxy_ready] if self.proxy_ready else [])))
+            ready=(self.instance, *self.master_ready, *([self.proxy_ready] if self.proxy_ready else [])))
         self.register_outputs({
             "address": self.address,
             "clientHost": self.client_host,
             "port": self.port,
             "secretArn": self.secret.arn,
+            "masterSecretArn": self.master_secret_arn,
         })
+
+    def _master_secret(self, name: str, stack: StackSettings, cfg: DatabaseConfig, keys: Keys,
+                       password: random.RandomPassword) -> pulumi.Output[str]:
+        """The stack's own master secret, for a stack whose master password RDS does not manage.
+
+        Keeps the logical name it has always had, so a stack moving to the RDS-managed master keeps this secret
+        until the second of the two deploys.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-credentials",
+            description=f"TechChallengeApp database master credentials ({stack.deployment or stack.stack})",
+            recovery_window_in_days=cfg.secret_recovery_days,
+            kms_key_id=keys.arn,
+            opts=child,
+        )
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-credentials",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps({
+                "username": DB_USERNAME,
+                "password": password.result,
+                "engine": "postgres",
+                "host": self.instance.address,
+                "port": self.instance.port,
+                "dbname": DB_NAME,
+            }),
+            opts=child,
+        )
+        self.master_ready.append(version)
+        return secret.arn
 
     def _monitoring_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
         """The role RDS Enhanced Monitoring uses to write OS metrics to CloudWatch Logs."""
@@ -305,9 +357,9 @@ class Database(pulumi.ComponentResource):
                 secret_arn=self.secret.arn,
                 client_password_auth_type=cfg.proxy_client_auth,
                 iam_auth="DISABLED",
-                description="TechChallengeApp master user",
+                description="TechChallengeApp app user",
             )],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret, self.secret_version]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret]),
         )
         target_group = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy",

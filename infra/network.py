@@ -25,7 +25,7 @@ PATH_HOP_TAG = "PathHop"
 
 # What each hop of the chain is, for the rule descriptions (EC2 allows letters, digits, spaces
 # and ._-:/()#,@[]+=;{}!$* in them, so no arrows).
-HOP_NAMES = {"lb": "ALB", "svc": "app tasks", "proxy": "RDS Proxy", "db": "database"}
+HOP_NAMES = {"lb": "ALB", "svc": "app tasks", "proxy": "RDS Proxy", "db": "database", "admin": "database admin tasks"}
 
 
 def no_public_ip_on_launch(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
@@ -69,6 +69,7 @@ class Network(pulumi.ComponentResource):
     lb_security_group: aws.ec2.SecurityGroup
     service_security_group: aws.ec2.SecurityGroup
     db_security_group: aws.ec2.SecurityGroup
+    admin_security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, stack: StackSettings, cfg: NetworkConfig, *, app_port: int, with_proxy: bool,
                  keys: Keys | None, opts: pulumi.ResourceOptions | None = None):
@@ -86,7 +87,7 @@ class Network(pulumi.ComponentResource):
             vpc_id=self.vpc_id, public_subnet_ids=self.public_subnet_ids, private_subnet_ids=self.private_subnet_ids,
             az_count=cfg.az_count, lb_security_group_id=self.lb_security_group.id,
             service_security_group_id=self.service_security_group.id, db_security_group_id=self.db_security_group.id,
-            app_port=app_port,
+            app_port=app_port, admin_security_group_id=self.admin_security_group.id,
             proxy_security_group_id=self.proxy_security_group.id if self.proxy_security_group is not None else None)
         self.register_outputs({
             "vpcId": self.vpc_id,
@@ -131,7 +132,8 @@ class Network(pulumi.ComponentResource):
         # to each other without a cycle, and the provider strips AWS's default allow-all egress.
         self.lb_security_group = self._group(name, "lb", "Load balancer: HTTP/HTTPS from the internet")
         self.service_security_group = self._group(name, "svc", "App tasks: app port from the load balancer")
-        self.db_security_group = self._group(name, "db", "PostgreSQL: from its one client group only")
+        self.db_security_group = self._group(name, "db", "PostgreSQL: from its client group and the admin tasks")
+        self.admin_security_group = self._group(name, "admin", "Database admin tasks: PostgreSQL and HTTPS out only")
         self.proxy_security_group: aws.ec2.SecurityGroup | None = (
             self._group(name, "proxy", "RDS Proxy: PostgreSQL from the app tasks only") if with_proxy else None)
 
@@ -163,6 +165,19 @@ class Network(pulumi.ComponentResource):
             path = f"{source[0].upper()}{source[1:]} to {HOP_NAMES[dst_role]}"
             self._rule(EGRESS, f"{name}-{src_role}-to-{dst_role}-out", src, port, path, peer=dst)
             self._rule(INGRESS, f"{name}-{src_role}-to-{dst_role}-in", dst, port, path, peer=src)
+
+        # The administration path, beside the app's: the bootstrap task and the rotation function log in to the
+        # instance itself as the master (never through the proxy, which knows only the app credential), and read
+        # Secrets Manager, pull from ECR Public, write CloudWatch Logs and call the RDS API, all over HTTPS through
+        # NAT. Nothing connects in to it.
+        self._rule(EGRESS, f"{name}-admin-out-https", self.admin_security_group, 443,
+                   "Database admin tasks to HTTPS endpoints (Secrets Manager, ECR Public, CloudWatch Logs, RDS API)",
+                   cidr=ANYWHERE_V4)
+        admin_path = f"Database admin tasks to {HOP_NAMES['db']}"
+        self._rule(EGRESS, f"{name}-admin-to-db-out", self.admin_security_group, POSTGRES_PORT, admin_path,
+                   peer=self.db_security_group)
+        self._rule(INGRESS, f"{name}-admin-to-db-in", self.db_security_group, POSTGRES_PORT, admin_path,
+                   peer=self.admin_security_group)
 
     def _group(self, name: str, role: str, description: str) -> aws.ec2.SecurityGroup:
         return aws.ec2.SecurityGroup(

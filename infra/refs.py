@@ -28,6 +28,8 @@ class NetworkRefs:
     db_security_group_id: pulumi.Input[str]
     # The port the load balancer reaches the tasks on: an app layer must listen on the same one.
     app_port: pulumi.Input[int]
+    # The database administration path: the bootstrap task and the rotation function (5432 to the db group).
+    admin_security_group_id: pulumi.Input[str]
     # Only when the network opens the path through RDS Proxy (tca:dbProxy).
     proxy_security_group_id: pulumi.Input[str] | None
 
@@ -36,7 +38,8 @@ class NetworkRefs:
         "vpc_id": "vpcId", "public_subnet_ids": "publicSubnetIds", "private_subnet_ids": "privateSubnetIds",
         "az_count": "azCount", "lb_security_group_id": "lbSecurityGroupId",
         "service_security_group_id": "serviceSecurityGroupId", "db_security_group_id": "dbSecurityGroupId",
-        "app_port": "appPort", "proxy_security_group_id": "proxySecurityGroupId",
+        "app_port": "appPort", "admin_security_group_id": "adminSecurityGroupId",
+        "proxy_security_group_id": "proxySecurityGroupId",
     }
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"proxy_security_group_id"})
 
@@ -48,10 +51,17 @@ class DatabaseRefs:
     client_host: pulumi.Input[str]
     port: pulumi.Input[int]
     name: pulumi.Input[str]
-    username: pulumi.Input[str]
     endpoint: pulumi.Input[str]
+    # The app credential (JSON: engine, host, port, dbname, username, password, masterarn): what the app, its
+    # seed and the proxy log in with. Never the master's.
     secret_arn: pulumi.Input[str]
-    # The key the secret is encrypted with: readers of the secret need kms:Decrypt on it.
+    # The master user's secret: RDS's own `rds!db-...` secret when RDS manages the master password, else the
+    # stack's. Only the bootstrap task and the rotation function read it.
+    master_secret_arn: pulumi.Input[str]
+    # How the app credential is rotated: "alternating-users" (the database layer rotates it), or "none" (behind
+    # RDS Proxy, which authenticates only the current version of each secret).
+    credential_rotation: pulumi.Input[str]
+    # The key the secrets are encrypted with: readers of a secret need kms:Decrypt on it.
     key_arn: pulumi.Input[str]
     instance_identifier: pulumi.Input[str]
     # DbiResourceId changes only when the instance is replaced: a new, empty database.
@@ -59,13 +69,14 @@ class DatabaseRefs:
     proxy_name: pulumi.Input[str] | None
     # The VPC the database is reachable in: an app must run in the same one.
     vpc_id: pulumi.Input[str]
-    # Resources of this stack that clients wait for (password stored, proxy target AVAILABLE). Not exported:
+    # Resources of this stack that clients wait for (app user bootstrapped, proxy target AVAILABLE). Not exported:
     # a referenced database was finished by its own stack's update.
     ready: tuple[pulumi.Resource, ...] = ()
 
     EXPORTS: ClassVar[dict[str, str]] = {
-        "client_host": "dbClientHost", "port": "dbPort", "name": "dbName", "username": "dbUsername",
-        "endpoint": "dbEndpoint", "secret_arn": "dbSecretArn", "key_arn": "dbKeyArn",
+        "client_host": "dbClientHost", "port": "dbPort", "name": "dbName",
+        "endpoint": "dbEndpoint", "secret_arn": "dbSecretArn", "master_secret_arn": "dbMasterSecretArn",
+        "credential_rotation": "dbCredentialRotation", "key_arn": "dbKeyArn",
         "instance_identifier": "dbInstanceId", "resource_id": "dbResourceId", "proxy_name": "dbProxyName",
         "vpc_id": "dbVpcId",
     }

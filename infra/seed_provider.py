@@ -8,7 +8,6 @@ moving or renaming this module or the class breaks diff, update and destroy for 
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CreateResult
@@ -20,6 +19,7 @@ from infra.deploy_step import (
     DeployStepProvider,
     aws_client,
 )
+from infra.task_run import run_task_to_completion
 
 # The inputs whose change means "this database needs (re)seeding"; anything else (new image,
 # new task size, new subnets) only updates the recorded inputs.
@@ -33,71 +33,11 @@ class SeedError(DeployStepError):
     """The seed did not finish with exit code 0; the message says where to look."""
 
 
-def _log_hint(props: dict[str, Any], task_arn: str) -> str:
-    task_id = task_arn.rsplit("/", 1)[-1]
-    stream = f"{props['log_stream_prefix']}/{props['container_name']}/{task_id}"
-    return (f"Logs: group {props['log_group']}, stream {stream} "
-            f"(aws logs get-log-events --region {props['region']} "
-            f"--log-group-name {props['log_group']} --log-stream-name {stream})")
-
-
 def run_seed_task(ecs: Any, props: dict[str, Any],
                   delay: int = WAIT_DELAY_SECONDS, max_attempts: int = WAIT_MAX_ATTEMPTS) -> dict[str, Any]:
     """Start the seed task, wait until it stops, and raise SeedError unless it exited 0."""
-    from botocore.exceptions import WaiterError
-
-    cluster = props["cluster"]
-    started = ecs.run_task(
-        cluster=cluster,
-        taskDefinition=props["task_definition"],
-        launchType="FARGATE",
-        platformVersion="LATEST",
-        count=1,
-        startedBy="pulumi-seed",
-        networkConfiguration={"awsvpcConfiguration": {
-            "subnets": list(props["subnets"]),
-            "securityGroups": list(props["security_groups"]),
-            "assignPublicIp": "DISABLED",
-        }},
-    )
-    failures = started.get("failures") or []
-    if failures or not started.get("tasks"):
-        detail = "; ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')} {f.get('detail', '')}".strip()
-                           for f in failures) or "no task and no failure reported"
-        raise SeedError(f"ECS did not start the seed task in cluster {cluster}: {detail}")
-    task_arn = started["tasks"][0]["taskArn"]
-
-    try:
-        ecs.get_waiter("tasks_stopped").wait(
-            cluster=cluster, tasks=[task_arn],
-            WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
-    except WaiterError as exc:
-        # Stop it so a late seed cannot erase data written after this deployment gave up.
-        # Best effort: the timeout is the error worth reporting.
-        with contextlib.suppress(Exception):
-            ecs.stop_task(cluster=cluster, task=task_arn, reason="pulumi up stopped waiting for the seed")
-        raise SeedError(
-            f"The seed task {task_arn} did not stop within {delay * max_attempts} s ({exc}); "
-            f"it was asked to stop. {_log_hint(props, task_arn)}") from exc
-
-    described = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])
-    tasks = described.get("tasks") or []
-    if not tasks:
-        raise SeedError(f"ECS no longer describes the seed task {task_arn}: {described.get('failures')}. "
-                        f"{_log_hint(props, task_arn)}")
-    task = tasks[0]
-    container: dict[str, Any] = next(
-        (c for c in task.get("containers", []) if c.get("name") == props["container_name"]), {})
-    exit_code: int | None = container.get("exitCode")
-    stopped_reason = task.get("stoppedReason", "not given")
-    if exit_code != 0:
-        what = "never ran to completion (no exit code)" if exit_code is None else f"exited with code {exit_code}"
-        reason = container.get("reason")
-        raise SeedError(
-            f"Seeding the database failed: container {props['container_name']} {what}"
-            f"{f' ({reason})' if reason else ''}; task stopped: {stopped_reason}. "
-            f"{_log_hint(props, task_arn)}")
-    return {"task_arn": task_arn, "exit_code": 0, "stopped_at": str(task.get("stoppedAt", ""))}
+    return run_task_to_completion(ecs, props, what="seed", started_by="pulumi-seed", error=SeedError,
+                                  delay=delay, max_attempts=max_attempts)
 
 
 def reseed_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
-import pulumi_random as random
 
+from infra.cluster import insights_cluster
 from infra.config import ReleaseConfig, ServiceConfig, StackSettings
 from infra.container import CONTAINER_NAME, app_container, task_settings
 from infra.iam import service_trust_policy
@@ -161,7 +161,10 @@ class Service(pulumi.ComponentResource):
         super().__init__("tca:infra:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.cluster = self._cluster(name, stack, keys)
+        # Named `tca-<stack>-cluster-<8 hex>`: at most 41 characters.
+        self.cluster, self.insights_log_group = insights_cluster(
+            f"{name}-cluster", f"{stack.name_prefix}-cluster", stack, keys.arn, self,
+            log_group_resource=f"{name}-insights-logs")
         # The cluster offers both; the service picks per tca:fargateSpot, and the seed always asks
         # for launch type FARGATE (on-demand), so a Spot reclaim never interrupts a seed.
         capacity = aws.ecs.ClusterCapacityProviders(
@@ -354,34 +357,6 @@ class Service(pulumi.ComponentResource):
         self.service_name = service_name
         self.min_tasks = cfg.min_tasks
         self.register_outputs({"url": self.url, "serviceName": service_name})
-
-    def _cluster(self, name: str, stack: StackSettings, keys: Keys) -> aws.ecs.Cluster:
-        """The cluster, created after the Container Insights log group it writes to and deleted before it.
-
-        Container Insights writes to /aws/ecs/containerinsights/<cluster>/performance and, if that group
-        does not exist, creates it itself: off the stack key, with a retention the stack does not choose,
-        and left behind by destroy. As with RDS's group (infra/database.py), the stack creates it first,
-        with its key and retention. That needs the cluster's name before the cluster exists, so the name
-        is the stack prefix plus a RandomId kept in state (ECS allows up to 255 letters, digits, hyphens
-        and underscores; this is at most 41). The `tca-<stack>-` start is what the key policy and the
-        deployer's log-group scope admit.
-
-        `name` is ignored on update. A new name replaces the cluster, and ECS cannot move a service to
-        another cluster ("You can't change the cluster name", UpdateService), so the running service, its
-        capacity providers and autoscaling target would all be replaced with it. A cluster created
-        auto-named keeps its name and the group AWS made for it (docs/operations.md, "Tearing down").
-        """
-        suffix = random.RandomId(f"{name}-cluster-name", byte_length=4, opts=pulumi.ResourceOptions(parent=self))
-        cluster_name = pulumi.Output.concat(f"{stack.name_prefix}-cluster-", suffix.hex)
-        self.insights_log_group = stack_log_group(
-            f"{name}-insights-logs", stack, keys.arn, self,
-            name=pulumi.Output.concat("/aws/ecs/containerinsights/", cluster_name, "/performance"))
-        return aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=cluster_name,
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.insights_log_group], ignore_changes=["name"]),
-        )
 
     def _target_tracking(
         self, name: str, target: aws.appautoscaling.Target, value: float, *,

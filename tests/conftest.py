@@ -56,6 +56,7 @@ PROD_CHANGED: dict[str, Any] = {
     "tca:dbSlowStatementMs": -1,                  # slow-statement logging off
     "tca:dbEngineVersion": 18,                    # the newest supported major
     "tca:canaryBakeMinutes": 1440, "tca:deploymentBakeMinutes": 10,  # a day-long canary bake
+    "tca:dbManagedMasterPassword": False,         # the stack-generated master password (a stack moving over)
 }
 
 

@@ -313,6 +313,12 @@ def _rds_instance(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
         "arn": m.arn("rds", f"db:{identifier}"),
         "engineVersionActual": f"{inputs.get('engineVersion', '16')}.6",
         "resourceId": f"db-{_short_hash(name, 'dbi', length=26).upper()}",
+        # RDS's own secret for the master password, when it manages it (named rds!db-<uuid>).
+        "masterUserSecrets": [{
+            "secretArn": m.arn("secretsmanager", f"secret:rds!db-{_short_hash(name, 'm', length=8)}-1111-4222-8333-"
+                                                 f"{_short_hash(name, 'm', length=12)}-XyZ123"),
+            "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"), "secretStatus": "active",
+        }] if inputs.get("manageMasterUserPassword") else [],
     }
 
 

@@ -66,6 +66,8 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:secretRecoveryDays": 7,
         "tca:seedRevision": 2,
         "tca:dbProxy": True,
+        # The first of the two deploys that move a stack off the master login.
+        "tca:dbManagedMasterPassword": False,
         "tca:dbProxyClientAuth": "POSTGRES_SCRAM_SHA_256",
         "tca:alarmEmail": "ops@example.com",
         "tca:alarmTarget5xxCount": 33,
@@ -132,6 +134,7 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:logRetentionDays": 400,
         "tca:secretRecoveryDays": 14,
         "tca:dbProxy": False,
+        "tca:dbManagedMasterPassword": True,
         "tca:alarmEmail": "ops@example.com",
         "tca:alarmTarget5xxCount": 3,
         "tca:alarmAlb5xxCount": 4,

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from infra.database import PASSWORD_SPECIALS
+from infra.database import PASSWORD_EXCLUDE_CHARACTERS, PASSWORD_SPECIALS, credential_rotation
+from infra.refs import DatabaseRefs
 from tests.conftest import DEV_ALL_ON, PROD_CHANGED, run_where, shared_run, stack_file
 from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
 from tests.mocks import ACCOUNT, ROOT
@@ -20,8 +21,40 @@ RDS_FORBIDDEN = set('/@" ')
 CONNECTION_STRING_FORBIDDEN = set("'\\") | {chr(c) for c in range(33)} | {chr(127)}
 
 
-def test_password_is_long_and_uses_only_characters_rds_and_the_app_accept(run):
-    spec = run.one(PASSWORD).inputs
+def stack_generated_master():
+    """prod keeping the stack-generated master password (the first deploy of a stack moving to RDS's)."""
+    assert PROD_CHANGED["tca:dbManagedMasterPassword"] is False
+    return shared_run("prod", PROD_CHANGED)
+
+
+def managed_master(stack: str):
+    return run_where(stack, {"tca:dbManagedMasterPassword": True})
+
+
+def test_rds_manages_the_master_password_in_its_own_secret_on_the_stack_key(run):
+    run = managed_master(run.stack)
+    rds = run.one(RDS).inputs
+    assert rds["manageMasterUserPassword"] is True
+    assert rds["masterUserSecretKmsKeyId"] == run.one("aws:kms/key:Key").outputs["arn"]
+
+
+def test_with_the_rds_managed_master_no_password_exists_in_the_program_or_its_state(run):
+    run = managed_master(run.stack)
+    assert "password" not in run.one(RDS).inputs
+    assert run.of_type(PASSWORD) == [] and run.of_type(SECRET_VERSION) == []
+    assert [s.name for s in run.of_type(SECRET)] == [f"tca-{run.stack}-app-credentials"]
+
+
+def test_the_stack_generated_master_is_kept_when_rds_does_not_manage_it():
+    run = stack_generated_master()
+    rds = run.one(RDS).inputs
+    assert "manageMasterUserPassword" not in rds and "masterUserSecretKmsKeyId" not in rds
+    assert is_secret(rds["password"])
+    assert plain(rds["password"]) == run.one(PASSWORD).outputs["result"]
+
+
+def test_stack_generated_password_is_long_and_uses_only_characters_rds_and_the_app_accept():
+    spec = stack_generated_master().one(PASSWORD).inputs
     assert int_of(spec["length"]) >= 24
     assert spec["special"] is True
     specials = set(spec["overrideSpecial"])
@@ -31,19 +64,23 @@ def test_password_is_long_and_uses_only_characters_rds_and_the_app_accept(run):
     assert specials == set(PASSWORD_SPECIALS)
 
 
-def test_password_requires_every_character_class(run):
-    spec = run.one(PASSWORD).inputs
+def test_stack_generated_password_requires_every_character_class():
+    spec = stack_generated_master().one(PASSWORD).inputs
     for key in ("minLower", "minUpper", "minNumeric", "minSpecial"):
         assert int_of(spec[key]) >= 1, key
 
 
-def test_rds_master_password_is_the_generated_secret(run):
-    password = run.one(RDS).inputs["password"]
-    assert is_secret(password)
-    assert plain(password) == run.one(PASSWORD).outputs["result"]
+def test_secrets_manager_passwords_exclude_every_character_rds_or_the_app_refuses():
+    """GetRandomPassword draws from printable ASCII (space only with IncludeSpace): excluding these leaves only
+    characters both accept."""
+    printable = {chr(c) for c in range(32, 127)}
+    allowed = printable - set(PASSWORD_EXCLUDE_CHARACTERS) - {" "}
+    assert not allowed & (RDS_FORBIDDEN | CONNECTION_STRING_FORBIDDEN)
+    assert set(PASSWORD_EXCLUDE_CHARACTERS) == (RDS_FORBIDDEN | CONNECTION_STRING_FORBIDDEN) & printable - {" "}
 
 
-def test_secret_holds_the_connection_json_of_the_instance(run):
+def test_stack_master_secret_holds_the_connection_json_of_the_instance():
+    run = stack_generated_master()
     version = run.one(SECRET_VERSION).inputs
     assert is_secret(version["secretString"])
     body = json.loads(plain(version["secretString"]))
@@ -56,13 +93,29 @@ def test_secret_holds_the_connection_json_of_the_instance(run):
         "port": int_of(rds.outputs["port"]),
         "dbname": rds.inputs["dbName"],
     }
-    assert version["secretId"] == run.one(SECRET).id
+    assert version["secretId"] == run.one(SECRET, "tca-prod-credentials").id
 
 
-def test_secret_is_auto_named_with_the_configured_recovery_window(run, settings):
-    secret = run.one(SECRET).inputs
+def test_app_secret_is_auto_named_on_the_stack_key_with_the_configured_recovery_window(run, settings):
+    secret = run.one(SECRET, "-app-credentials").inputs
     assert "name" not in secret and "namePrefix" not in secret
     assert int_of(secret["recoveryWindowInDays"]) == settings["tca:secretRecoveryDays"]
+    assert secret["kmsKeyId"] == run.one("aws:kms/key:Key").outputs["arn"]
+
+
+@pytest.mark.parametrize("managed", [True, False])
+def test_pulumi_never_writes_a_value_into_the_app_secret(managed):
+    run = managed_master("prod") if managed else stack_generated_master()
+    app = run.one(SECRET, "-app-credentials").id
+    assert [v.name for v in run.of_type(SECRET_VERSION) if v.inputs["secretId"] == app] == []
+
+
+def test_credential_rotation_is_alternating_users_without_the_proxy_and_none_behind_it():
+    assert credential_rotation(proxy=False) == "alternating-users"
+    assert credential_rotation(proxy=True) == "none"
+    assert DatabaseRefs.EXPORTS["credential_rotation"] == "dbCredentialRotation"
+    assert DatabaseRefs.EXPORTS["master_secret_arn"] == "dbMasterSecretArn"
+    assert "username" not in DatabaseRefs.EXPORTS
 
 
 def test_db_not_publicly_accessible_rds_2(run):
@@ -218,10 +271,13 @@ def test_instance_identifier_fits_rds_rules(run):
     assert re.fullmatch(r"[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)", identifier), identifier
 
 
-def test_database_children_belong_to_the_database_component(run):
+@pytest.mark.parametrize("managed", [True, False])
+def test_database_children_belong_to_the_database_component(managed):
+    run = managed_master("prod") if managed else stack_generated_master()
     parent = run.one("tca:infra:Database").urn
-    for type_ in (PASSWORD, PARAMS, SUBNETS, RDS, SECRET, SECRET_VERSION):
+    for type_ in (PARAMS, SUBNETS, RDS, *(() if managed else (PASSWORD, SECRET_VERSION))):
         assert run.one(type_).parent == parent, type_
+    assert {s.parent for s in run.of_type(SECRET)} == {parent}
     assert run.one(LOG_GROUP, "-pg-logs").parent == parent
 
 
@@ -255,10 +311,10 @@ def test_proxy_accepts_the_apps_plaintext_connections(proxied):
     assert proxied.one(PROXY).inputs["requireTls"] is False
 
 
-def test_proxy_authenticates_with_the_database_secret_and_configured_client_auth(proxied):
+def test_proxy_authenticates_only_with_the_app_secret_and_configured_client_auth(proxied):
     (auth,) = proxied.one(PROXY).inputs["auths"]
     assert auth["authScheme"] == "SECRETS"
-    assert auth["secretArn"] == proxied.one(SECRET).outputs["arn"]
+    assert auth["secretArn"] == proxied.one(SECRET, "-app-credentials").outputs["arn"]
     assert auth["clientPasswordAuthType"] == stack_file("prod")["tca:dbProxyClientAuth"]
     assert auth["iamAuth"] == "DISABLED"
 
@@ -278,7 +334,8 @@ def test_proxy_role_is_for_rds_and_reads_only_the_one_secret_iam_1(proxied):
     policy = proxied.one("aws:iam/rolePolicy:RolePolicy", "-proxy-")
     assert policy.inputs["role"] == role.id
     assert json.loads(policy.inputs["policy"])["Statement"] == [
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": proxied.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": proxied.one(SECRET, "-app-credentials").outputs["arn"]},
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": proxied.one("aws:kms/key:Key").outputs["arn"],
          "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{proxied.region}.amazonaws.com"}}}]
 
@@ -299,9 +356,8 @@ def test_proxy_target_is_this_instance(proxied):
     assert target["targetGroupName"] == proxied.one(PROXY_GROUP).outputs["name"]
 
 
-def test_proxy_starts_after_its_secret_and_permission_exist(proxied):
+def test_proxy_starts_after_its_permission_exists(proxied):
     deps = set(proxied.one(PROXY).dependencies)
-    assert proxied.one(SECRET_VERSION).urn in deps
     assert proxied.one("aws:iam/rolePolicy:RolePolicy", "-proxy-").urn in deps
 
 
@@ -412,7 +468,7 @@ def test_performance_insights_stays_on_the_aws_managed_key_because_its_key_can_n
 
 def test_no_secret_rotation_is_configured_and_the_waiver_is_documented_secretsmanager_1(run):
     assert run.of_type("aws:secretsmanager/secretRotation:SecretRotation") == []
-    assert "rotationRules" not in run.one(SECRET).inputs
+    assert "rotationRules" not in run.one(SECRET, "-app-credentials").inputs
     rows = security_decisions()
     assert "SecretsManager.1" in rows
     assert "waived" in rows["SecretsManager.1"].lower()

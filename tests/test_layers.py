@@ -123,7 +123,7 @@ def test_each_layers_key_is_named_after_its_own_stack():
 
 @pytest.mark.parametrize(("type_", "owner"), [
     (VPC, "network"), (FLOW_LOG, "network"), (SG, "network"),
-    (RDS, "database"), (SECRET, "database"), ("random:index/randomPassword:RandomPassword", "database"),
+    (RDS, "database"), (SECRET, "database"),
     ("aws:rds/proxy:Proxy", "database"),
     (ECS_SERVICE, "app"), (ALB, "app"), ("aws:ecs/cluster:Cluster", "app"), (SEED, "app"),
     ("aws:cloudwatch/dashboard:Dashboard", "app"), ("aws:sns/topic:Topic", "app"),
@@ -182,7 +182,8 @@ def test_the_app_connects_through_the_database_stacks_proxy_with_its_secret_and_
     # Stack outputs carry numbers as floats; "5432.0" would not parse as a port.
     assert env["VTT_DBPORT"] == "5432"
     secrets = plain(app.one(ECS_SERVICE).inputs["taskDefinitionArgs"]["container"]["secrets"])
-    assert secrets == [{"name": "VTT_DBPASSWORD", "valueFrom": f"{database.outputs['dbSecretArn']}:password::"}]
+    assert secrets == [{"name": "VTT_DBUSER", "valueFrom": f"{database.outputs['dbSecretArn']}:username::"},
+                       {"name": "VTT_DBPASSWORD", "valueFrom": f"{database.outputs['dbSecretArn']}:password::"}]
 
 
 def test_the_apps_execution_role_may_decrypt_with_the_database_stacks_key_not_its_own():
@@ -351,7 +352,8 @@ LAYER_KEYS = {
                 "dbProxy"),
     "database": ("dbInstanceClass", "dbMaxAllocatedStorage", "dbMultiAz", "dbBackupRetentionDays",
                  "deletionProtection", "logRetentionDays", "secretRecoveryDays", "dbProxy", "dbMaintenanceWindow",
-                 "dbBackupWindow", "dbMonitoringIntervalSeconds", "dbSlowStatementMs", "keyDeletionWindowDays"),
+                 "dbBackupWindow", "dbMonitoringIntervalSeconds", "dbSlowStatementMs", "keyDeletionWindowDays",
+                 "dbManagedMasterPassword"),
     "app": ("deletionProtection", "logRetentionDays", "taskCpu", "taskMemory", "minTasks", "maxTasks", "fargateSpot",
             "alarmTarget5xxCount", "alarmAlb5xxCount", "alarmResponseTimeMs", "alarmServiceCpuPercent",
             "alarmServiceMemoryPercent", "alarmDbCpuPercent", "alarmDbFreeStorageGib", "alarmDbConnections",
@@ -459,7 +461,8 @@ def test_in_an_existing_vpc_no_vpc_subnet_nat_flow_log_or_default_group_is_creat
 
 def test_in_an_existing_vpc_the_paths_security_groups_are_created_in_it():
     groups = existing_vpc_run().of_type(SG)
-    assert sorted(g.name for g in groups) == sorted(f"tca-prod-{role}-sg" for role in ("lb", "svc", "db", "proxy"))
+    assert sorted(g.name for g in groups) == sorted(f"tca-prod-{role}-sg"
+                                                    for role in ("lb", "svc", "db", "admin", "proxy"))
     assert {g.inputs["vpcId"] for g in groups} == {EXISTING_VPC}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import run_where
+from tests.conftest import PROD_CHANGED, run_where, shared_run
 from tests.helpers import ALB, RDS, SECRET, is_secret, security_decisions
-from tests.mocks import ROOT
+from tests.mocks import ROOT, Run
 
 TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:infra:Service",
              "tca:infra:Monitoring", "tca:infra:ReleaseCheck", "tca:infra:Images", "tca:infra:AlarmTopic",
@@ -24,6 +24,19 @@ def test_program_exports_exactly_the_documented_outputs(run):
 def test_no_output_is_secret_or_carries_a_secret_value(run):
     assert run.secret_outputs == set()
     text = json.dumps(run.outputs)
+    assert not any(s in text for s in run.generated_secrets)
+
+
+def stack_generated_master() -> Run:
+    """prod keeping the stack-generated master password (tca:dbManagedMasterPassword false)."""
+    assert PROD_CHANGED["tca:dbManagedMasterPassword"] is False
+    return shared_run("prod", PROD_CHANGED)
+
+
+def test_no_output_carries_the_stack_generated_master_password():
+    run = stack_generated_master()
+    text = json.dumps(run.outputs)
+    assert run.secret_outputs == set()
     assert run.generated_secrets and not any(s in text for s in run.generated_secrets)
 
 
@@ -58,7 +71,14 @@ def _occurrences(value, secret, wrapped=False):
         yield wrapped
 
 
-def test_password_reaches_resources_only_as_a_pulumi_secret(run):
+def test_no_password_is_generated_by_the_program_when_rds_manages_the_master(run):
+    run = run_where(run.stack, {"tca:dbManagedMasterPassword": True})
+    assert run.generated_secrets == []
+    assert run.of_type("random:index/randomPassword:RandomPassword") == []
+
+
+def test_password_reaches_resources_only_as_a_pulumi_secret():
+    run = stack_generated_master()
     (password,) = run.generated_secrets
     places = {r.name + ":" + r.type: list(_occurrences(r.inputs, password)) for r in run.registrations}
     places = {k: v for k, v in places.items() if v}

@@ -48,9 +48,14 @@ def _rules(run):
     return found
 
 
+# The database administration path (bootstrap task, rotation function): 5432 to the database, HTTPS out, nothing in.
+ADMIN_PATH = {("out", "admin", 5432, "db"), ("in", "db", 5432, "admin"), ("out", "admin", 443, "0.0.0.0/0")}
+
+
 def _expected_chain(port: int, proxy: bool) -> set:
     hops = [("lb", port), ("svc", 5432)] + ([("proxy", 5432)] if proxy else []) + [("db", 0)]
-    rules = {("in", "lb", 80, "0.0.0.0/0"), ("in", "lb", 443, "0.0.0.0/0"), ("out", "svc", 443, "0.0.0.0/0")}
+    rules = {("in", "lb", 80, "0.0.0.0/0"), ("in", "lb", 443, "0.0.0.0/0"), ("out", "svc", 443, "0.0.0.0/0"),
+             *ADMIN_PATH}
     if proxy:
         rules.add(("out", "proxy", 443, "0.0.0.0/0"))
     for (src, hop_port), (dst, _) in itertools.pairwise(hops):
@@ -92,11 +97,23 @@ def test_a_proxied_stack_opens_exactly_the_chain_through_the_proxy_and_its_https
     assert _rules(run_where("prod", {"tca:dbProxy": True})) == _expected_chain(settings["tca:appPort"], True)
 
 
-def test_database_group_admits_only_its_one_client_group_on_5432_rds_2(run, settings):
+def test_database_group_admits_only_its_one_client_group_and_the_admin_tasks_on_5432_rds_2(run, settings):
     client = "proxy" if settings["tca:dbProxy"] else "svc"
     db_rules = [r.inputs for r in run.of_type(INGRESS) if r.inputs["securityGroupId"] == group_id(run, "db")]
-    assert [(int_of(r["fromPort"]), r.get("referencedSecurityGroupId"), r.get("cidrIpv4")) for r in db_rules] \
-        == [(5432, group_id(run, client), None)]
+    assert sorted((int_of(r["fromPort"]), r.get("referencedSecurityGroupId"), r.get("cidrIpv4")) for r in db_rules) \
+        == sorted([(5432, group_id(run, client), None), (5432, group_id(run, "admin"), None)])
+
+
+def test_admin_group_opens_exactly_5432_to_the_database_and_443_out_and_admits_nothing(run):
+    assert {r for r in _rules(run) if r[1] == "admin" or r[3] == "admin"} == ADMIN_PATH
+
+
+def test_admin_group_is_tagged_as_the_admin_hop_and_exported_for_the_layers_after_it(run):
+    group = run.one(SG, "-admin-sg")
+    assert group.inputs["tags"]["PathHop"] == "admin"
+    from infra.refs import NetworkRefs
+    assert NetworkRefs.EXPORTS["admin_security_group_id"] == "adminSecurityGroupId"
+    assert "admin_security_group_id" not in NetworkRefs.OPTIONAL
 
 
 def test_security_groups_have_no_inline_rules_that_would_fight_the_rule_resources(run):
@@ -221,6 +238,10 @@ def test_every_security_group_rule_describes_the_path_it_opens(run, settings):
                                           "CloudWatch Logs)",
         ("out", "lb", port, "svc"): "ALB to app tasks",
         ("in", "svc", port, "lb"): "ALB to app tasks",
+        ("out", "admin", 443, "0.0.0.0/0"): "Database admin tasks to HTTPS endpoints (Secrets Manager, ECR Public, "
+                                            "CloudWatch Logs, RDS API)",
+        ("out", "admin", 5432, "db"): "Database admin tasks to database",
+        ("in", "db", 5432, "admin"): "Database admin tasks to database",
     }
     if settings["tca:dbProxy"]:
         expected |= {("out", "svc", 5432, "proxy"): "App tasks to RDS Proxy",

@@ -14,13 +14,12 @@ import pytest
 
 from infra.release import ECS_SERVICE_TYPE
 from infra.service import EXECUTION_POLICY_ARN, ignore_desired_count
-from tests.conftest import run_where, shared_run
+from tests.conftest import PROD_CHANGED, run_where, shared_run
 from tests.helpers import (
     ALB,
     ECS_SERVICE,
     RDS,
     SECRET,
-    SECRET_VERSION,
     VPC,
     container,
     environment,
@@ -50,12 +49,11 @@ def test_app_listens_on_all_interfaces_not_its_localhost_default(run):
     assert environment(run)["VTT_LISTENHOST"] == "0.0.0.0"
 
 
-def test_app_reaches_the_database_port_name_and_user(run):
+def test_app_reaches_the_database_port_and_name(run):
     env = environment(run)
     rds = run.one(RDS)
     assert env["VTT_DBPORT"] == str(int_of(rds.outputs["port"]))
     assert env["VTT_DBNAME"] == rds.inputs["dbName"]
-    assert env["VTT_DBUSER"] == rds.inputs["username"]
 
 
 def test_app_host_is_the_proxy_endpoint_exactly_when_the_proxy_is_on(run, settings):
@@ -70,16 +68,38 @@ def test_app_host_is_the_proxy_endpoint_exactly_when_the_proxy_is_on(run, settin
 
 def test_app_environment_has_exactly_the_documented_variables(run):
     assert set(environment(run)) == {"VTT_DBTYPE", "VTT_LISTENHOST", "VTT_LISTENPORT", "VTT_DBHOST",
-                                     "VTT_DBPORT", "VTT_DBNAME", "VTT_DBUSER"}
+                                     "VTT_DBPORT", "VTT_DBNAME"}
 
 
-def test_db_password_is_injected_from_the_secret_not_the_environment_ecs_8(run):
+def _master_secret_arn(run) -> str:
+    """RDS's own secret when it manages the master password, else the stack's master secret."""
+    managed = run.one(RDS).outputs["masterUserSecrets"]
+    return managed[0]["secretArn"] if managed else run.one(SECRET, f"tca-{run.stack}-credentials").outputs["arn"]
+
+
+def _app_secret_arn(run) -> str:
+    return run.one(SECRET, "-app-credentials").outputs["arn"]
+
+
+def test_db_login_is_injected_from_the_app_secret_not_the_environment_ecs_8(run):
     secrets = container(run)["secrets"]
-    assert secrets == [{"name": "VTT_DBPASSWORD", "valueFrom": f"{run.one(SECRET).outputs['arn']}:password::"}]
-    assert not any("PASSWORD" in name for name in environment(run))
+    assert secrets == [{"name": "VTT_DBUSER", "valueFrom": f"{_app_secret_arn(run)}:username::"},
+                       {"name": "VTT_DBPASSWORD", "valueFrom": f"{_app_secret_arn(run)}:password::"}]
+    assert not any("PASSWORD" in name or "USER" in name for name in environment(run))
 
 
-def test_generated_password_appears_in_no_environment_variable_ecs_8(run):
+@pytest.mark.parametrize("managed", [True, False])
+def test_the_app_never_logs_in_as_the_master_user(managed):
+    run = run_where("prod", {"tca:dbManagedMasterPassword": managed}) if managed else shared_run("prod", PROD_CHANGED)
+    assert PROD_CHANGED["tca:dbManagedMasterPassword"] is False
+    master = _master_secret_arn(run)
+    assert master != _app_secret_arn(run)
+    assert not any(s["valueFrom"].startswith(master) for s in container(run)["secrets"])
+    assert master not in json.dumps(plain(run.one(ROLE_POLICY, "-exec-secret").inputs))
+
+
+def test_generated_password_appears_in_no_environment_variable_ecs_8():
+    run = shared_run("prod", PROD_CHANGED)
     assert run.generated_secrets, "the mock generated no password to look for"
     values = " ".join(environment(run).values())
     assert not any(secret in values for secret in run.generated_secrets)
@@ -263,8 +283,7 @@ def test_service_starts_at_the_minimum_task_count(run, settings):
 
 def test_service_waits_for_password_permissions_and_listener(run):
     deps = set(run.one(ECS_SERVICE).dependencies)
-    needs = (run.one(SECRET_VERSION), run.one(ROLE_POLICY, "-exec-secret"), run.one(ATTACHMENT, "-exec-"), run.one(ALB),
-             run.one(RDS))
+    needs = (run.one(ROLE_POLICY, "-exec-secret"), run.one(ATTACHMENT, "-exec-"), run.one(ALB), run.one(RDS))
     for needed in needs:
         assert needed.urn in deps, needed.name
 
@@ -327,12 +346,12 @@ def test_execution_role_has_the_ecs_managed_policy(run):
     assert attachment["role"] == run.one(ROLE, "-exec").outputs["name"]
 
 
-def test_execution_role_reads_only_this_one_secret_iam_1(run):
+def test_execution_role_reads_only_the_app_secret_iam_1(run):
     policy = run.one(ROLE_POLICY, "-exec-secret")
     assert policy.inputs["role"] == run.one(ROLE, "-exec").id
     document = json.loads(policy.inputs["policy"])
     assert document["Statement"] == [
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": run.one(SECRET).outputs["arn"]},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": _app_secret_arn(run)},
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": run.one(KMS_KEY).outputs["arn"],
          "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{run.region}.amazonaws.com"}}}]
 

@@ -74,6 +74,9 @@ class DatabaseConfig:
     multi_az: bool
     backup_retention_days: int
     secret_recovery_days: int
+    # RDS keeps the master password in its own secret and rotates it; false keeps the stack's generated one
+    # (the first of the two deploys that move an existing stack off the master login).
+    managed_master_password: bool
     proxy: bool
     proxy_client_auth: str
     maintenance_window: str
@@ -147,6 +150,7 @@ def _database(r: _Reader, offered: OfferedCheck | None) -> dict[str, Any]:
         multi_az=r.boolean("dbMultiAz"),
         backup_retention_days=r.integer("dbBackupRetentionDays", 0, 35),
         secret_recovery_days=recovery,
+        managed_master_password=r.boolean("dbManagedMasterPassword"),
         proxy=r.boolean("dbProxy"),
         proxy_client_auth=r.one_of("dbProxyClientAuth", PROXY_CLIENT_AUTH,
                                    f"must be {' or '.join(PROXY_CLIENT_AUTH)}"),

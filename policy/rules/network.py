@@ -125,19 +125,23 @@ def _sg_no_public_ingress(resources: Resources, config: Config) -> Violations:
                    rule.owner.urn)
 
 
-@stack_policy("db-ingress-only-from-app", "The database's security group admits only the app's or the RDS "
-              "Proxy's security group.")
+@stack_policy("db-ingress-only-from-app", "The database's security group admits only the app's, the RDS "
+              "Proxy's or the database admin tasks' security group.")
 def _db_ingress(resources: Resources, config: Config) -> Violations:
     db_groups = _groups_named_by(resources, [RDS_INSTANCE], "vpcSecurityGroupIds")
+    # The admin tasks (bootstrap task, rotation function) start outside Pulumi's view (RunTask, CloudFormation):
+    # their group is known by its PathHop tag.
+    admin = {i for g in _of_type(resources, SECURITY_GROUP) if at(g.props, "tags", "PathHop") == "admin"
+             for i in identities(g)}
     clients = (_groups_named_by(resources, [ECS_SERVICE], "networkConfiguration", "securityGroups")
-               | _groups_named_by(resources, [RDS_PROXY], "vpcSecurityGroupIds"))
+               | _groups_named_by(resources, [RDS_PROXY], "vpcSecurityGroupIds") | admin)
     for rule in _ingress(resources):
         if not rule.group & db_groups or rule.unknown:
             continue
         if rule.cidrs or rule.prefix_lists or rule.self_peer or not rule.peers:
             yield f"the database's group admits more than a security group: {rule.describe()}", rule.owner.urn
         elif not rule.peers & clients:
-            yield (f"the database's group admits a group that is neither the app's nor the proxy's: "
+            yield (f"the database's group admits a group that is neither the app's, the proxy's nor the admin tasks': "
                    f"{rule.describe()}", rule.owner.urn)
 
 

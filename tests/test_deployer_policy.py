@@ -18,7 +18,7 @@ from infra.keys import KEY_ADMIN_ACTIONS
 from infra.tags import DEPLOYMENT_TAG
 from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, shared_run, stack_run
 from tests.helpers import plain
-from tests.layered import WITH_PROXY, layered
+from tests.layered import WITH_PROXY, WITHOUT_PROXY, layered
 from tests.mocks import ACCOUNT, EXISTING_VPC_SETTINGS, ROOT, Run, stack_region
 from tests.policy_resources import policy_resources
 
@@ -283,7 +283,8 @@ def _granted(stack: str) -> set[str]:
 # its other changed values (tests/conftest.py).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
     "dev": [DEV_ALL_ON, {"tca:dockerHubCredentialsSecretArn": DOCKER_HUB_SECRET}],
-    "prod": [PROD_CHANGED],
+    # Without RDS Proxy, prod's app credential rotates: its function, schedule and rules must deploy too.
+    "prod": [PROD_CHANGED, WITHOUT_PROXY],
 }
 
 

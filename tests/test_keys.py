@@ -44,12 +44,13 @@ def test_alias_names_the_stack(run):
     assert alias["targetKeyId"] == run.one(KEY).outputs["keyId"]
 
 
-def test_key_policy_has_exactly_the_account_its_administrator_and_the_three_services(run, settings):
+def test_key_policy_has_exactly_the_account_its_administrator_and_the_four_services(run, settings):
     administrator = ({"StackDeployerAdministersTheKey", "StackDeployerLetsRdsEncryptTheMasterSecret"}
                      if settings["tca:keyAdministrator"] else set())
     assert set(_policy(run)) == {"AccountAdministersTheKey", *administrator,
                                  "CloudWatchLogsForThisStacksLogGroups",
-                                 "CloudWatchAlarmsPublishToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
+                                 "CloudWatchAlarmsPublishToTheEncryptedTopic",
+                                 "EventBridgePublishesToTheEncryptedTopic", "SecretsManagerForThisStacksSecrets"}
 
 
 def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotation_and_deletion():
@@ -116,6 +117,17 @@ def test_key_policy_lets_cloudwatch_alarms_publish_to_the_encrypted_topic_from_t
     assert _policy(run)["CloudWatchAlarmsPublishToTheEncryptedTopic"] == {
         "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic", "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+
+
+def test_key_policy_lets_eventbridge_publish_to_the_encrypted_topic_from_this_account(run):
+    # SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics":
+    # events.amazonaws.com needs kms:GenerateDataKey* and kms:Decrypt (the credential failure rules' target).
+    assert _policy(run)["EventBridgePublishesToTheEncryptedTopic"] == {
+        "Sid": "EventBridgePublishesToTheEncryptedTopic", "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
     }

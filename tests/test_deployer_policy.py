@@ -415,8 +415,7 @@ def _sar_stack_arn(stack: str) -> str:
 
 
 def _by_sid(stack: str, sid: str) -> dict:
-    (statement,) = [s for s in _statements(stack) if s["Sid"] == sid]
-    return statement
+    return _by_sid_in(_statements(stack), sid)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -1077,3 +1076,54 @@ def test_the_boundary_grants_no_data_reads_and_no_iam(stack):
     assert {a for a in actions if a.split(":")[0] in ("iam", "sts", "s3", "rds", "kms") and a != "kms:Decrypt"} == set()
     assert {"logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery"} & actions == set()
     assert all(s["Effect"] == "Allow" for s in _boundary(stack)["Statement"])
+
+
+# -- RDS's master secret: created by RDS with the deployer's permissions ----------------------------
+
+def _rds_master_secret_arns(run: Run) -> list[str]:
+    return [secret["secretArn"] for r in run.of_type("aws:rds/instance:Instance") if r.inputs.get("manageMasterUserPassword")
+            for secret in r.outputs["masterUserSecrets"]]
+
+
+def test_the_deployer_lets_rds_create_and_tag_the_stacks_master_secret_and_read_none(stack, runs):
+    secrets = [arn for run in runs for arn in _rds_master_secret_arns(run)]
+    assert secrets, "a render where RDS manages the master password"
+    own = _statements(stack)
+    for arn in secrets:
+        for action in ("secretsmanager:CreateSecret", "secretsmanager:TagResource"):
+            assert _covered(own, action, arn), (action, arn)
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                       "secretsmanager:DeleteSecret", "secretsmanager:UpdateSecret"):
+            assert not _covered(own, action, arn), (action, arn)
+
+
+# -- read-only roles: no database password ---------------------------------------------------------
+
+def _readonly() -> list[dict]:
+    return _load(IAM / "readonly-no-data-policy.json")["Statement"]
+
+
+def test_the_read_only_roles_read_neither_the_app_credential_nor_rdss_master_secret(stack, runs):
+    # Nothing a preview or refresh reads holds either value: the app secret has no SecretVersion (Pulumi never
+    # writes its value), RDS's master secret is no resource of the stack, and refreshing a Secret reads only its
+    # description and resource policy (DescribeSecret, GetResourcePolicy).
+    assert _by_sid_in(_readonly(), "NoDatabaseCredentials") == {
+        "Sid": "NoDatabaseCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": ["arn:aws:secretsmanager:*:*:secret:rds!*",
+                     "arn:aws:secretsmanager:*:*:secret:tca-*-app-credentials-*"]}
+    app = [r.inputs["secretId"] for run in runs for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    app += [run.outputs["dbSecretArn"] for run in runs if "dbSecretArn" in run.outputs]
+    masters = [arn for run in runs for arn in _rds_master_secret_arns(run)]
+    assert app and masters
+    for arn in app + masters:
+        assert _denied(_readonly(), "secretsmanager:GetSecretValue", arn), arn
+
+
+def test_a_stack_keeping_its_own_master_password_stays_refreshable_by_its_read_only_role():
+    # With tca:dbManagedMasterPassword false the stack keeps a SecretVersion of its master secret, and refreshing a
+    # SecretVersion reads its value (GetSecretValue): that one secret stays readable by its own stack's role.
+    versions = [r.inputs["secretId"] for stack in STACKS for run in _runs(stack)
+                for r in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")]
+    assert versions, "a render that keeps the stack's own master password"
+    for arn in versions:
+        assert not _denied(_readonly(), "secretsmanager:GetSecretValue", arn), arn

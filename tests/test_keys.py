@@ -196,3 +196,14 @@ def test_rds_storage_stays_encrypted_on_the_aws_managed_key_because_a_new_key_re
     rds = run.one(RDS).inputs
     assert rds["storageEncrypted"] is True
     assert "kmsKeyId" not in rds
+
+
+def test_the_master_secret_rds_creates_on_this_key_is_inside_the_key_policys_secrets_manager_scope():
+    # RDS names it rds!db-<uuid>; Secrets Manager encrypts it under this key with its ARN as the context.
+    run = run_where("dev", {"tca:dbManagedMasterPassword": True})
+    (instance,) = run.of_type(RDS)
+    assert instance.inputs["masterUserSecretKmsKeyId"] == _key_arn(run)
+    patterns = _policy(run)["SecretsManagerForThisStacksSecrets"]["Condition"]["StringLike"][
+        "kms:EncryptionContext:SecretARN"]
+    (secret,) = instance.outputs["masterUserSecrets"]
+    assert any(fnmatch.fnmatchcase(secret["secretArn"], p) for p in patterns)

@@ -455,6 +455,19 @@ def test_the_rotation_function_is_changed_only_by_cloudformation(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_no_direct_call_changes_or_passes_the_rotation_functions_role_or_its_code(stack):
+    # Explicit, so no other Allow can lift it: aws:CalledVia is "not present when the principal makes the call
+    # directly" (IAM User Guide, aws:CalledVia). Every repository-made role is covered, not only this stack's.
+    assert _by_sid(stack, "NothingButCloudFormationChangesTheRotationFunction") == {
+        "Sid": "NothingButCloudFormationChangesTheRotationFunction", "Effect": "Deny",
+        "Action": ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+                   "iam:PassRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "lambda:AddPermission",
+                   "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"],
+        "Resource": ["arn:aws:iam::*:role/serverlessrepo-*", f"arn:aws:lambda:*:*:function:tca-{stack}-*"],
+        "Condition": {"Null": {"aws:CalledVia": "true"}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_change_sets_come_only_from_the_repository_and_only_for_awss_rotation_application(stack):
     # Only AWS's published application (its publisher's account, not any application of that name), so the
     # only templates CloudFormation can run for the deployer are AWS's; the repository creates the change set
@@ -502,7 +515,8 @@ def test_no_deployer_loosens_a_boundary_or_edits_any_managed_policy(stack):
     # customer-managed policies, edited only by an administrator.
     denies = [s for s in _statements(stack) if s["Effect"] == "Deny"
               and s["Sid"] not in ("NeverTheOtherStacksResources", "NeverTheOtherStacksNetwork",
-                                   "NoOtherWayToWriteAStack", "NoChangeSetButTheRepositorys")]
+                                   "NoOtherWayToWriteAStack", "NoChangeSetButTheRepositorys",
+                                   "NothingButCloudFormationChangesTheRotationFunction")]
     assert denies == [{"Sid": "NeverLoosenBoundariesOrPolicies", "Effect": "Deny", "Action": [
         "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
         "iam:DeleteRolePermissionsBoundary", "iam:SetDefaultPolicyVersion"], "Resource": "*"}]

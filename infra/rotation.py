@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import RotationConfig, StackSettings
+from infra.database import PASSWORD_EXCLUDE_CHARACTERS, credential_rotation
 from infra.logs import stack_log_group
 from infra.refs import DatabaseRefs, NetworkRefs
 
 # DatabaseRefs.credential_rotation when the database layer rotates the app credential (no RDS Proxy).
-ALTERNATING_USERS = "alternating-users"
+ALTERNATING_USERS = credential_rotation(proxy=False)
 # arn:aws:serverlessrepo:us-east-1:297356227824 publishes AWS's rotation functions in every commercial region.
 ROTATION_APPLICATION_ID = (
     "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationMultiUser")
@@ -31,10 +32,6 @@ ROTATION_APPLICATION_VERSION = "1.1.692"
 ROTATION_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
 # The template's output that holds the function's ARN.
 ROTATION_FUNCTION_OUTPUT = "RotationLambdaARN"
-# What GetRandomPassword must never put in a password: RDS refuses "/", "@", '"' (and spaces, which
-# GetRandomPassword leaves out unless asked); the app pastes the password unquoted into a lib/pq key=value
-# string, where "'" and "\" break parsing.
-PASSWORD_EXCLUDED_CHARACTERS = "'\\\"/@"  # noqa: S105 - a character set, not a password
 
 
 def rotation_function_name(stack: StackSettings) -> str:
@@ -72,7 +69,8 @@ class CredentialRotation(pulumi.ComponentResource):
                 # The database administration path: 5432 to the database, 443 out (infra/network.py).
                 "vpcSubnetIds": subnets,
                 "vpcSecurityGroupIds": network.admin_security_group_id,
-                "excludeCharacters": PASSWORD_EXCLUDED_CHARACTERS,
+                # The bootstrap's first password follows the same rules (infra/database.py).
+                "excludeCharacters": PASSWORD_EXCLUDE_CHARACTERS,
                 # Both secrets are on the stack key: the function's role may decrypt with it.
                 "kmsKeyArn": key_arn,
                 "masterSecretArn": db.master_secret_arn,

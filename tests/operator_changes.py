@@ -64,6 +64,7 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:deletionProtection": True,
         "tca:logRetentionDays": 30,
         "tca:secretRecoveryDays": 7,
+        "tca:rotationDays": 14,
         "tca:seedRevision": 2,
         "tca:dbProxy": True,
         # The first of the two deploys that move a stack off the master login.
@@ -133,6 +134,7 @@ CHANGES: dict[str, dict[str, Any]] = {
         "tca:dbBackupRetentionDays": 14,
         "tca:logRetentionDays": 400,
         "tca:secretRecoveryDays": 14,
+        "tca:rotationDays": 21,
         "tca:dbProxy": False,
         "tca:dbManagedMasterPassword": True,
         "tca:alarmEmail": "ops@example.com",
@@ -206,6 +208,7 @@ OTHER_CHANGES: dict[str, dict[str, Any]] = {
         "tca:deletionProtection": False,
         "tca:logRetentionDays": 14,
         "tca:secretRecoveryDays": 30,
+        "tca:rotationDays": 45,
         "tca:keyDeletionWindowDays": 30,
         "tca:keyAdministrator": "user/bob",
         # One stack per deployment, in a VPC it creates (tests/test_layers.py covers the others).
@@ -244,6 +247,7 @@ OTHER_CHANGES: dict[str, dict[str, Any]] = {
         "tca:dbBackupRetentionDays": 35,
         "tca:logRetentionDays": 3653,
         "tca:secretRecoveryDays": 0,
+        "tca:rotationDays": 10,
         "tca:keyDeletionWindowDays": 7,
         "tca:keyAdministrator": "role/github-tca-prod-deployer-2",
         # One stack per deployment, in a VPC it creates (tests/test_layers.py covers the others).

@@ -551,8 +551,11 @@ def test_a_rotation_period_is_refused_exactly_when_a_task_could_outlive_the_next
     with pytest.raises(ConfigError) as refused:
         load("dev", "dev", overrides)
     (problem,) = problems(refused.value)
-    assert problem.startswith(f"tca:rotationDays = '{days}': must leave more than 24 h plus one deployment "
-                              f"({round(deployment_hours * 60)} min")
+    fastest = next(n for n in range(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS + 1)
+                   if 24 * n - ROTATION_WINDOW_HOURS > 24 + deployment_hours)
+    assert problem.startswith(f"tca:rotationDays = '{days}': must be from {fastest} to {MAX_ROTATION_DAYS} with "
+                              f"these bake times: every task is replaced once a day, and a deployment may take "
+                              f"{round(deployment_hours * 60)} min")
 
 
 def test_the_rotation_window_is_the_duration_the_secret_rotation_gets():

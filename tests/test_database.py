@@ -8,7 +8,7 @@ import pytest
 
 from infra.database import PASSWORD_EXCLUDE_CHARACTERS, PASSWORD_SPECIALS, credential_rotation
 from infra.refs import DatabaseRefs
-from tests.conftest import DEV_ALL_ON, PROD_CHANGED, run_where, shared_run, stack_file
+from tests.conftest import DEV_ALL_ON, PROD_CHANGED, STACKS, run_where, shared_run, stack_file
 from tests.helpers import RDS, SECRET, SECRET_VERSION, VPC, group_id, int_of, is_secret, plain, security_decisions
 from tests.mocks import ACCOUNT, ROOT
 
@@ -466,7 +466,10 @@ def test_performance_insights_stays_on_the_aws_managed_key_because_its_key_can_n
     assert "performanceInsightsKmsKeyId" not in run.one(RDS).inputs
 
 
-def test_no_secret_rotation_is_configured_and_the_waiver_is_documented_secretsmanager_1(run):
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_rotation_behind_rds_proxy_and_the_waiver_is_documented_secretsmanager_1(stack):
+    # Without the proxy the app credential rotates (tests/test_rotation.py).
+    run = run_where(stack, {"tca:dbProxy": True})
     assert run.of_type("aws:secretsmanager/secretRotation:SecretRotation") == []
     assert "rotationRules" not in run.one(SECRET, "-app-credentials").inputs
     rows = security_decisions()

@@ -353,7 +353,7 @@ LAYER_KEYS = {
     "database": ("dbInstanceClass", "dbMaxAllocatedStorage", "dbMultiAz", "dbBackupRetentionDays",
                  "deletionProtection", "logRetentionDays", "secretRecoveryDays", "dbProxy", "dbMaintenanceWindow",
                  "dbBackupWindow", "dbMonitoringIntervalSeconds", "dbSlowStatementMs", "keyDeletionWindowDays",
-                 "dbManagedMasterPassword"),
+                 "dbManagedMasterPassword", "rotationDays"),
     "app": ("deletionProtection", "logRetentionDays", "taskCpu", "taskMemory", "minTasks", "maxTasks", "fargateSpot",
             "alarmTarget5xxCount", "alarmAlb5xxCount", "alarmResponseTimeMs", "alarmServiceCpuPercent",
             "alarmServiceMemoryPercent", "alarmDbCpuPercent", "alarmDbFreeStorageGib", "alarmDbConnections",

@@ -11,7 +11,10 @@ from tests.mocks import ROOT, Run
 
 TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:infra:Service",
              "tca:infra:Monitoring", "tca:infra:ReleaseCheck", "tca:infra:Images", "tca:infra:AlarmTopic",
-             "tca:infra:Edge"}
+             "tca:infra:Edge", "tca:infra:CredentialAlarms", "tca:infra:CredentialRotation",
+             "tca:infra:ScheduledRedeploy"}
+# Only where the app credential rotates by alternating users (no RDS Proxy).
+ROTATING = {"tca:infra:CredentialRotation", "tca:infra:ScheduledRedeploy"}
 COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain", "tca:infra:Release"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}
@@ -91,6 +94,7 @@ def test_main_composes_the_components_and_the_service_owns_the_seed(run, setting
     components = [r for r in run.registrations if r.type.startswith("tca:")]
     # A Domain component exists only with a custom domain.
     expected = COMPONENTS if settings["tca:domainName"] else COMPONENTS - {"tca:infra:Domain"}
+    expected -= ROTATING if settings["tca:dbProxy"] else set()
     assert sorted(c.type for c in components) == sorted(expected)
     top = [c for c in components if c.type in TOP_LEVEL]
     assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)

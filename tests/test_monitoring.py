@@ -22,7 +22,15 @@ CORE_METRICS = {
     ("AWS/RDS", "CPUUtilization"), ("AWS/RDS", "FreeStorageSpace"), ("AWS/RDS", "DatabaseConnections"),
     ("AWS/RDS", "FreeableMemory"),
 }
-PROXY_METRICS = {("AWS/RDS", "ClientConnections"), ("AWS/RDS", "DatabaseConnectionsBorrowLatency")}
+PROXY_METRICS = {("AWS/RDS", "ClientConnections"), ("AWS/RDS", "DatabaseConnectionsBorrowLatency"),
+                 ("AWS/RDS", "ClientConnectionsSetupFailedAuth")}
+# Where the app credential rotates (no proxy): the rotation function's errors, the daily redeployment's errors.
+ROTATION_METRICS = {("AWS/Lambda", "Errors"), ("AWS/Scheduler", "TargetErrorCount")}
+
+
+def failed_login_metric(run):
+    """PostgreSQL's failed logins, counted by the metric filter into the deployment's own namespace."""
+    return f"tca-{run.stack}/Database", "FailedLogins"
 
 
 def _alarms(run, alternate=False):
@@ -55,9 +63,17 @@ def _dims(run):
 
 def test_alarms_cover_every_required_metric(run, settings):
     metrics = {(a.inputs["namespace"], a.inputs["metricName"]) for a in _alarms(run)}
-    expected = CORE_METRICS | (PROXY_METRICS if settings["tca:dbProxy"] else set())
+    expected = (CORE_METRICS | {failed_login_metric(run)}
+                | (PROXY_METRICS if settings["tca:dbProxy"] else ROTATION_METRICS))
     assert metrics == expected
     assert len(_alarms(run)) == len(expected)
+
+
+@pytest.mark.parametrize("proxy", [True, False])
+def test_alarms_cover_the_credential_metrics_of_each_database_path(proxy):
+    run = run_where("dev", {"tca:dbProxy": proxy})
+    metrics = {(a.inputs["namespace"], a.inputs["metricName"]) for a in _alarms(run)}
+    assert metrics == CORE_METRICS | {failed_login_metric(run)} | (PROXY_METRICS if proxy else ROTATION_METRICS)
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(run):
@@ -145,6 +161,8 @@ def test_dashboard_graphs_each_metric_at_its_alarms_period(prod):
     periods = {}
     for widget in body["widgets"]:
         metric = widget["properties"]["metrics"][0]
+        if metric[0] in ("AWS/WAFV2", "AWS/Events"):
+            continue
         dims = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
         periods[_series(metric[0], metric[1], dims)] = (widget["properties"]["period"], metric[-1])
     alarms = _alarms(prod) + _alarms(prod, alternate=True)
@@ -170,7 +188,8 @@ def test_dashboard_graphs_every_alarmed_metric_with_the_same_dimensions(run):
     graphed = []
     for widget in body["widgets"]:
         metric = widget["properties"]["metrics"][0]
-        if metric[0] == "AWS/WAFV2":  # the web ACL's graph, checked below
+        # The web ACL's graph and the event rules' graphs, checked in test_edge and test_credential_alarms.
+        if metric[0] in ("AWS/WAFV2", "AWS/Events"):
             continue
         dims = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
         graphed.append(_series(metric[0], metric[1], dims))

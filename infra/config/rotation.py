@@ -71,12 +71,16 @@ def _rotation(r: _Reader, release: Mapping[str, Any] | None) -> dict[str, Any]:
         return dict(days=days)
     minutes = deployment_minutes(strategy, canary_bake, bake)
     if not rotation_period_allowed(days, minutes):
+        # There is one: the longest bakes ECS allows (two days) need 4 days.
+        fastest = next(n for n in range(MIN_ROTATION_DAYS, MAX_ROTATION_DAYS + 1)
+                       if rotation_period_allowed(n, minutes))
         r.fail("rotationDays", days,
-               f"must leave more than {REDEPLOY_HOURS} h plus one deployment ({minutes} min: tca:canaryBakeMinutes "
-               f"and tca:deploymentBakeMinutes with {strategy}, plus {DEPLOYMENT_ALLOWANCE_MINUTES} min) between "
-               f"two rotations, which are as little as {HOURS_PER_DAY} h x rotationDays - {ROTATION_WINDOW_HOURS} h "
-               "(the rotation window) apart: every task is replaced once a day, and a task still using the user "
-               "a rotation just replaced must be gone before the next rotation changes that user's password; "
-               f"raise it, or shorten the bake times (and at most {MAX_ROTATION_DAYS})")
+               f"must be from {fastest} to {MAX_ROTATION_DAYS} with these bake times: every task is replaced once "
+               f"a day, and a deployment may take {minutes} min "
+               f"(tca:canaryBakeMinutes and tca:deploymentBakeMinutes with {strategy}, plus "
+               f"{DEPLOYMENT_ALLOWANCE_MINUTES} min to start and drain tasks); a task still logged in as the user a "
+               "rotation just replaced must be gone before the next rotation changes that user's password, and two "
+               f"rotations can be as little as {HOURS_PER_DAY} h x rotationDays - {ROTATION_WINDOW_HOURS} h (the "
+               "rotation window) apart. Raise tca:rotationDays or shorten the bake times")
         days = None
     return dict(days=days)

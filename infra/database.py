@@ -15,6 +15,7 @@ import pulumi.dynamic
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.bootstrap import DatabaseBootstrap
 from infra.config import DatabaseConfig, StackSettings
 from infra.iam import service_trust_policy
 from infra.keys import Keys, decrypt_secrets_statement
@@ -229,6 +230,13 @@ class Database(pulumi.ComponentResource):
         # No SecretVersion: the bootstrap step writes the first value and the rotation function the later ones,
         # so Pulumi never holds the password and can never write an old one back.
 
+        # The app's users, created by the master before anything logs in as them (infra/bootstrap.py).
+        self.bootstrap = DatabaseBootstrap(
+            name, stack, cfg, network, key_arn=keys.arn, instance=self.instance, db_name=DB_NAME,
+            app_secret_arn=self.secret.arn, master_secret_arn=self.master_secret_arn,
+            password_length=PASSWORD_LENGTH, exclude_characters=PASSWORD_EXCLUDE_CHARACTERS,
+            wait_for=self.master_ready, opts=child)
+
         # What the app connects to: the proxy when there is one, else the instance itself.
         self.proxy: aws.rds.Proxy | None = None
         self.proxy_target: aws.rds.ProxyTarget | None = None
@@ -238,9 +246,12 @@ class Database(pulumi.ComponentResource):
         if cfg.proxy:
             # The network opens the proxy's hop whenever tca:dbProxy is on (checked across stacks in infra/layers.py).
             assert network.proxy_security_group_id is not None, "tca:dbProxy needs the network's proxy group"
+            # While the stack still keeps its own master (the first of the two deploys that move it off the master
+            # login), the proxy accepts the master too: tasks not yet replaced keep logging in through it.
+            auth_secrets = [self.secret.arn] + ([self.master_secret_arn] if password is not None else [])
             self.proxy, self.proxy_target = self._add_proxy(
                 name, cfg, network.private_subnet_ids, network.proxy_security_group_id,
-                region=stack.region, key_arn=keys.arn)
+                region=stack.region, key_arn=keys.arn, auth_secrets=auth_secrets)
             self.proxy_ready = ProxyReady(
                 f"{name}-proxy-ready",
                 {
@@ -253,7 +264,9 @@ class Database(pulumi.ComponentResource):
                     "target_id": self.proxy_target.id,
                     "db_resource_id": self.instance.resource_id,
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target]),
+                # The proxy logs in with the app credential: until the bootstrap created its user, the target
+                # reports AUTH_FAILURE.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target, self.bootstrap.step]),
             )
             self.client_host = self.proxy.endpoint
 
@@ -263,7 +276,8 @@ class Database(pulumi.ComponentResource):
             credential_rotation=credential_rotation(cfg.proxy), key_arn=keys.arn,
             instance_identifier=self.instance.identifier, resource_id=self.instance.resource_id,
             proxy_name=self.proxy.name if self.proxy is not None else None, vpc_id=network.vpc_id,
-            ready=(self.instance, *self.master_ready, *([self.proxy_ready] if self.proxy_ready else [])))
+            ready=(self.instance, *self.master_ready, self.bootstrap.step,
+                   *([self.proxy_ready] if self.proxy_ready else [])))
         self.register_outputs({
             "address": self.address,
             "clientHost": self.client_host,
@@ -321,7 +335,8 @@ class Database(pulumi.ComponentResource):
 
     def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
                    security_group_id: pulumi.Input[str], *, region: str,
-                   key_arn: pulumi.Output[str]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
+                   key_arn: pulumi.Output[str],
+                   auth_secrets: list[pulumi.Output[str]]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-proxy",
@@ -332,10 +347,11 @@ class Database(pulumi.ComponentResource):
         read_secret = aws.iam.RolePolicy(
             f"{name}-proxy-secret",
             role=role.id,
-            policy=pulumi.Output.all(self.secret.arn, key_arn).apply(lambda arns: json.dumps({
+            policy=pulumi.Output.all(key_arn, *auth_secrets).apply(lambda arns: json.dumps({
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arns[0]},
-                              decrypt_secrets_statement(arns[1], region)],
+                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                               "Resource": arns[1] if len(arns) == 2 else list(arns[1:])},
+                              decrypt_secrets_statement(arns[0], region)],
             })),
             opts=child,
         )
@@ -354,12 +370,13 @@ class Database(pulumi.ComponentResource):
             debug_logging=False,
             auths=[aws.rds.ProxyAuthArgs(
                 auth_scheme="SECRETS",
-                secret_arn=self.secret.arn,
+                secret_arn=arn,
                 client_password_auth_type=cfg.proxy_client_auth,
                 iam_auth="DISABLED",
-                description="TechChallengeApp app user",
-            )],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret]),
+                description="TechChallengeApp app user" if i == 0 else "TechChallengeApp master user (while moving)",
+            ) for i, arn in enumerate(auth_secrets)],
+            # It lists only credentials whose user exists: the bootstrap creates the app's.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret, self.bootstrap.step]),
         )
         target_group = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy",

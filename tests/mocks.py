@@ -411,6 +411,18 @@ def _dynamic_seed(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z"}
 
 
+def _dynamic_bootstrap(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    task_arn = m.arn("ecs", f"task/{_short_hash(name, length=12)}/{_short_hash(name, 't', length=32)}")
+    return task_arn, {"task_arn": task_arn, "exit_code": 0, "stopped_at": "2026-11-28T00:00:00Z",
+                      "credential": "created"}
+
+
+def _ecs_task_definition(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
+    family = inputs.get("family", name)
+    arn = m.arn("ecs", f"task-definition/{family}:1")
+    return arn, {"arn": arn, "arnWithoutRevision": m.arn("ecs", f"task-definition/{family}"), "revision": 1}
+
+
 def _rds_proxy(m: AwsMocks, name: str, inputs: dict) -> tuple[str, dict]:
     proxy = f"{name}-{_short_hash(name, length=7)}"
     return proxy, {"name": proxy, "arn": m.arn("rds", f"db-proxy:prx-{_short_hash(name, length=17)}"),
@@ -519,6 +531,8 @@ _HANDLERS: dict[str, Callable[[AwsMocks, str, dict], tuple[str, dict]]] = {
     "awsx:ecs:FargateService": _fargate_service,
     "awsx:ecs:FargateTaskDefinition": _fargate_task_definition,
     "pulumi-python:dynamic/seed:DatabaseSeed": _dynamic_seed,
+    "pulumi-python:dynamic/bootstrap:DatabaseBootstrap": _dynamic_bootstrap,
+    "aws:ecs/taskDefinition:TaskDefinition": _ecs_task_definition,
     # deploy-time steps: proxy readiness and the rollout check
     "pulumi-python:dynamic/proxy:ProxyReady": _dynamic_proxy_ready,
     "pulumi-python:dynamic/release:RolloutCheck": _dynamic_rollout_check,

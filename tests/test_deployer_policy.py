@@ -181,6 +181,11 @@ REQUIRED: dict[str, list[str]] = {
                                                           "ecr:DeletePullThroughCacheRule",
                                                           "ecr:DescribePullThroughCacheRules",
                                                           "ecr:UpdatePullThroughCacheRule"],
+    # The database bootstrap (infra/bootstrap_provider.py): the app credential's first value (DescribeSecret,
+    # GetRandomPassword, PutSecretValue) or its corrected connection fields (GetSecretValue), then the task.
+    "pulumi-python:dynamic/bootstrap:DatabaseBootstrap": [
+        "secretsmanager:DescribeSecret", "secretsmanager:GetRandomPassword", "secretsmanager:PutSecretValue",
+        "secretsmanager:GetSecretValue", "ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask", "iam:PassRole"],
     # Deploy-time steps: wait for the proxy's target; read the service's deployments.
     "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
     "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
@@ -614,6 +619,11 @@ def _scoped_arns(run: Run) -> list[tuple[str, str]]:
              for r in run.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")]
     arns += [("scheduler:CreateSchedule", r.outputs["arn"]) for r in run.of_type("aws:scheduler/schedule:Schedule")]
     arns += [("events:PutRule", r.outputs["arn"]) for r in run.of_type("aws:cloudwatch/eventRule:EventRule")]
+    # The bootstrap step reads and writes the app credential with the deployer's credentials.
+    arns += [(action, r.inputs["app_secret_arn"])
+             for r in run.of_type("pulumi-python:dynamic/bootstrap:DatabaseBootstrap")
+             for action in ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                            "secretsmanager:PutSecretValue")]
     return arns
 
 
@@ -700,9 +710,9 @@ def _other_stack_arns(run: Run) -> list[str]:
              for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
     arns += [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{r.outputs['dashboardName']}"
              for r in run.of_type("aws:cloudwatch/dashboard:Dashboard")]
-    if not run.of_type("aws:ecs/cluster:Cluster"):  # a network or database layer has no app
+    if not run.of_type("awsx:ecs:FargateService"):  # a network or database layer has no app
         return arns
-    cluster = run.of_type("aws:ecs/cluster:Cluster")[0].outputs["name"]
+    cluster = run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["name"]
     service = run.one("awsx:ecs:FargateService").name
     alb = run.one("awsx:lb:ApplicationLoadBalancer").name
     elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:"
@@ -1009,6 +1019,7 @@ def _boundary_runs(stack: str) -> list[Run]:
 def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
     boundary = _boundary(stack)["Statement"]
     attached = set()
+    checked_master_reads: list[str] = []
     for run in _boundary_runs(stack):
         assert run.error is None, run.error
         needs = _inline_needs(run)
@@ -1017,6 +1028,14 @@ def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
             needs += _managed_needs(run, r.inputs["policyArn"])
         missing = sorted({(a, res) for a, res in needs if not _covered(boundary, a, res)})
         assert missing == []
+        # RDS's master secret is allowed only by its instance's tag: evaluate that condition too.
+        tags = {secret["secretArn"]: {"aws:rds:primaryDBInstanceArn": r.outputs["arn"]}
+                for r in run.of_type("aws:rds/instance:Instance") for secret in r.outputs.get("masterUserSecrets") or []}
+        for action, resource in needs:
+            if resource in tags:
+                checked_master_reads.append(resource)
+                assert _allowed(boundary, action, resource, tags[resource]), (action, resource)
+    assert checked_master_reads, "a role reads RDS's master secret (the database bootstrap)"
     assert attached == set(MANAGED_POLICIES), "a newly attached managed policy needs its entry in _managed_needs"
 
 

@@ -125,12 +125,18 @@ def test_each_layers_key_is_named_after_its_own_stack():
     (VPC, "network"), (FLOW_LOG, "network"), (SG, "network"),
     (RDS, "database"), (SECRET, "database"),
     ("aws:rds/proxy:Proxy", "database"),
-    (ECS_SERVICE, "app"), (ALB, "app"), ("aws:ecs/cluster:Cluster", "app"), (SEED, "app"),
+    (ECS_SERVICE, "app"), (ALB, "app"), (SEED, "app"),
+    ("pulumi-python:dynamic/bootstrap:DatabaseBootstrap", "database"),
     ("aws:cloudwatch/dashboard:Dashboard", "app"), ("aws:sns/topic:Topic", "app"),
 ])
 def test_each_single_instance_resource_lives_in_exactly_one_layer(type_: str, owner: str):
     owners = {k: v for k, v in _owners(prod_layers()).items() if k[0] == type_}
     assert owners and all(layers == [owner] for layers in owners.values()), owners
+
+
+def test_the_app_cluster_lives_in_the_app_layer_and_the_database_admin_cluster_in_the_database_layer():
+    owners = {k[1]: v for k, v in _owners(prod_layers()).items() if k[0] == "aws:ecs/cluster:Cluster"}
+    assert owners == {"tca-prod-cluster": ["app"], "tca-prod-dbadmin-ecs": ["database"]}
 
 
 def test_the_app_stack_exports_what_the_one_stack_deployment_exports_for_the_same_resources():

@@ -15,7 +15,7 @@ TOP_LEVEL = {"tca:infra:Keys", "tca:infra:Network", "tca:infra:Database", "tca:i
              "tca:infra:ScheduledRedeploy"}
 # Only where the app credential rotates by alternating users (no RDS Proxy).
 ROTATING = {"tca:infra:CredentialRotation", "tca:infra:ScheduledRedeploy"}
-COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain", "tca:infra:Release"}
+COMPONENTS = TOP_LEVEL | {"tca:infra:Seed", "tca:infra:Domain", "tca:infra:Release", "tca:infra:DatabaseBootstrap"}
 OUTPUTS = {"url", "healthcheckUrl", "clusterName", "serviceName", "logGroupName", "dbEndpoint", "dbSecretArn",
            "reseedCommand", "dashboardUrl", "alarmTopicArn"}
 
@@ -52,7 +52,7 @@ def test_url_outputs_point_at_the_load_balancer(run):
 
 def test_operational_outputs_name_the_real_resources(run):
     service = run.referenced(run.one("awsx:ecs:FargateService").outputs["service"])
-    assert run.outputs["clusterName"] == run.one("aws:ecs/cluster:Cluster").outputs["name"]
+    assert run.outputs["clusterName"] == run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["name"]
     assert run.outputs["serviceName"] == service["name"]
     app_logs = run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs")
     assert run.outputs["logGroupName"] == app_logs.outputs["name"]
@@ -100,6 +100,7 @@ def test_main_composes_the_components_and_the_service_owns_the_seed(run, setting
     assert all(c.parent.endswith("pulumi:pulumi:Stack::tca-" + run.stack) for c in top)
     assert run.one("tca:infra:Seed").parent == run.one("tca:infra:Service").urn
     assert run.one("tca:infra:Release").parent == run.one("tca:infra:Service").urn
+    assert run.one("tca:infra:DatabaseBootstrap").parent == run.one("tca:infra:Database").urn
 
 
 def test_every_resource_is_a_child_of_one_of_the_components(run):

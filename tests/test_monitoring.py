@@ -56,7 +56,8 @@ def _dims(run):
     return {
         "lb": {"LoadBalancer": lb},
         "tg": {"LoadBalancer": lb, "TargetGroup": run.referenced(alb["defaultTargetGroup"])["arnSuffix"]},
-        "ecs": {"ClusterName": run.one("aws:ecs/cluster:Cluster").outputs["name"], "ServiceName": service["name"]},
+        "ecs": {"ClusterName": run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["name"],
+                "ServiceName": service["name"]},
         "rds": {"DBInstanceIdentifier": run.one(RDS).outputs["identifier"]},
     }
 

@@ -116,7 +116,8 @@ def test_the_expansion_shows_awsx_children_as_the_engine_registers_them(prod: Ru
     azs, port = settings["tca:azCount"], settings["tca:appPort"]
     types = [r.resource_type for r in expanded("prod")]
     assert types.count("aws:ec2/subnet:Subnet") == 2 * azs
-    assert types.count("aws:ecs/taskDefinition:TaskDefinition") == 2
+    # The service's and the seed's (awsx), and the database bootstrap's.
+    assert types.count("aws:ecs/taskDefinition:TaskDefinition") == 3
     assert types.count("aws:ecs/service:Service") == 1
     assert types.count("aws:lb/loadBalancer:LoadBalancer") == 1
     assert types.count("aws:lb/listener:Listener") == (2 if settings["tca:domainName"] else 1)

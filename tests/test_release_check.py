@@ -17,7 +17,7 @@ def test_rollout_check_reads_this_service_in_this_cluster_and_region(run, settin
     props = plain(run.one(CHECK).inputs)
     service = run.referenced(run.one(ECS_SERVICE).outputs["service"])
     assert props["service"] == service["name"]
-    assert props["cluster"] == run.one("aws:ecs/cluster:Cluster").outputs["arn"]
+    assert props["cluster"] == run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["arn"]
     assert props["region"] == settings["aws:region"] and props["profile"] == ""
 
 

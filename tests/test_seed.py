@@ -55,7 +55,7 @@ def test_seed_runs_the_seed_task_in_private_subnets_with_the_service_group(run):
     assert props["task_definition"] == td["arn"]
     assert props["subnets"] == run.one(VPC).outputs["privateSubnetIds"]
     assert props["security_groups"] == [group_id(run, "svc")]
-    assert props["cluster"] == run.one("aws:ecs/cluster:Cluster").outputs["arn"]
+    assert props["cluster"] == run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["arn"]
     assert props["container_name"] == _seed_container(run)["name"]
     assert props["log_group"] == run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs").outputs["name"]
 

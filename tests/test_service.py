@@ -232,7 +232,7 @@ def test_tasks_run_in_private_subnets_without_public_ip_ecs_2(run):
 
 
 def test_service_runs_in_the_cluster_with_container_insights_ecs_12(run):
-    cluster = run.one(CLUSTER)
+    cluster = run.one(CLUSTER, "-cluster")
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert run.one(ECS_SERVICE).inputs["cluster"] == cluster.outputs["arn"]
 
@@ -240,7 +240,8 @@ def test_service_runs_in_the_cluster_with_container_insights_ecs_12(run):
 def test_container_insights_group_is_created_by_the_stack_on_its_key_with_its_retention(run, settings):
     # Left to Container Insights, the group is unencrypted, kept forever and survives `pulumi destroy`.
     group = run.one(LOG_GROUP, "-insights-logs")
-    assert group.inputs["name"] == f"/aws/ecs/containerinsights/{run.one(CLUSTER).inputs['name']}/performance"
+    cluster = run.one(CLUSTER, "-cluster").inputs["name"]
+    assert group.inputs["name"] == f"/aws/ecs/containerinsights/{cluster}/performance"
     assert group.inputs["kmsKeyId"] == run.one(KMS_KEY).outputs["arn"]
     assert int_of(group.inputs["retentionInDays"]) == settings["tca:logRetentionDays"]
     assert group.inputs["skipDestroy"] is False
@@ -248,12 +249,12 @@ def test_container_insights_group_is_created_by_the_stack_on_its_key_with_its_re
 
 
 def test_cluster_is_created_after_its_container_insights_group_and_deleted_before_it(run):
-    assert run.one(LOG_GROUP, "-insights-logs").urn in run.one(CLUSTER).dependencies
+    assert run.one(LOG_GROUP, "-insights-logs").urn in run.one(CLUSTER, "-cluster").dependencies
 
 
 def test_cluster_name_is_known_before_the_cluster_stable_and_starts_with_the_stack_prefix(run):
     import re
-    cluster = run.one(CLUSTER)
+    cluster = run.one(CLUSTER, "-cluster")
     suffix = run.one("random:index/randomId:RandomId", "-cluster-name").outputs["hex"]
     # The deployer's log-group scope and the key policy rely on the `tca-<stack>-` start.
     assert cluster.inputs["name"] == f"tca-{run.stack}-cluster-{suffix}"
@@ -361,7 +362,7 @@ def test_execution_role_reads_only_the_app_secret_iam_1(run):
 def test_autoscaling_targets_this_service_between_min_and_max(run, settings):
     target = run.one(SCALING_TARGET).inputs
     service = run.referenced(run.one(ECS_SERVICE).outputs["service"])
-    assert target["resourceId"] == f"service/{run.one(CLUSTER).outputs['name']}/{service['name']}"
+    assert target["resourceId"] == f"service/{run.one(CLUSTER, '-cluster').outputs['name']}/{service['name']}"
     assert target["scalableDimension"] == "ecs:service:DesiredCount"
     assert target["serviceNamespace"] == "ecs"
     assert int_of(target["minCapacity"]) == settings["tca:minTasks"]
@@ -412,7 +413,7 @@ def test_requests_are_divided_by_this_services_running_tasks_from_container_insi
     queries = _queries(run)
     service = run.referenced(run.one(ECS_SERVICE).outputs["service"])
     assert _stat(queries["tasks"]) == ("ECS/ContainerInsights", "RunningTaskCount", "Average",
-                                       {"ClusterName": run.one(CLUSTER).outputs["name"],
+                                       {"ClusterName": run.one(CLUSTER, "-cluster").outputs["name"],
                                         "ServiceName": service["name"]})
     # A late task count repeats the last one; with no running task every request counts against one.
     assert queries["running"]["expression"] == "FILL(tasks, REPEAT)"
@@ -514,7 +515,7 @@ def test_service_tasks_start_only_after_the_proxy_is_ready(run, settings):
 
 def test_cluster_offers_on_demand_and_spot_capacity(run):
     providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").inputs
-    assert providers["clusterName"] == run.one(CLUSTER).outputs["name"]
+    assert providers["clusterName"] == run.one(CLUSTER, "-cluster").outputs["name"]
     assert providers["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
 
 

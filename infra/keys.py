@@ -46,7 +46,7 @@ def log_group_name_patterns(name_prefix: str) -> list[str]:
 
 # The secrets RDS creates when it manages a master password are named `rds!db-<uuid>` (`rds!cluster-...` for
 # clusters), never after the stack; this key encrypts only the stack's own instance's, which names this key.
-RDS_MASTER_SECRET_NAME = "rds!db-*"
+RDS_MASTER_SECRET_NAME = "rds!db-*"  # noqa: S105 - a name pattern, not a password
 
 
 def secret_arn_patterns(name_prefix: str, region: str, account: str) -> list[str]:

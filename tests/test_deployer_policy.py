@@ -455,7 +455,8 @@ def test_the_rotation_function_is_changed_only_by_cloudformation(stack):
     statement = _by_sid(stack, "RotationFunctionOnlyThroughCloudFormation")
     assert statement["Resource"] == f"arn:aws:lambda:*:*:function:tca-{stack}-*"
     assert statement["Condition"] == VIA_CLOUDFORMATION
-    direct = {a for s in _allows(stack) if "Condition" not in s for a in _as_list(s["Action"]) if a.startswith("lambda:")}
+    direct = {a for s in _allows(stack) if "Condition" not in s
+              for a in _as_list(s["Action"]) if a.startswith("lambda:")}
     assert direct == {"lambda:InvokeFunction"}
 
 
@@ -1030,7 +1031,8 @@ def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
         assert missing == []
         # RDS's master secret is allowed only by its instance's tag: evaluate that condition too.
         tags = {secret["secretArn"]: {"aws:rds:primaryDBInstanceArn": r.outputs["arn"]}
-                for r in run.of_type("aws:rds/instance:Instance") for secret in r.outputs.get("masterUserSecrets") or []}
+                for r in run.of_type("aws:rds/instance:Instance")
+                for secret in r.outputs.get("masterUserSecrets") or []}
         for action, resource in needs:
             if resource in tags:
                 checked_master_reads.append(resource)
@@ -1067,7 +1069,8 @@ def _allowed(statements: list[dict], action: str, resource: str, tags: dict[str,
 
 def _rds_master_secret(instance_identifier: str) -> tuple[str, dict[str, str]]:
     """An RDS-managed master secret: named `rds!db-<uuid>`, tagged by RDS with its instance's ARN (the tag the
-    rotation function reads: aws-samples/aws-secrets-manager-rotation-lambdas, `fetch_instance_arn_from_system_tags`)."""
+    rotation function reads: aws-samples/aws-secrets-manager-rotation-lambdas,
+    `fetch_instance_arn_from_system_tags`)."""
     return (f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0b1c2d3e-4f56-7890-abcd-ef0123456789-AbCdEf",
             {"aws:rds:primaryDBInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{instance_identifier}"})
 
@@ -1079,7 +1082,8 @@ def test_the_boundary_lets_a_role_read_only_its_own_stacks_rds_master_secret(sta
     assert _by_sid_in(boundary, "ReadTheStacksMasterSecret") == {
         "Sid": "ReadTheStacksMasterSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
         "Resource": "arn:aws:secretsmanager:*:*:secret:rds!db-*",
-        "Condition": {"StringLike": {"aws:ResourceTag/aws:rds:primaryDBInstanceArn": f"arn:aws:rds:*:*:db:tca-{stack}-*"}}}
+        "Condition": {"StringLike": {
+            "aws:ResourceTag/aws:rds:primaryDBInstanceArn": f"arn:aws:rds:*:*:db:tca-{stack}-*"}}}
     assert _allowed(boundary, "secretsmanager:GetSecretValue", *_rds_master_secret(f"tca-{stack}-pg-1a2b3c4d"))
     assert not _allowed(boundary, "secretsmanager:GetSecretValue",
                         *_rds_master_secret(f"tca-{OTHER[stack]}-pg-1a2b3c4d"))
@@ -1114,8 +1118,8 @@ def test_the_boundary_grants_no_data_reads_and_no_iam(stack):
 # -- RDS's master secret: created by RDS with the deployer's permissions ----------------------------
 
 def _rds_master_secret_arns(run: Run) -> list[str]:
-    return [secret["secretArn"] for r in run.of_type("aws:rds/instance:Instance") if r.inputs.get("manageMasterUserPassword")
-            for secret in r.outputs["masterUserSecrets"]]
+    return [secret["secretArn"] for r in run.of_type("aws:rds/instance:Instance")
+            if r.inputs.get("manageMasterUserPassword") for secret in r.outputs["masterUserSecrets"]]
 
 
 def test_the_deployer_lets_rds_create_and_tag_the_stacks_master_secret_and_read_none(stack, runs):
@@ -1144,7 +1148,8 @@ def test_the_read_only_roles_read_neither_the_app_credential_nor_rdss_master_sec
         "Sid": "NoDatabaseCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
         "Resource": ["arn:aws:secretsmanager:*:*:secret:rds!*",
                      "arn:aws:secretsmanager:*:*:secret:tca-*-app-credentials-*"]}
-    app = [r.inputs["secretId"] for run in runs for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    app = [r.inputs["secretId"] for run in runs
+           for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
     app += [run.outputs["dbSecretArn"] for run in runs if "dbSecretArn" in run.outputs]
     masters = [arn for run in runs for arn in _rds_master_secret_arns(run)]
     assert app and masters

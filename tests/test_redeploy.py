@@ -38,9 +38,7 @@ def test_schedule_forces_a_new_deployment_of_this_service_once_a_day_on_time(sta
     assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
     target = schedule.inputs["target"]
     assert target["arn"] == "arn:aws:scheduler:::aws-sdk:ecs:updateService"
-    # The app's cluster, not the database administration tasks' own.
-    cluster = run.one("aws:ecs/cluster:Cluster", f"tca-{run.stack}-cluster")
-    assert json.loads(target["input"]) == {"Cluster": cluster.outputs["name"],
+    assert json.loads(target["input"]) == {"Cluster": run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["name"],
                                            "Service": service["name"], "ForceNewDeployment": True}
     assert schedule.inputs["groupName"] == run.one(GROUP).outputs["name"]
 

@@ -191,6 +191,7 @@ class DatabaseBootstrap(pulumi.ComponentResource):
                 "port": instance.port,
                 "dbname": db_name,
                 "app_user": APP_USER,
+                "app_users": [APP_USER, APP_USER_CLONE],
                 "password_length": password_length,
                 "exclude_characters": exclude_characters,
                 # Keys: a new instance, another secret, or other SQL is a database not yet prepared.

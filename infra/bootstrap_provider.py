@@ -79,6 +79,11 @@ def ensure_app_credential(secrets: Any, props: dict[str, Any]) -> str:
         raise BootstrapError(
             f"The app credential {arn} has a current value without {' or '.join(missing)}; it was left as it is. "
             "Restore its previous version (aws secretsmanager update-secret-version-stage) and run `pulumi up` again.")
+    if current["username"] not in props["app_users"]:
+        # The task grants and configures exactly the pair; any other user would log in without the owner role.
+        raise BootstrapError(
+            f"The app credential {arn} names the user {current['username']!r}, not one of "
+            f"{', '.join(props['app_users'])}; it was left as it is.")
     if all(current.get(key) == value for key, value in wanted.items()):
         return "kept"
     _put_current(secrets, arn, {**current, **wanted})

@@ -196,6 +196,7 @@ def test_the_credential_names_the_instance_and_uses_the_stacks_password_rules(pr
     assert int_of(props["port"]) == int_of(proxied.one(RDS).outputs["port"])
     assert props["dbname"] == proxied.one(RDS).inputs["dbName"]
     assert props["app_user"] == "tca_app"
+    assert props["app_users"] == ["tca_app", "tca_app_clone"]
     assert props["exclude_characters"] == PASSWORD_EXCLUDE_CHARACTERS
     assert int_of(props["password_length"]) == 32
 

@@ -29,7 +29,7 @@ PROPS = {
     "cluster": CLUSTER, "task_definition": TASK_DEF,
     "subnets": ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"], "security_groups": ["sg-0a1b2c3d4e5f60718"],
     "container_name": "psql", "log_group": "tca-dev-dbadmin-logs-1a2b3c4", "log_stream_prefix": "bootstrap",
-    "host": HOST, "port": 5432.0, "dbname": "tca", "app_user": APP_USER,
+    "host": HOST, "port": 5432.0, "dbname": "tca", "app_user": APP_USER, "app_users": [APP_USER, APP_USER_CLONE],
     "password_length": PASSWORD_LENGTH, "exclude_characters": PASSWORD_EXCLUDE_CHARACTERS,
     "db_resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "app_secret_arn": APP_SECRET, "master_secret_arn": MASTER,
     "sql_hash": "0" * 64,
@@ -128,6 +128,14 @@ def test_a_current_value_without_a_password_is_refused_and_not_overwritten(secre
     _describe(stub, {VERSION: ["AWSCURRENT"]})
     _current(stub, {**CONNECTION, "username": APP_USER})
     with pytest.raises(BootstrapError, match=r"without password; it was left as it is"):
+        ensure_app_credential(client, PROPS)
+
+
+def test_a_current_value_for_a_user_outside_the_pair_is_refused_and_not_overwritten(secrets):
+    client, stub = secrets
+    _describe(stub, {VERSION: ["AWSCURRENT"]})
+    _current(stub, {**ROTATED, "username": "tcaadmin", "host": "elsewhere"})
+    with pytest.raises(BootstrapError, match=r"names the user 'tcaadmin', not one of tca_app, tca_app_clone"):
         ensure_app_credential(client, PROPS)
 
 

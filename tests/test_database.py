@@ -319,6 +319,24 @@ def test_proxy_authenticates_only_with_the_app_secret_and_configured_client_auth
     assert auth["iamAuth"] == "DISABLED"
 
 
+def test_a_proxy_stack_keeping_its_own_master_accepts_the_app_and_the_master_while_tasks_move():
+    """The first of the two deploys: tasks not yet replaced still log in as the master through the proxy."""
+    run = stack_generated_master()
+    assert run.of_type(PROXY)
+    app = run.one(SECRET, "-app-credentials").outputs["arn"]
+    master = run.one(SECRET, "tca-prod-credentials").outputs["arn"]
+    assert [a["secretArn"] for a in run.one(PROXY).inputs["auths"]] == [app, master]
+    statements = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", "-proxy-").inputs["policy"])["Statement"]
+    assert statements[0] == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [app, master]}
+
+
+def test_with_the_rds_managed_master_the_proxy_never_lists_the_master():
+    run = run_where("prod", {"tca:dbProxy": True, "tca:dbManagedMasterPassword": True})
+    master = run.one(RDS).outputs["masterUserSecrets"][0]["secretArn"]
+    assert master not in json.dumps(plain(run.one(PROXY).inputs))
+    assert master not in run.one("aws:iam/rolePolicy:RolePolicy", "-proxy-").inputs["policy"]
+
+
 def test_proxy_client_auth_follows_config():
     assert PROD_CHANGED["tca:dbProxy"] is True
     assert PROD_CHANGED["tca:dbProxyClientAuth"] == "POSTGRES_SCRAM_SHA_256"

@@ -434,6 +434,22 @@ def broken(change: Callable[[dict], None]) -> list[PolicyResource]:
     return build(stack)
 
 
+def _with_admin_group(tags: dict[str, str]) -> Callable[[dict], None]:
+    def change(stack: dict) -> None:
+        stack["admin-sg"] = ("aws:ec2/securityGroup:SecurityGroup", {"id": "sg-admin", "description": "admin",
+                                                                     "tags": tags})
+        stack["db-in-admin"] = _rule("sg-db", 5432, peer="sg-admin")
+    return change
+
+
+def test_the_database_group_admits_the_database_admin_tasks_group_known_by_its_tag():
+    assert violated(broken(_with_admin_group({"PathHop": "admin"}))) == set()
+
+
+def test_the_database_group_admits_no_other_group_the_policy_cannot_place():
+    assert violated(broken(_with_admin_group({"PathHop": "svc-extra"}))) == {"db-ingress-only-from-app"}
+
+
 def test_the_compliant_stack_passes_every_policy_with_prods_config():
     assert violated(build(compliant_stack())) == set()
 

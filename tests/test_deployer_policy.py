@@ -711,6 +711,9 @@ def _other_stack_arns(run: Run) -> list[str]:
              for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
     arns += [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{r.outputs['dashboardName']}"
              for r in run.of_type("aws:cloudwatch/dashboard:Dashboard")]
+    # The database bootstrap's task definition (RunTask, DeregisterTaskDefinition act on it by family).
+    arns += [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{r.inputs['family']}:1"
+             for r in run.of_type("aws:ecs/taskDefinition:TaskDefinition")]
     if not run.of_type("awsx:ecs:FargateService"):  # a network or database layer has no app
         return arns
     cluster = run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["name"]

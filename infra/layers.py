@@ -4,7 +4,8 @@
 the parts before them from those stacks' outputs (`tca:networkStack`, `tca:databaseStack`):
 
     network   Keys (when it logs flows), Network (the VPC, or an existing one, and the path's security groups)
-    database  Keys, Database (secret, parameter and subnet groups, instance, proxy), in the network's subnets
+    database  Keys, Database (credentials, parameter and subnet groups, instance, bootstrap task, proxy), in the
+              network's subnets
     app       Keys and what `__main__.py` composes when `builds_app`: cluster, load balancer, service, seed,
               release safety, edge, domain, alarms and dashboard, on the network's and the database's refs
 

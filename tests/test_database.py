@@ -38,6 +38,23 @@ def test_rds_manages_the_master_password_in_its_own_secret_on_the_stack_key(run)
     assert rds["masterUserSecretKmsKeyId"] == run.one("aws:kms/key:Key").outputs["arn"]
 
 
+@pytest.mark.xfail(reason="the key policy for RDS's own master secret (rds!db-...) lands with the IAM branch",
+                   strict=False)
+def test_the_stack_key_lets_secrets_manager_encrypt_rds_own_master_secret(run):
+    """RDS creates the secret with the stack key (named rds!db-<uuid>, never the stack prefix): Secrets Manager's
+    use of the key, with the secret's ARN as encryption context, must be inside the key policy."""
+    import fnmatch
+
+    run = managed_master(run.stack)
+    master = run.one(RDS).outputs["masterUserSecrets"][0]["secretArn"]
+    policy = json.loads(run.one("aws:kms/key:Key").inputs["policy"])
+    patterns = [p for s in policy["Statement"] if s.get("Sid") == "SecretsManagerForThisStacksSecrets"
+                for p in ([s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]]
+                          if isinstance(s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"], str)
+                          else s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"])]
+    assert any(fnmatch.fnmatchcase(master, p) for p in patterns), patterns
+
+
 def test_with_the_rds_managed_master_no_password_exists_in_the_program_or_its_state(run):
     run = managed_master(run.stack)
     assert "password" not in run.one(RDS).inputs

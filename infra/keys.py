@@ -44,6 +44,17 @@ def log_group_name_patterns(name_prefix: str) -> list[str]:
             f"aws-waf-logs-{name_prefix}-*"]
 
 
+# The secrets RDS creates when it manages a master password are named `rds!db-<uuid>` (`rds!cluster-...` for
+# clusters), never after the stack; this key encrypts only the stack's own instance's, which names this key.
+RDS_MASTER_SECRET_NAME = "rds!db-*"  # noqa: S105 - a name pattern, not a password
+
+
+def secret_arn_patterns(name_prefix: str, region: str, account: str) -> list[str]:
+    """The secrets this stack's key encrypts: those named with the stack prefix, and its RDS-managed master secret."""
+    return [f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
+            for name in (f"{name_prefix}-*", RDS_MASTER_SECRET_NAME)]
+
+
 def key_policy(name_prefix: str, region: str, account: str, administrator: str = "") -> dict[str, Any]:
     """Who may use the key: the account's administrators, the stack's deployer, each service for this stack only."""
     logs_arns = [f"arn:aws:logs:{region}:{account}:log-group:{name}" for name in log_group_name_patterns(name_prefix)]
@@ -69,6 +80,16 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
                 "Principal": {"AWS": f"arn:aws:iam::{account}:{administrator}"},
                 "Action": KEY_ADMIN_ACTIONS,
                 "Resource": "*",
+            }, {
+                # RDS User Guide, "Permissions required for Secrets Manager integration": whoever asks RDS to
+                # manage the master password with a customer managed key needs kms:Decrypt, GenerateDataKey and
+                # CreateGrant on it; only through RDS, so the deployer cannot use the key for anything else.
+                "Sid": "StackDeployerLetsRdsEncryptTheMasterSecret",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:{administrator}"},
+                "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
             }] if administrator else []),
             {
                 # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS".
@@ -107,7 +128,8 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
             {
                 # The shape of the AWS-managed aws/secretsmanager key's policy, narrowed to this stack's
                 # secrets: principals of this account, only through Secrets Manager, only for secrets
-                # named with the stack's prefix (Secrets Manager passes the secret's ARN as context).
+                # named with the stack's prefix or RDS's master secret (Secrets Manager passes the
+                # secret's ARN as context). Who may read a secret is IAM's and the boundary's decision.
                 "Sid": "SecretsManagerForThisStacksSecrets",
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
@@ -117,7 +139,7 @@ def key_policy(name_prefix: str, region: str, account: str, administrator: str =
                     "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
                                      "kms:CallerAccount": account},
                     "StringLike": {"kms:EncryptionContext:SecretARN":
-                                   f"arn:aws:secretsmanager:{region}:{account}:secret:{name_prefix}-*"},
+                                   secret_arn_patterns(name_prefix, region, account)},
                 },
             },
         ],

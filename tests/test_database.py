@@ -38,8 +38,6 @@ def test_rds_manages_the_master_password_in_its_own_secret_on_the_stack_key(run)
     assert rds["masterUserSecretKmsKeyId"] == run.one("aws:kms/key:Key").outputs["arn"]
 
 
-@pytest.mark.xfail(reason="the key policy for RDS's own master secret (rds!db-...) lands with the IAM branch",
-                   strict=False)
 def test_the_stack_key_lets_secrets_manager_encrypt_rds_own_master_secret(run):
     """RDS creates the secret with the stack key (named rds!db-<uuid>, never the stack prefix): Secrets Manager's
     use of the key, with the secret's ARN as encryption context, must be inside the key policy."""

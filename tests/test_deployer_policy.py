@@ -18,7 +18,7 @@ from infra.keys import KEY_ADMIN_ACTIONS
 from infra.tags import DEPLOYMENT_TAG
 from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, shared_run, stack_run
 from tests.helpers import plain
-from tests.layered import WITH_PROXY, layered
+from tests.layered import WITH_PROXY, WITHOUT_PROXY, layered
 from tests.mocks import ACCOUNT, EXISTING_VPC_SETTINGS, ROOT, Run, stack_region
 from tests.policy_resources import policy_resources
 
@@ -34,7 +34,7 @@ def _load(path) -> dict:
     return json.loads(path.read_text())
 
 
-# Two customer-managed policies per stack: one inline policy would pass a role's 10,240-character limit
+# Three customer-managed policies per stack: one inline policy would pass a role's 10,240-character limit
 # together with the state policy, and a user or group (a laptop deploy) takes far smaller inline ones.
 def _documents(stack: str) -> dict[str, dict]:
     return {p.name: _load(p) for p in sorted(IAM.glob(f"deployer-{stack}-policy-*.json"))}
@@ -181,6 +181,11 @@ REQUIRED: dict[str, list[str]] = {
                                                           "ecr:DeletePullThroughCacheRule",
                                                           "ecr:DescribePullThroughCacheRules",
                                                           "ecr:UpdatePullThroughCacheRule"],
+    # The database bootstrap (infra/bootstrap_provider.py): the app credential's first value (DescribeSecret,
+    # GetRandomPassword, PutSecretValue) or its corrected connection fields (GetSecretValue), then the task.
+    "pulumi-python:dynamic/bootstrap:DatabaseBootstrap": [
+        "secretsmanager:DescribeSecret", "secretsmanager:GetRandomPassword", "secretsmanager:PutSecretValue",
+        "secretsmanager:GetSecretValue", "ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask", "iam:PassRole"],
     # Deploy-time steps: wait for the proxy's target; read the service's deployments.
     "pulumi-python:dynamic/proxy:ProxyReady": ["rds:DescribeDBProxyTargets"],
     "pulumi-python:dynamic/release:RolloutCheck": ["ecs:DescribeServices"],
@@ -221,6 +226,36 @@ REQUIRED: dict[str, list[str]] = {
         "wafv2:PutLoggingConfiguration", "wafv2:DeleteLoggingConfiguration", "wafv2:GetLoggingConfiguration",
         "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+    # AWS's rotation function, a Serverless Application Repository stack (terraform-provider-aws
+    # serverlessrepo/cloudformation_stack.go: CreateCloudFormationChangeSet, DescribeChangeSet, ExecuteChangeSet by
+    # the caller, DescribeStacks, GetApplication on read, DeleteStack). The repository creates the change set and
+    # CloudFormation runs it with the caller's credentials: the template from the repository's bucket, the
+    # function's role, the function, its invoke permission (AWS managed policy SecretsManagerReadWrite lists the
+    # change-set, S3 and Lambda actions; "To create new rotation functions, you must also have permission to create
+    # AWS CloudFormation stacks and AWS Lambda execution roles").
+    "aws:serverlessrepository/cloudFormationStack:CloudFormationStack": [
+        "serverlessrepo:CreateCloudFormationChangeSet", "serverlessrepo:GetApplication",
+        "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+        "cloudformation:DescribeStacks", "cloudformation:DeleteStack", "s3:GetObject", "iam:CreateRole",
+        "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PassRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy", "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
+        "lambda:AddPermission", "lambda:RemovePermission"],
+    # RotateSecret on create and update, CancelRotateSecret on delete, DescribeSecret on read; "You also need
+    # lambda:InvokeFunction permissions on the rotation function" (Secrets Manager API Reference, RotateSecret).
+    "aws:secretsmanager/secretRotation:SecretRotation": ["secretsmanager:RotateSecret",
+                                                         "secretsmanager:CancelRotateSecret",
+                                                         "secretsmanager:DescribeSecret", "lambda:InvokeFunction"],
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ["scheduler:CreateScheduleGroup", "scheduler:DeleteScheduleGroup",
+                                                  "scheduler:GetScheduleGroup", "scheduler:ListTagsForResource"],
+    "aws:scheduler/schedule:Schedule": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule",
+                                        "scheduler:GetSchedule", "scheduler:UpdateSchedule", "iam:PassRole"],
+    "aws:cloudwatch/eventRule:EventRule": ["events:PutRule", "events:DeleteRule", "events:DescribeRule",
+                                           "events:ListTagsForResource"],
+    "aws:cloudwatch/eventTarget:EventTarget": ["events:PutTargets", "events:RemoveTargets",
+                                               "events:ListTargetsByRule"],
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": ["logs:PutMetricFilter", "logs:DeleteMetricFilter",
+                                                       "logs:DescribeMetricFilters"],
+    "aws:sns/topicPolicy:TopicPolicy": ["sns:SetTopicAttributes", "sns:GetTopicAttributes"],
     # Provider-level calls: the account and the availability zones awsx spreads subnets over.
     "provider": ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"],
 }
@@ -253,7 +288,8 @@ def _granted(stack: str) -> set[str]:
 # its other changed values (tests/conftest.py).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
     "dev": [DEV_ALL_ON, {"tca:dockerHubCredentialsSecretArn": DOCKER_HUB_SECRET}],
-    "prod": [PROD_CHANGED],
+    # Without RDS Proxy, prod's app credential rotates: its function, schedule and rules must deploy too.
+    "prod": [PROD_CHANGED, WITHOUT_PROXY],
 }
 
 
@@ -290,12 +326,10 @@ def deployed_types(runs: list[Run]) -> set[str]:
     return types - NO_AWS
 
 
-@pytest.mark.xfail(reason="deployer IAM for the bootstrap and rotation lands with the IAM branch", strict=False)
 def test_every_deployed_resource_type_is_mapped_to_its_actions(deployed_types):
     assert deployed_types - set(REQUIRED) == set(), "add the new types' actions to REQUIRED and the policy"
 
 
-@pytest.mark.xfail(reason="deployer IAM for the bootstrap and rotation lands with the IAM branch", strict=False)
 def test_policy_grants_create_delete_and_read_for_every_deployed_type(stack, deployed_types):
     granted = _granted(stack)
     missing = {t: sorted(set(REQUIRED[t]) - granted) for t in deployed_types if set(REQUIRED[t]) - granted}
@@ -342,7 +376,10 @@ BOUNDED = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "ia
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_roles_are_created_or_given_policies_only_with_the_stacks_boundary(stack):
+    # Every statement but the rotation function's exception (tested exactly below).
     for statement in _allows(stack):
+        if statement["Sid"] in SAR_ROLE_EXCEPTION:
+            continue
         for action in set(_as_list(statement["Action"])) & set(BOUNDED):
             assert statement["Resource"] == _role_arn(stack), statement["Sid"]
             condition = dict(statement["Condition"])
@@ -355,12 +392,137 @@ def test_roles_are_created_or_given_policies_only_with_the_stacks_boundary(stack
     assert set(BOUNDED) <= _granted(stack)
 
 
+# -- the one unbounded role: the rotation function's, created by AWS's template through CloudFormation ---------
+
+# The Serverless Application Repository application's template creates the function's role with no permissions
+# boundary and has no parameter for one (aws-samples/aws-secrets-manager-rotation-lambdas#27). CloudFormation
+# creates it with the caller's credentials, and names it `<stack>-<logical ID>-<suffix>`, the stack name cut
+# short when the logical ID is long: `serverlessrepo-NewRelic-l-NewRelicLogIngestionFunct-izPFLMbHJpsq` keeps 25
+# characters of it, enough for `serverlessrepo-tca-<stack>-`.
+SAR_PUBLISHER = "297356227824"
+SAR_APPLICATION = f"arn:aws:serverlessrepo:*:{SAR_PUBLISHER}:applications/SecretsManagerRDSPostgreSQLRotationMultiUser"
+SAR_ROLE_EXCEPTION = ("RotationFunctionRoleOnlyThroughCloudFormation",
+                      "RotationFunctionRoleManagedPoliciesOnlyThroughCloudFormation",
+                      "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation")
+VIA_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
+# The AWS managed policies SAM attaches to a function's generated role: the basic execution role always, the VPC
+# access role for a function in a VPC.
+LAMBDA_MANAGED_POLICIES = ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                           "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]
+
+
+def _sar_role_arn(stack: str) -> str:
+    return f"arn:aws:iam::*:role/serverlessrepo-tca-{stack}-*"
+
+
+def _sar_stack_arn(stack: str) -> str:
+    return f"arn:aws:cloudformation:*:*:stack/serverlessrepo-tca-{stack}-*/*"
+
+
+def _by_sid(stack: str, sid: str) -> dict:
+    return _by_sid_in(_statements(stack), sid)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_functions_role_is_managed_only_by_cloudformation_and_only_under_its_own_names(stack):
+    assert _by_sid(stack, "RotationFunctionRoleOnlyThroughCloudFormation") == {
+        "Sid": "RotationFunctionRoleOnlyThroughCloudFormation", "Effect": "Allow",
+        "Action": ["iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
+                   "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole",
+                   "iam:UntagRole"],
+        "Resource": _sar_role_arn(stack), "Condition": VIA_CLOUDFORMATION}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_functions_role_gets_only_lambdas_two_basic_managed_policies(stack):
+    assert _by_sid(stack, "RotationFunctionRoleManagedPoliciesOnlyThroughCloudFormation") == {
+        "Sid": "RotationFunctionRoleManagedPoliciesOnlyThroughCloudFormation", "Effect": "Allow",
+        "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], "Resource": _sar_role_arn(stack),
+        "Condition": {**VIA_CLOUDFORMATION, "ArnEquals": {"iam:PolicyARN": LAMBDA_MANAGED_POLICIES}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_functions_role_is_passed_only_to_lambda_and_only_by_cloudformation(stack):
+    assert _by_sid(stack, "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation") == {
+        "Sid": "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation", "Effect": "Allow",
+        "Action": ["iam:PassRole"], "Resource": _sar_role_arn(stack),
+        "Condition": {**VIA_CLOUDFORMATION, "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rotation_function_is_changed_only_by_cloudformation(stack):
+    # Direct UpdateFunctionCode or UpdateFunctionConfiguration (a layer) would run any code with the unbounded role.
+    statement = _by_sid(stack, "RotationFunctionOnlyThroughCloudFormation")
+    assert statement["Resource"] == f"arn:aws:lambda:*:*:function:tca-{stack}-*"
+    assert statement["Condition"] == VIA_CLOUDFORMATION
+    direct = {a for s in _allows(stack) if "Condition" not in s
+              for a in _as_list(s["Action"]) if a.startswith("lambda:")}
+    assert direct == {"lambda:InvokeFunction"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_direct_call_changes_or_passes_the_rotation_functions_role_or_its_code(stack):
+    # Explicit, so no other Allow can lift it: aws:CalledVia is "not present when the principal makes the call
+    # directly" (IAM User Guide, aws:CalledVia). Every repository-made role is covered, not only this stack's.
+    assert _by_sid(stack, "NothingButCloudFormationChangesTheRotationFunction") == {
+        "Sid": "NothingButCloudFormationChangesTheRotationFunction", "Effect": "Deny",
+        "Action": ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+                   "iam:PassRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "lambda:AddPermission",
+                   "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"],
+        "Resource": ["arn:aws:iam::*:role/serverlessrepo-*", f"arn:aws:lambda:*:*:function:tca-{stack}-*"],
+        "Condition": {"Null": {"aws:CalledVia": "true"}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_change_sets_come_only_from_the_repository_and_only_for_awss_rotation_application(stack):
+    # Only AWS's published application (its publisher's account, not any application of that name), so the
+    # only templates CloudFormation can run for the deployer are AWS's; the repository creates the change set
+    # with the caller's credentials (AWS managed policy SecretsManagerReadWrite grants the caller
+    # cloudformation:CreateChangeSet for it), so a change set made directly has aws:ViaAWSService false.
+    assert _by_sid(stack, "RotationApplication") == {
+        "Sid": "RotationApplication", "Effect": "Allow",
+        "Action": ["serverlessrepo:CreateCloudFormationChangeSet", "serverlessrepo:GetApplication"],
+        "Resource": SAR_APPLICATION}
+    assert _by_sid(stack, "RotationStackChangeSetsOnlyFromTheRepository") == {
+        "Sid": "RotationStackChangeSetsOnlyFromTheRepository", "Effect": "Allow",
+        "Action": ["cloudformation:CreateChangeSet"],
+        # The template carries the SAM transform, which CloudFormation authorizes as a resource of its own.
+        "Resource": [_sar_stack_arn(stack), "arn:aws:cloudformation:*:aws:transform/Serverless-2016-10-31"],
+        "Condition": {"Bool": {"aws:ViaAWSService": "true"}}}
+    assert _by_sid(stack, "NoChangeSetButTheRepositorys") == {
+        "Sid": "NoChangeSetButTheRepositorys", "Effect": "Deny", "Action": ["cloudformation:CreateChangeSet"],
+        "Resource": "*", "Condition": {"Bool": {"aws:ViaAWSService": "false"}}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_other_cloudformation_call_can_write_a_template_or_a_stack_policy(stack):
+    assert _by_sid(stack, "NoOtherWayToWriteAStack") == {
+        "Sid": "NoOtherWayToWriteAStack", "Effect": "Deny",
+        "Action": ["cloudformation:ContinueUpdateRollback", "cloudformation:CreateStack",
+                   "cloudformation:CreateStackInstances", "cloudformation:CreateStackSet",
+                   "cloudformation:ImportStacksToStackSet", "cloudformation:RollbackStack",
+                   "cloudformation:SetStackPolicy", "cloudformation:UpdateStack", "cloudformation:UpdateStackInstances",
+                   "cloudformation:UpdateStackSet"],
+        "Resource": "*"}
+    # What it may do: execute the change set the repository made, read, delete; all on its own rotation stacks.
+    allowed = {a: s for s in _allows(stack) for a in _as_list(s["Action"]) if a.startswith("cloudformation:")}
+    assert set(allowed) == {"cloudformation:CreateChangeSet", "cloudformation:DeleteStack",
+                            "cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks",
+                            "cloudformation:ExecuteChangeSet", "cloudformation:TagResource"}
+    for action, statement in allowed.items():
+        assert _sar_stack_arn(stack) in _as_list(statement["Resource"]), action
+    assert _by_sid(stack, "RotationStackTagsOnCreate")["Condition"] == {
+        "StringEquals": {"cloudformation:CreateAction": ["CreateChangeSet", "ExecuteChangeSet"]}}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_deployer_loosens_a_boundary_or_edits_any_managed_policy(stack):
     # Explicit, so no later Allow can lift it: the boundary itself and the deployer's own policies are
     # customer-managed policies, edited only by an administrator.
     denies = [s for s in _statements(stack) if s["Effect"] == "Deny"
-              and s["Sid"] not in ("NeverTheOtherStacksResources", "NeverTheOtherStacksNetwork")]
+              and s["Sid"] not in ("NeverTheOtherStacksResources", "NeverTheOtherStacksNetwork",
+                                   "NoOtherWayToWriteAStack", "NoChangeSetButTheRepositorys",
+                                   "NothingButCloudFormationChangesTheRotationFunction")]
     assert denies == [{"Sid": "NeverLoosenBoundariesOrPolicies", "Effect": "Deny", "Action": [
         "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
         "iam:DeleteRolePermissionsBoundary", "iam:SetDefaultPolicyVersion"], "Resource": "*"}]
@@ -374,22 +536,29 @@ def test_no_deployer_loosens_a_boundary_or_edits_any_managed_policy(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_iam_permissions_are_limited_to_this_stacks_roles(stack):
+    # The stack's own roles, or the rotation function's, only through CloudFormation.
     for statement in _allows(stack):
         iam = [a for a in _as_list(statement["Action"]) if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
-        if iam:
+        if iam and statement["Sid"] in SAR_ROLE_EXCEPTION:
+            assert statement["Resource"] == _sar_role_arn(stack), statement["Sid"]
+            assert VIA_CLOUDFORMATION.items() <= statement["Condition"].items(), statement["Sid"]
+        elif iam:
             assert statement["Resource"] == _role_arn(stack), statement["Sid"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_pass_role_goes_only_to_the_services_that_assume_the_stacks_roles(stack):
-    (statement,) = [s for s in _allows(stack) if "iam:PassRole" in s["Action"]]
+    statements = {s["Sid"]: s for s in _allows(stack) if "iam:PassRole" in s["Action"]}
+    assert set(statements) == {"PassProjectRolesToTheirServices",
+                               "PassRotationFunctionRoleOnlyToLambdaThroughCloudFormation"}
+    statement = statements["PassProjectRolesToTheirServices"]
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Resource"] == _role_arn(stack)
-    # Tasks, the RDS Proxy, RDS enhanced monitoring, VPC flow logs, and ECS itself (the canary's
-    # load-balancer role).
+    # Tasks, the RDS Proxy, RDS enhanced monitoring, VPC flow logs, ECS itself (the canary's load-balancer
+    # role), and EventBridge Scheduler (the daily redeployment's role).
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
         "ecs-tasks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
-        "vpc-flow-logs.amazonaws.com", "ecs.amazonaws.com"]}}
+        "vpc-flow-logs.amazonaws.com", "ecs.amazonaws.com", "scheduler.amazonaws.com"]}}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -435,13 +604,41 @@ def _scoped_arns(run: Run) -> list[tuple[str, str]]:
         arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
         # The provider acts on both forms of a group's ARN: with and without the trailing ":*".
         arns += [("logs:CreateLogGroup", arn), ("logs:CreateLogGroup", arn + ":*")]
+    for r in run.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"):
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{r.inputs['logGroupName']}"
+        arns += [("logs:PutMetricFilter", arn), ("logs:PutMetricFilter", arn + ":*")]
+    for r in run.of_type("aws:serverlessrepository/cloudFormationStack:CloudFormationStack"):
+        arns += [("cloudformation:CreateChangeSet", r.id), ("cloudformation:ExecuteChangeSet", r.id),
+                 ("cloudformation:DeleteStack", r.id),
+                 ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/{_sar_role_name(r.outputs['name'])}"),
+                 ("lambda:CreateFunction", r.outputs["outputs"]["RotationLambdaARN"])]
+    arns += [("lambda:InvokeFunction", r.inputs["rotationLambdaArn"])
+             for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    arns += [("secretsmanager:RotateSecret", r.inputs["secretId"])
+             for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    arns += [("scheduler:CreateScheduleGroup", r.outputs["arn"])
+             for r in run.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")]
+    arns += [("scheduler:CreateSchedule", r.outputs["arn"]) for r in run.of_type("aws:scheduler/schedule:Schedule")]
+    arns += [("events:PutRule", r.outputs["arn"]) for r in run.of_type("aws:cloudwatch/eventRule:EventRule")]
+    # The bootstrap step reads and writes the app credential with the deployer's credentials.
+    arns += [(action, r.inputs["app_secret_arn"])
+             for r in run.of_type("pulumi-python:dynamic/bootstrap:DatabaseBootstrap")
+             for action in ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                            "secretsmanager:PutSecretValue")]
     return arns
 
 
-@pytest.mark.xfail(reason="deployer IAM for rotation lands with the IAM branch", strict=False)
+def _sar_role_name(stack_name: str) -> str:
+    """The name CloudFormation gives the template's function role: `<stack>-<logical ID>-<suffix>`, 64 characters
+    at most, each long part cut to 25 (see SAR_ROLE_EXCEPTION)."""
+    return (f"serverlessrepo-{stack_name}"[:25] + "-" + "SecretsManagerRDSPostgreSQLRotationMultiUserRole"[:25]
+            + "-1AB2CD3EF4GH")
+
+
 def test_every_named_resource_falls_inside_its_own_stacks_policy_and_outside_the_others(stack, runs):
     found = {arn.split(":")[2] for run in runs for _, arn in _scoped_arns(run)}
-    assert found == {"iam", "secretsmanager", "sns", "s3", "kms", "logs"}
+    assert found == {"iam", "secretsmanager", "sns", "s3", "kms", "logs", "cloudformation", "lambda", "scheduler",
+                     "events"}
     own, other = _statements(stack), _statements(OTHER[stack])
     for run in runs:
         for action, arn in _scoped_arns(run):
@@ -460,10 +657,37 @@ def test_log_group_permissions_reach_every_kind_of_log_group_the_stack_creates(r
 def test_secrets_are_limited_to_this_stacks_secrets(stack):
     checked = 0
     for statement in _allows(stack):
+        if statement["Sid"] in ("RdsManagedMasterSecret", "AppSecretFirstPassword"):
+            continue
         if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
             assert statement["Resource"] == f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*"
             checked += 1
     assert checked, "the deployer manages the stack's secrets"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_on_rdss_master_secrets_the_deployer_may_only_have_rds_create_and_tag_them(stack):
+    # RDS User Guide, "Permissions required for Secrets Manager integration": "the user who specifies that
+    # Amazon RDS manages the master user password in Secrets Manager must have permissions to perform"
+    # kms:DescribeKey (the key's policy), secretsmanager:CreateSecret and secretsmanager:TagResource. RDS names
+    # the secret `rds!db-<uuid>`, so both deployers hold these two on every such secret; neither reads, changes
+    # or deletes a value.
+    assert _by_sid(stack, "RdsManagedMasterSecret") == {
+        "Sid": "RdsManagedMasterSecret", "Effect": "Allow",
+        "Action": ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+        "Resource": "arn:aws:secretsmanager:*:*:secret:rds!db-*"}
+    on_rds = {a for s in _allows(stack) for a in _as_list(s["Action"]) if a.startswith("secretsmanager:")
+              and any(fnmatch.fnmatchcase(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-1", r)
+                     for r in _as_list(s["Resource"]))}
+    assert on_rds == {"secretsmanager:CreateSecret", "secretsmanager:TagResource",
+                      "secretsmanager:GetRandomPassword"}  # the last on "*": it takes no resource
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_bootstrap_draws_passwords_from_secrets_manager_which_takes_no_resource(stack):
+    assert _by_sid(stack, "AppSecretFirstPassword") == {
+        "Sid": "AppSecretFirstPassword", "Effect": "Allow", "Action": ["secretsmanager:GetRandomPassword"],
+        "Resource": "*"}
 
 
 def test_prods_policies_are_devs_with_the_stack_names_swapped():
@@ -487,6 +711,9 @@ def _other_stack_arns(run: Run) -> list[str]:
              for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
     arns += [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{r.outputs['dashboardName']}"
              for r in run.of_type("aws:cloudwatch/dashboard:Dashboard")]
+    # The database bootstrap's task definition (RunTask, DeregisterTaskDefinition act on it by family).
+    arns += [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{r.inputs['family']}:1"
+             for r in run.of_type("aws:ecs/taskDefinition:TaskDefinition")]
     if not run.of_type("awsx:ecs:FargateService"):  # a network or database layer has no app
         return arns
     cluster = run.one("aws:ecs/cluster:Cluster", "-cluster").outputs["name"]
@@ -650,7 +877,8 @@ def test_neither_deployer_is_denied_an_untagged_network_resource(stack):
 
 
 def test_no_iam_document_names_a_region_or_an_account():
-    # A region move needs no policy edits; the account is `*` or the ACCOUNT_ID placeholder.
+    # A region move needs no policy edits; the account is `*` or the ACCOUNT_ID placeholder, or AWS's own: the
+    # SAM transform's (`aws`) and the rotation application's publisher.
     for path in sorted(IAM.glob("*.json")):
         text = path.read_text()
         # Any AWS region name (ap-southeast-2, eu-west-1, us-gov-west-1, ...), not only the stacks' own.
@@ -659,16 +887,18 @@ def test_no_iam_document_names_a_region_or_an_account():
             for arn in _as_list(statement.get("Resource", [])):
                 if arn.startswith("arn:"):
                     region, account = arn.split(":")[3:5]
-                    assert region in ("", "*") and account in ("", "*", "ACCOUNT_ID"), (path.name, arn)
+                    assert region in ("", "*") and account in ("", "*", "ACCOUNT_ID", "aws", SAR_PUBLISHER), (
+                        path.name, arn)
 
 
 # -- AWS limits and shape -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_deployer_policy_is_two_managed_policies_each_within_awss_size_limit(stack):
+def test_deployer_policy_is_three_managed_policies_each_within_awss_size_limit(stack):
     # IAM User Guide, "IAM and AWS STS quotas": a managed policy is at most 6,144 characters, counted
-    # without whitespace.
-    assert sorted(_documents(stack)) == [f"deployer-{stack}-policy-data-operations.json",
+    # without whitespace; a role takes 10 managed policies by default.
+    assert sorted(_documents(stack)) == [f"deployer-{stack}-policy-credential-rotation.json",
+                                         f"deployer-{stack}-policy-data-operations.json",
                                          f"deployer-{stack}-policy-network-compute.json"]
     for name, document in _documents(stack).items():
         assert document["Version"] == "2012-10-17", name
@@ -789,11 +1019,11 @@ def _boundary_runs(stack: str) -> list[Run]:
     return [*_runs(stack), shared_run(stack, {**VARIANTS[stack][0], **wanted})]
 
 
-@pytest.mark.xfail(reason="deployer IAM for the bootstrap and rotation lands with the IAM branch", strict=False)
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
     boundary = _boundary(stack)["Statement"]
     attached = set()
+    checked_master_reads: list[str] = []
     for run in _boundary_runs(stack):
         assert run.error is None, run.error
         needs = _inline_needs(run)
@@ -802,6 +1032,15 @@ def test_the_boundary_allows_everything_the_stacks_roles_are_granted(stack):
             needs += _managed_needs(run, r.inputs["policyArn"])
         missing = sorted({(a, res) for a, res in needs if not _covered(boundary, a, res)})
         assert missing == []
+        # RDS's master secret is allowed only by its instance's tag: evaluate that condition too.
+        tags = {secret["secretArn"]: {"aws:rds:primaryDBInstanceArn": r.outputs["arn"]}
+                for r in run.of_type("aws:rds/instance:Instance")
+                for secret in r.outputs.get("masterUserSecrets") or []}
+        for action, resource in needs:
+            if resource in tags:
+                checked_master_reads.append(resource)
+                assert _allowed(boundary, action, resource, tags[resource]), (action, resource)
+    assert checked_master_reads, "a role reads RDS's master secret (the database bootstrap)"
     assert attached == set(MANAGED_POLICIES), "a newly attached managed policy needs its entry in _managed_needs"
 
 
@@ -820,7 +1059,55 @@ def test_the_boundary_keeps_each_stacks_roles_away_from_the_other_stacks_secrets
     (decrypt,) = [s for s in boundary if "kms:Decrypt" in s["Action"]]
     assert decrypt["Condition"] == {"StringLike": {
         "kms:ViaService": "secretsmanager.*.amazonaws.com",
-        "kms:EncryptionContext:SecretARN": f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*"}}
+        "kms:EncryptionContext:SecretARN": [f"arn:aws:secretsmanager:*:*:secret:tca-{stack}-*",
+                                            "arn:aws:secretsmanager:*:*:secret:rds!db-*"]}}
+
+
+def _allowed(statements: list[dict], action: str, resource: str, tags: dict[str, str]) -> bool:
+    """Whether an Allow among `statements` grants `action` on `resource`, which carries `tags`, conditions included."""
+    return any(s["Effect"] == "Allow" and action in _as_list(s["Action"])
+               and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(s["Resource"]))
+               and _condition_holds(s.get("Condition", {}), tags) for s in statements)
+
+
+def _rds_master_secret(instance_identifier: str) -> tuple[str, dict[str, str]]:
+    """An RDS-managed master secret: named `rds!db-<uuid>`, tagged by RDS with its instance's ARN (the tag the
+    rotation function reads: aws-samples/aws-secrets-manager-rotation-lambdas,
+    `fetch_instance_arn_from_system_tags`)."""
+    return (f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0b1c2d3e-4f56-7890-abcd-ef0123456789-AbCdEf",
+            {"aws:rds:primaryDBInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{instance_identifier}"})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_lets_a_role_read_only_its_own_stacks_rds_master_secret(stack):
+    # RDS names every master secret rds!db-<uuid>, so the name cannot tell dev's from prod's; the instance tag can.
+    boundary = _boundary(stack)["Statement"]
+    assert _by_sid_in(boundary, "ReadTheStacksMasterSecret") == {
+        "Sid": "ReadTheStacksMasterSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": "arn:aws:secretsmanager:*:*:secret:rds!db-*",
+        "Condition": {"StringLike": {
+            "aws:ResourceTag/aws:rds:primaryDBInstanceArn": f"arn:aws:rds:*:*:db:tca-{stack}-*"}}}
+    assert _allowed(boundary, "secretsmanager:GetSecretValue", *_rds_master_secret(f"tca-{stack}-pg-1a2b3c4d"))
+    assert not _allowed(boundary, "secretsmanager:GetSecretValue",
+                        *_rds_master_secret(f"tca-{OTHER[stack]}-pg-1a2b3c4d"))
+    assert not _allowed(boundary, "secretsmanager:GetSecretValue", _rds_master_secret(f"tca-{stack}-pg-1")[0], {})
+
+
+def _by_sid_in(statements: list[dict], sid: str) -> dict:
+    (statement,) = [s for s in statements if s["Sid"] == sid]
+    return statement
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_boundary_lets_a_role_redeploy_only_the_stacks_own_services(stack):
+    # The daily redeployment's role calls ecs:UpdateService on its service (service/<cluster>/<service>).
+    boundary = _boundary(stack)["Statement"]
+    assert _by_sid_in(boundary, "RedeployTheStacksService") == {
+        "Sid": "RedeployTheStacksService", "Effect": "Allow", "Action": ["ecs:UpdateService"],
+        "Resource": f"arn:aws:ecs:*:*:service/tca-{stack}-*/tca-{stack}-*"}
+    other = f"tca-{OTHER[stack]}"
+    assert not _covered(boundary, "ecs:UpdateService",
+                        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{other}-cluster-abc/{other}-service-abc")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -829,3 +1116,55 @@ def test_the_boundary_grants_no_data_reads_and_no_iam(stack):
     assert {a for a in actions if a.split(":")[0] in ("iam", "sts", "s3", "rds", "kms") and a != "kms:Decrypt"} == set()
     assert {"logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery"} & actions == set()
     assert all(s["Effect"] == "Allow" for s in _boundary(stack)["Statement"])
+
+
+# -- RDS's master secret: created by RDS with the deployer's permissions ----------------------------
+
+def _rds_master_secret_arns(run: Run) -> list[str]:
+    return [secret["secretArn"] for r in run.of_type("aws:rds/instance:Instance")
+            if r.inputs.get("manageMasterUserPassword") for secret in r.outputs["masterUserSecrets"]]
+
+
+def test_the_deployer_lets_rds_create_and_tag_the_stacks_master_secret_and_read_none(stack, runs):
+    secrets = [arn for run in runs for arn in _rds_master_secret_arns(run)]
+    assert secrets, "a render where RDS manages the master password"
+    own = _statements(stack)
+    for arn in secrets:
+        for action in ("secretsmanager:CreateSecret", "secretsmanager:TagResource"):
+            assert _covered(own, action, arn), (action, arn)
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                       "secretsmanager:DeleteSecret", "secretsmanager:UpdateSecret"):
+            assert not _covered(own, action, arn), (action, arn)
+
+
+# -- read-only roles: no database password ---------------------------------------------------------
+
+def _readonly() -> list[dict]:
+    return _load(IAM / "readonly-no-data-policy.json")["Statement"]
+
+
+def test_the_read_only_roles_read_neither_the_app_credential_nor_rdss_master_secret(stack, runs):
+    # Nothing a preview or refresh reads holds either value: the app secret has no SecretVersion (Pulumi never
+    # writes its value), RDS's master secret is no resource of the stack, and refreshing a Secret reads only its
+    # description and resource policy (DescribeSecret, GetResourcePolicy).
+    assert _by_sid_in(_readonly(), "NoDatabaseCredentials") == {
+        "Sid": "NoDatabaseCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": ["arn:aws:secretsmanager:*:*:secret:rds!*",
+                     "arn:aws:secretsmanager:*:*:secret:tca-*-app-credentials-*"]}
+    app = [r.inputs["secretId"] for run in runs
+           for r in run.of_type("aws:secretsmanager/secretRotation:SecretRotation")]
+    app += [run.outputs["dbSecretArn"] for run in runs if "dbSecretArn" in run.outputs]
+    masters = [arn for run in runs for arn in _rds_master_secret_arns(run)]
+    assert app and masters
+    for arn in app + masters:
+        assert _denied(_readonly(), "secretsmanager:GetSecretValue", arn), arn
+
+
+def test_a_stack_keeping_its_own_master_password_stays_refreshable_by_its_read_only_role():
+    # With tca:dbManagedMasterPassword false the stack keeps a SecretVersion of its master secret, and refreshing a
+    # SecretVersion reads its value (GetSecretValue): that one secret stays readable by its own stack's role.
+    versions = [r.inputs["secretId"] for stack in STACKS for run in _runs(stack)
+                for r in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")]
+    assert versions, "a render that keeps the stack's own master password"
+    for arn in versions:
+        assert not _denied(_readonly(), "secretsmanager:GetSecretValue", arn), arn

@@ -45,7 +45,8 @@ def test_alias_names_the_stack(run):
 
 
 def test_key_policy_has_exactly_the_account_its_administrator_and_the_four_services(run, settings):
-    administrator = {"StackDeployerAdministersTheKey"} if settings["tca:keyAdministrator"] else set()
+    administrator = ({"StackDeployerAdministersTheKey", "StackDeployerLetsRdsEncryptTheMasterSecret"}
+                     if settings["tca:keyAdministrator"] else set())
     assert set(_policy(run)) == {"AccountAdministersTheKey", *administrator,
                                  "CloudWatchLogsForThisStacksLogGroups",
                                  "CloudWatchAlarmsPublishToTheEncryptedTopic",
@@ -66,11 +67,23 @@ def test_only_the_stacks_own_deployer_administers_its_key_including_policy_rotat
         "Resource": "*"}
 
 
+def test_the_stacks_deployer_may_use_the_key_only_through_rds_when_rds_manages_the_master_password():
+    # RDS User Guide, "Permissions required for Secrets Manager integration": the caller who names a customer
+    # managed key for the master secret needs kms:Decrypt, kms:GenerateDataKey and kms:CreateGrant on it.
+    run = run_where("dev", {"tca:keyAdministrator": "role/github-tca-dev-deployer"})
+    assert _policy(run)["StackDeployerLetsRdsEncryptTheMasterSecret"] == {
+        "Sid": "StackDeployerLetsRdsEncryptTheMasterSecret", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/github-tca-dev-deployer"},
+        "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": f"rds.{run.region}.amazonaws.com"}}}
+
+
 def test_a_stack_without_a_key_administrator_names_no_principal_kms_would_refuse():
     # KMS refuses a key policy naming a principal that does not exist, so a try-out stack with no deployer
     # role of its own leaves tca:keyAdministrator empty and the key to the account's IAM administrators.
     sids = {s["Sid"] for s in key_policy("tca-try", "eu-west-1", ACCOUNT, "")["Statement"]}
     assert "StackDeployerAdministersTheKey" not in sids
+    assert "StackDeployerLetsRdsEncryptTheMasterSecret" not in sids
     assert "AccountAdministersTheKey" in sids
 
 
@@ -109,15 +122,27 @@ def test_key_policy_lets_cloudwatch_alarms_publish_to_the_encrypted_topic_from_t
     }
 
 
+def test_key_policy_lets_eventbridge_publish_to_the_encrypted_topic_from_this_account(run):
+    # SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics":
+    # events.amazonaws.com needs kms:GenerateDataKey* and kms:Decrypt (the credential failure rules' target).
+    assert _policy(run)["EventBridgePublishesToTheEncryptedTopic"] == {
+        "Sid": "EventBridgePublishesToTheEncryptedTopic", "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+
+
 def test_key_policy_lets_this_account_use_it_only_through_secrets_manager_for_this_stacks_secrets(run):
+    # The stack's own secrets by name, and the master secret RDS creates on this key (`rds!db-<uuid>`).
+    secrets = f"arn:aws:secretsmanager:{run.region}:{ACCOUNT}:secret:"
     assert _policy(run)["SecretsManagerForThisStacksSecrets"] == {
         "Sid": "SecretsManagerForThisStacksSecrets", "Effect": "Allow", "Principal": {"AWS": "*"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
         "Condition": {
             "StringEquals": {"kms:ViaService": f"secretsmanager.{run.region}.amazonaws.com",
                              "kms:CallerAccount": ACCOUNT},
-            "StringLike": {"kms:EncryptionContext:SecretARN":
-                           f"arn:aws:secretsmanager:{run.region}:{ACCOUNT}:secret:tca-{run.stack}-*"},
+            "StringLike": {"kms:EncryptionContext:SecretARN": [f"{secrets}tca-{run.stack}-*", f"{secrets}rds!db-*"]},
         },
     }
 
@@ -151,13 +176,16 @@ def test_database_secret_is_encrypted_with_the_stack_key(run):
     assert run.one(SECRET).inputs["kmsKeyId"] == _key_arn(run)
 
 
-def test_database_secret_is_inside_the_key_policys_secrets_manager_scope(run):
+def test_every_secret_the_stack_creates_is_inside_the_key_policys_secrets_manager_scope(run):
     # The mock names a secret after its resource, as Pulumi's auto-naming does; an explicit name or
-    # prefix would escape that, so the secret must have neither.
-    assert "name" not in run.one(SECRET).inputs and "namePrefix" not in run.one(SECRET).inputs
-    pattern = _policy(run)["SecretsManagerForThisStacksSecrets"]["Condition"]["StringLike"][
+    # prefix would escape that, so no secret may have either.
+    patterns = _policy(run)["SecretsManagerForThisStacksSecrets"]["Condition"]["StringLike"][
         "kms:EncryptionContext:SecretARN"]
-    assert fnmatch.fnmatchcase(run.one(SECRET).outputs["arn"], pattern)
+    secrets = run.of_type(SECRET)
+    assert secrets
+    for secret in secrets:
+        assert "name" not in secret.inputs and "namePrefix" not in secret.inputs, secret.name
+        assert any(fnmatch.fnmatchcase(secret.outputs["arn"], p) for p in patterns), secret.name
 
 
 def test_alarm_topic_is_encrypted_with_the_stack_key_sns_1(run):
@@ -168,3 +196,14 @@ def test_rds_storage_stays_encrypted_on_the_aws_managed_key_because_a_new_key_re
     rds = run.one(RDS).inputs
     assert rds["storageEncrypted"] is True
     assert "kmsKeyId" not in rds
+
+
+def test_the_master_secret_rds_creates_on_this_key_is_inside_the_key_policys_secrets_manager_scope():
+    # RDS names it rds!db-<uuid>; Secrets Manager encrypts it under this key with its ARN as the context.
+    run = run_where("dev", {"tca:dbManagedMasterPassword": True})
+    (instance,) = run.of_type(RDS)
+    assert instance.inputs["masterUserSecretKmsKeyId"] == _key_arn(run)
+    patterns = _policy(run)["SecretsManagerForThisStacksSecrets"]["Condition"]["StringLike"][
+        "kms:EncryptionContext:SecretARN"]
+    (secret,) = instance.outputs["masterUserSecrets"]
+    assert any(fnmatch.fnmatchcase(secret["secretArn"], p) for p in patterns)

@@ -339,6 +339,10 @@ def test_the_read_only_roles_read_no_log_events_database_logs_bucket_objects_cre
         # ECR requires the pull-through cache's Docker Hub secret to be named ecr-pullthroughcache/...
         {"Sid": "NoImageRegistryCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/*"},
+        # RDS's master secrets and the app credential (tests/test_deployer_policy.py, "read-only roles").
+        {"Sid": "NoDatabaseCredentials", "Effect": "Deny", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": ["arn:aws:secretsmanager:*:*:secret:rds!*",
+                      "arn:aws:secretsmanager:*:*:secret:tca-*-app-credentials-*"]},
         # Data that ReadOnlyAccess reads elsewhere: SQL text with its literals in Performance Insights (on for
         # every stack), parameters, items, function code, query results, images, messages, console output.
         {"Sid": "NoDataInOtherServices", "Effect": "Deny",

@@ -122,17 +122,6 @@ def test_key_policy_lets_cloudwatch_alarms_publish_to_the_encrypted_topic_from_t
     }
 
 
-def test_key_policy_lets_eventbridge_publish_to_the_encrypted_topic_from_this_account(run):
-    # SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics":
-    # events.amazonaws.com needs kms:GenerateDataKey* and kms:Decrypt (the credential failure rules' target).
-    assert _policy(run)["EventBridgePublishesToTheEncryptedTopic"] == {
-        "Sid": "EventBridgePublishesToTheEncryptedTopic", "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
-    }
-
-
 def test_key_policy_lets_this_account_use_it_only_through_secrets_manager_for_this_stacks_secrets(run):
     # The stack's own secrets by name, and the master secret RDS creates on this key (`rds!db-<uuid>`).
     secrets = f"arn:aws:secretsmanager:{run.region}:{ACCOUNT}:secret:"

@@ -41,7 +41,9 @@ def _master_secret(run) -> str:
     managed = run.one(RDS).outputs.get("masterUserSecrets") or []
     if managed:
         return managed[0]["secretArn"]
-    return next(s.id for s in run.of_type("aws:secretsmanager/secret:Secret") if s.name.endswith("-credentials"))
+    # The stack's own master secret while it moves to the RDS-managed master (`<prefix>-credentials`).
+    return next(s.id for s in run.of_type("aws:secretsmanager/secret:Secret")
+                if s.name.endswith("-credentials") and not s.name.endswith("-app-credentials"))
 
 
 def _app_secret(run) -> str:

@@ -16,9 +16,9 @@ import pytest
 
 from infra.keys import KEY_ADMIN_ACTIONS
 from infra.tags import DEPLOYMENT_TAG
-from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, shared_run, stack_run
+from tests.conftest import DEV_ALL_ON, DOCKER_HUB_SECRET, PROD_CHANGED, run_where, shared_run, stack_run
 from tests.helpers import plain
-from tests.layered import WITH_PROXY, WITHOUT_PROXY, layered
+from tests.layered import WITH_PROXY, layered
 from tests.mocks import ACCOUNT, EXISTING_VPC_SETTINGS, ROOT, Run, stack_region
 from tests.policy_resources import policy_resources
 
@@ -288,15 +288,18 @@ def _granted(stack: str) -> set[str]:
 # its other changed values (tests/conftest.py).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
     "dev": [DEV_ALL_ON, {"tca:dockerHubCredentialsSecretArn": DOCKER_HUB_SECRET}],
-    # Without RDS Proxy, prod's app credential rotates: its function, schedule and rules must deploy too.
-    "prod": [PROD_CHANGED, WITHOUT_PROXY],
+    "prod": [PROD_CHANGED],
 }
+# Whatever a stack file says, each deployer must deploy a stack whose app credential rotates (its function,
+# schedule and rules) under the RDS-managed master (RDS's own secret): the committed render when the file says so.
+ROTATING_UNDER_RDS_MASTER: dict[str, Any] = {"tca:dbProxy": False, "tca:dbManagedMasterPassword": True}
 
 
 def _runs(stack: str) -> list[Run]:
     """The stack, its variants, and (prod) its three layers and a deployment into an existing VPC: one deployer
     per stack deploys every layer of that stack's deployment (docs/layers.md)."""
-    runs = [stack_run(stack), *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
+    runs = [stack_run(stack), run_where(stack, ROTATING_UNDER_RDS_MASTER),
+            *[shared_run(stack, overrides) for overrides in VARIANTS[stack]]]
     if stack == "prod":
         # With RDS Proxy, as the layer tests render them (tests/test_layers.py): the same renders serve both.
         runs += [*layered("prod", WITH_PROXY).values(), shared_run("prod", {**EXISTING_VPC_SETTINGS, **WITH_PROXY})]

@@ -161,8 +161,11 @@ def test_every_log_group_keeps_logs_at_least_as_long_as_the_stacks_policy_pack_r
         assert int_of(group.inputs["retentionInDays"]) >= required["minRetentionDays"], group.name
 
 
-def test_database_secret_is_encrypted_with_the_stack_key(run):
-    assert run.one(SECRET).inputs["kmsKeyId"] == _key_arn(run)
+def test_every_database_secret_is_encrypted_with_the_stack_key(run):
+    # The app credential, and while a stack moves to the RDS-managed master, the stack's own master secret.
+    secrets = run.of_type(SECRET)
+    assert secrets
+    assert {s.inputs["kmsKeyId"] for s in secrets} == {_key_arn(run)}
 
 
 def test_every_secret_the_stack_creates_is_inside_the_key_policys_secrets_manager_scope(run):

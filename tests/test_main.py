@@ -57,7 +57,7 @@ def test_operational_outputs_name_the_real_resources(run):
     app_logs = run.one("aws:cloudwatch/logGroup:LogGroup", f"tca-{run.stack}-logs")
     assert run.outputs["logGroupName"] == app_logs.outputs["name"]
     assert run.outputs["dbEndpoint"] == run.one(RDS).outputs["endpoint"]
-    assert run.outputs["dbSecretArn"] == run.one(SECRET).outputs["arn"]
+    assert run.outputs["dbSecretArn"] == run.one(SECRET, "-app-credentials").outputs["arn"]
 
 
 def _occurrences(value, secret, wrapped=False):

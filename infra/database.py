@@ -6,8 +6,6 @@ log in as it; the app, its seed and RDS Proxy use the app credential, a separate
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -18,10 +16,10 @@ import pulumi_random as random
 from infra.bootstrap import DatabaseBootstrap
 from infra.config import DatabaseConfig, StackSettings
 from infra.iam import service_trust_policy
-from infra.keys import Keys, decrypt_secrets_statement
+from infra.keys import Keys
 from infra.logs import stack_log_group
 from infra.network import POSTGRES_PORT
-from infra.proxy_ready_provider import ProxyReadyProvider
+from infra.proxy import ProxyReady, add_proxy
 from infra.refs import DatabaseRefs, NetworkRefs
 
 DB_NAME = "tca"
@@ -40,14 +38,6 @@ MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedM
 # Advanced mode is paid per vCPU-hour and requires at least 465 days of retention.
 DATABASE_INSIGHTS_MODE = "standard"
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
-
-
-class ProxyReady(pulumi.dynamic.Resource, module="proxy", name="ProxyReady"):
-    """Exists once RDS Proxy reports the instance's target AVAILABLE (infra/proxy_ready_provider.py)."""
-    target_state: pulumi.Output[str]
-
-    def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(ProxyReadyProvider(), name, {**props, "target_state": None}, opts)
 
 
 def credential_rotation(proxy: bool) -> str:
@@ -249,26 +239,11 @@ class Database(pulumi.ComponentResource):
             # While the stack still keeps its own master (the first of the two deploys that move it off the master
             # login), the proxy accepts the master too: tasks not yet replaced keep logging in through it.
             auth_secrets = [self.secret.arn] + ([self.master_secret_arn] if password is not None else [])
-            self.proxy, self.proxy_target = self._add_proxy(
-                name, cfg, network.private_subnet_ids, network.proxy_security_group_id,
-                region=stack.region, key_arn=keys.arn, auth_secrets=auth_secrets)
-            self.proxy_ready = ProxyReady(
-                f"{name}-proxy-ready",
-                {
-                    "region": stack.region,
-                    "profile": stack.aws_profile,
-                    "proxy_name": self.proxy.name,
-                    "db_instance": self.instance.identifier,
-                    # Keys: each changes when there is a target that nobody has yet seen AVAILABLE.
-                    "proxy_arn": self.proxy.arn,
-                    "target_id": self.proxy_target.id,
-                    "db_resource_id": self.instance.resource_id,
-                    "app_secret_arn": self.secret.arn,
-                },
-                # The proxy logs in with the app credential: until the bootstrap created its user, the target
-                # reports AUTH_FAILURE.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy_target, self.bootstrap.step]),
-            )
+            self.proxy, self.proxy_target, self.proxy_ready = add_proxy(
+                self, name, stack, cfg, subnet_ids=network.private_subnet_ids,
+                security_group_id=network.proxy_security_group_id, key_arn=keys.arn, auth_secrets=auth_secrets,
+                instance=self.instance, bootstrap=self.bootstrap.step,
+                app_secret_arn=self.secret.arn)
             self.client_host = self.proxy.endpoint
 
         self.refs = DatabaseRefs(
@@ -333,70 +308,3 @@ class Database(pulumi.ComponentResource):
         grant = aws.iam.RolePolicyAttachment(f"{name}-monitoring", role=role.name, policy_arn=MONITORING_POLICY_ARN,
                                              opts=pulumi.ResourceOptions(parent=self))
         return role, grant
-
-    def _add_proxy(self, name: str, cfg: DatabaseConfig, subnet_ids: pulumi.Input[Sequence[str]],
-                   security_group_id: pulumi.Input[str], *, region: str,
-                   key_arn: pulumi.Output[str],
-                   auth_secrets: list[pulumi.Output[str]]) -> tuple[aws.rds.Proxy, aws.rds.ProxyTarget]:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-proxy",
-            description="Lets RDS Proxy read the database credentials secret",
-            assume_role_policy=service_trust_policy("rds.amazonaws.com"),
-            opts=child,
-        )
-        read_secret = aws.iam.RolePolicy(
-            f"{name}-proxy-secret",
-            role=role.id,
-            policy=pulumi.Output.all(key_arn, *auth_secrets).apply(lambda arns: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                               "Resource": arns[1] if len(arns) == 2 else list(arns[1:])},
-                              decrypt_secrets_statement(arns[0], region)],
-            })),
-            opts=child,
-        )
-        proxy = aws.rds.Proxy(
-            f"{name}-proxy",
-            engine_family="POSTGRESQL",
-            role_arn=role.arn,
-            vpc_subnet_ids=subnet_ids,
-            vpc_security_group_ids=[security_group_id],
-            # The app cannot speak TLS (sslmode=disable), so the proxy must accept plaintext clients;
-            # only the service security group can reach it.
-            require_tls=False,
-            # The app opens a connection per request and closes it; anything idle for 5 minutes
-            # is a leak, not a client worth keeping.
-            idle_client_timeout=300,
-            debug_logging=False,
-            auths=[aws.rds.ProxyAuthArgs(
-                auth_scheme="SECRETS",
-                secret_arn=arn,
-                client_password_auth_type=cfg.proxy_client_auth,
-                iam_auth="DISABLED",
-                description="TechChallengeApp app user" if i == 0 else "TechChallengeApp master user (while moving)",
-            ) for i, arn in enumerate(auth_secrets)],
-            # It lists only credentials whose user exists: the bootstrap creates the app's.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[read_secret, self.bootstrap.step]),
-        )
-        target_group = aws.rds.ProxyDefaultTargetGroup(
-            f"{name}-proxy",
-            db_proxy_name=proxy.name,
-            connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
-                # Fail a request after 10 s rather than hold it for the default 120 s, well past
-                # the load balancer's idle timeout (infra/service.py).
-                connection_borrow_timeout=10,
-                # The proxy is the database's only client (the db group admits nothing else).
-                max_connections_percent=100,
-                max_idle_connections_percent=50,
-            ),
-            opts=child,
-        )
-        target = aws.rds.ProxyTarget(
-            f"{name}-proxy",
-            db_proxy_name=proxy.name,
-            target_group_name=target_group.name,
-            db_instance_identifier=self.instance.identifier,
-            opts=child,
-        )
-        return proxy, target
